@@ -1,0 +1,103 @@
+//! Interaction matrices `Q(u) = sym(Wᵀ diag(Pᵀu) V)`, formed from the factors.
+//!
+//! `B[o,i,j] = Σ_a P[o,a] W[a,i] V[a,j]` is never materialised: for one output direction `u`
+//! the hidden coefficients are `c = Pᵀu` and `Q(u)` is one `[d_in, d_hidden] x [d_hidden, d_in]`
+//! GEMM (`2 d_hidden d_in²` flops) followed by an explicit symmetrisation. The antisymmetric
+//! part of `Wᵀ diag(c) V` does not contribute to `xᵀQx`, but an eigensolver that reads one
+//! triangle would silently use it, so the result is always symmetrised.
+
+use faer::Par;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+
+use crate::layer::BilinearLayer;
+use crate::linalg;
+use crate::scalar::Real;
+
+/// The hidden coefficients `c = Pᵀ u` of an output direction `u` (`[d_out]` -> `[d_hidden]`).
+#[track_caller]
+pub fn hidden_coefficients<T: Real>(layer: &BilinearLayer<T>, u: ArrayView1<'_, T>) -> Array1<T> {
+    assert_eq!(
+        u.len(),
+        layer.d_out(),
+        "output direction must have d_out entries"
+    );
+    layer.p().t().dot(&u)
+}
+
+/// `Q(u)` for one output direction `u` (`[d_out]`), a new symmetric `[d_in, d_in]` matrix.
+#[track_caller]
+pub fn interaction_matrix<T: Real>(layer: &BilinearLayer<T>, u: ArrayView1<'_, T>) -> Array2<T> {
+    let c = hidden_coefficients(layer, u);
+    let mut q = Array2::zeros((layer.d_in(), layer.d_in()));
+    let mut scratch = Array2::zeros((layer.d_hidden(), layer.d_in()));
+    interaction_from_coefficients(layer, c.view(), &mut scratch, q.view_mut(), Par::Seq);
+    q
+}
+
+/// Writes `Q = sym(Wᵀ diag(c) V)` into `out` (`[d_in, d_in]`, row-major contiguous) for the
+/// hidden coefficients `c` (`[d_hidden]`). `scratch` (`[d_hidden, d_in]`) is overwritten; pass
+/// the same buffer across calls to avoid reallocating it.
+#[track_caller]
+pub fn interaction_from_coefficients<T: Real>(
+    layer: &BilinearLayer<T>,
+    c: ArrayView1<'_, T>,
+    scratch: &mut Array2<T>,
+    mut out: ArrayViewMut2<'_, T>,
+    par: Par,
+) {
+    assert_eq!(
+        c.len(),
+        layer.d_hidden(),
+        "coefficients must have d_hidden entries"
+    );
+    assert_eq!(
+        scratch.dim(),
+        (layer.d_hidden(), layer.d_in()),
+        "scratch must be [d_hidden, d_in]"
+    );
+    Zip::from(scratch.rows_mut())
+        .and(layer.w().rows())
+        .and(&c)
+        .for_each(|mut s, w, &ci| {
+            Zip::from(&mut s).and(&w).for_each(|s, &w| *s = w * ci);
+        });
+    linalg::gemm(out.view_mut(), false, scratch.t(), layer.v(), T::one(), par);
+    symmetrize_in_place(out);
+}
+
+/// Replaces a square matrix by `(A + Aᵀ) / 2`, in cache-friendly tiles.
+#[track_caller]
+pub fn symmetrize_in_place<T: Real>(mut a: ArrayViewMut2<'_, T>) {
+    const TILE: usize = 64;
+    let n = a.nrows();
+    assert_eq!(a.ncols(), n, "symmetrize: matrix must be square");
+    let half = T::of_f64(0.5);
+    for bi in (0..n).step_by(TILE) {
+        for bj in (bi..n).step_by(TILE) {
+            for i in bi..(bi + TILE).min(n) {
+                let j0 = if bi == bj { i } else { bj };
+                for j in j0..(bj + TILE).min(n) {
+                    let s = (a[(i, j)] + a[(j, i)]) * half;
+                    a[(i, j)] = s;
+                    a[(j, i)] = s;
+                }
+            }
+        }
+    }
+}
+
+/// `sym(A) = (A + Aᵀ)/2` of a square matrix, as a new array.
+pub fn symmetrized<T: Real>(a: ArrayView2<'_, T>) -> Array2<T> {
+    let mut s = a.to_owned();
+    symmetrize_in_place(s.view_mut());
+    s
+}
+
+/// The squared Frobenius norm `Σ_ij A_ij²`, accumulated in f64 so that f32 matrices keep
+/// their accuracy.
+pub fn frobenius_sq<T: Real>(a: ArrayView2<'_, T>) -> f64 {
+    a.lanes(Axis(1))
+        .into_iter()
+        .map(|row| row.iter().map(|x| x.as_f64() * x.as_f64()).sum::<f64>())
+        .sum()
+}

@@ -1,0 +1,78 @@
+//! # bilens-decomp: the mathematics of bilinear-layer decomposition
+//!
+//! A bilinear layer `y(x) = P((W x) ⊙ (V x))` (`W, V: [d_hidden, d_in]`, `P: [d_out, d_hidden]`,
+//! PyTorch's `[out, in]` storage) is a quadratic form in its input. For any output direction
+//! `u ∈ R^{d_out}`, with hidden coefficients `c = Pᵀu`,
+//!
+//! ```text
+//! uᵀ y(x) = xᵀ Q(u) x,     Q(u) = sym(Wᵀ diag(c) V) = (Wᵀ diag(c) V + Vᵀ diag(c) W) / 2
+//! ```
+//!
+//! and the eigendecomposition `Q(u) = Σ_k λ_k v_k v_kᵀ` rewrites the output exactly as
+//! `Σ_k λ_k (v_kᵀ x)²`: the eigenvectors are the layer's computational components and
+//! `λ_k (v_kᵀx)²` is component k's activation on x.
+//!
+//! ## Methods
+//!
+//! | method | what | cost | use when |
+//! |---|---|---|---|
+//! | [`interaction_matrix`] | `Q(u)` from the factors, symmetrised | `2 d_hidden d_in²` | always; the 3-tensor `B` is never formed |
+//! | [`eigh_full`] | dense symmetric eigendecomposition, sorted and sign-fixed | `~5 d_in³` (`4/3 d_in³` values only) | you want the whole spectrum, or `k` is a sizeable fraction of `d_in` |
+//! | [`decompose`] / [`decompose_chunked`] | the above for many output directions, rayon across outputs | per output as above | classes, token or SAE directions |
+//!
+//! ## Conventions
+//!
+//! - Components are reported by **descending `|λ|`** unless another [`Order`] is asked for
+//!   (faer, LAPACK and torch return ascending `λ`; this crate re-sorts).
+//! - Eigenvectors are rows of `[k, d]` matrices; each is sign-fixed so that its entry of largest
+//!   magnitude is positive.
+//! - `f32` is the default working precision (what checkpoints hold); every identity is tested
+//!   in `f64`.
+//! - Shape mistakes in arguments are contract violations and panic with a message; data
+//!   problems (non-convergence, NaN) are [`DecompError`]s.
+//!
+//! This crate does no file or terminal I/O, so it can be embedded or bound to Python unchanged.
+//!
+//! ## Example
+//!
+//! ```
+//! use bilens_decomp::{decompose, BilinearLayer, DecomposeParams};
+//! use ndarray::{array, Array2};
+//!
+//! // d_in = 2, d_hidden = 2, d_out = 1: y = (x0 + x1)(x0 - x1) = x0² - x1².
+//! let w = array![[1.0f64, 1.0], [0.0, 0.0]];
+//! let v = array![[1.0, -1.0], [0.0, 0.0]];
+//! let p = array![[1.0, 0.0]];
+//! let layer = BilinearLayer::new(w, v, p);
+//! let out = decompose(&layer, Array2::eye(1).view(), &DecomposeParams::default()).unwrap();
+//! // Q = diag(1, -1): two components, +1 along x0 and -1 along x1 (ties in |λ| put the
+//! // positive one first).
+//! let eigenvalues = out.eigenvalues.row(0);
+//! assert!((eigenvalues[0] - 1.0).abs() < 1e-12 && (eigenvalues[1] + 1.0).abs() < 1e-12);
+//! ```
+#![deny(missing_docs)]
+
+mod decompose;
+mod eigen;
+mod error;
+mod interaction;
+mod layer;
+pub mod linalg;
+mod model;
+mod scalar;
+mod stats;
+mod truncate;
+
+pub use decompose::{DecomposeParams, Decomposition, Parallelism, decompose, decompose_chunked};
+pub use eigen::{Order, Spectrum, eigh_full, fix_sign};
+pub use error::DecompError;
+pub use faer::Par;
+pub use interaction::{
+    frobenius_sq, hidden_coefficients, interaction_from_coefficients, interaction_matrix,
+    symmetrize_in_place, symmetrized,
+};
+pub use layer::BilinearLayer;
+pub use model::BilinearModel;
+pub use scalar::Real;
+pub use stats::{effective_count, effective_rank, effective_rank_of, norm_fraction};
+pub use truncate::{activations, reconstruct};

@@ -1,0 +1,155 @@
+//! The bridge to faer's kernels: zero-copy views of ndarray arrays, GEMM and the dense
+//! symmetric eigensolver. Everything heavy in bilens goes through these few functions; other
+//! bilens crates (the trainer) use [`gemm`] and [`matmul`] rather than reaching for faer.
+
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::{self, ComputeEigenvectors};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+
+use crate::error::DecompError;
+use crate::scalar::Real;
+
+/// Runs `f` on a faer view of `a`: zero-copy when `a` is contiguous in row- or column-major
+/// order (which covers every array bilens makes and their transposes), a copy otherwise.
+pub(crate) fn with_faer<T: Real, R>(a: ArrayView2<'_, T>, f: impl FnOnce(MatRef<'_, T>) -> R) -> R {
+    let (m, n) = a.dim();
+    if let Some(s) = a.as_slice() {
+        return f(MatRef::from_row_major_slice(s, m, n));
+    }
+    if let Some(s) = a.t().as_slice() {
+        return f(MatRef::from_column_major_slice(s, m, n));
+    }
+    let owned = a.as_standard_layout();
+    let s = owned.as_slice().expect("standard layout is contiguous");
+    f(MatRef::from_row_major_slice(s, m, n))
+}
+
+/// A mutable faer view of a row-major contiguous array.
+///
+/// # Panics
+/// If `a` is not contiguous in row-major order (every destination bilens allocates is).
+#[track_caller]
+pub(crate) fn faer_mut<'a, T: Real>(a: ArrayViewMut2<'a, T>) -> MatMut<'a, T> {
+    let (m, n) = a.dim();
+    let s = a
+        .into_slice()
+        .expect("GEMM destinations must be contiguous row-major arrays");
+    MatMut::from_row_major_slice_mut(s, m, n)
+}
+
+/// `c = alpha * a b` (or `c += alpha * a b` when `accumulate`), by faer's GEMM.
+#[track_caller]
+pub fn gemm<T: Real>(
+    c: ArrayViewMut2<'_, T>,
+    accumulate: bool,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    alpha: T,
+    par: Par,
+) {
+    assert_eq!(a.ncols(), b.nrows(), "gemm: inner dimensions differ");
+    assert_eq!(c.dim(), (a.nrows(), b.ncols()), "gemm: destination shape");
+    let dst = faer_mut(c);
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    with_faer(a, |a| {
+        with_faer(b, |b| {
+            faer::linalg::matmul::matmul(dst, accum, a, b, alpha, par)
+        })
+    });
+}
+
+/// `a b` into a new row-major array.
+#[track_caller]
+pub fn matmul<T: Real>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, par: Par) -> Array2<T> {
+    let mut c = Array2::zeros((a.nrows(), b.ncols()));
+    gemm(c.view_mut(), false, a, b, T::one(), par);
+    c
+}
+
+/// The full eigendecomposition of a symmetric matrix, as faer returns it.
+pub(crate) struct DenseEigen<T> {
+    /// Eigenvalues in nondecreasing order (faer's contract).
+    pub values: Vec<T>,
+    /// Eigenvectors as the columns of an `n x n` matrix, in the order of `values`.
+    pub vectors: Option<Mat<T>>,
+}
+
+/// Dense symmetric eigendecomposition of `q` (only its lower triangle is read), by faer's
+/// divide-and-conquer solver.
+pub(crate) fn eigh_dense<T: Real>(
+    q: ArrayView2<'_, T>,
+    want_vectors: bool,
+    par: Par,
+) -> Result<DenseEigen<T>, DecompError> {
+    let n = q.nrows();
+    assert_eq!(q.ncols(), n, "eigh_dense: matrix must be square");
+    let compute = if want_vectors {
+        ComputeEigenvectors::Yes
+    } else {
+        ComputeEigenvectors::No
+    };
+    let mut s = Diag::<T>::zeros(n);
+    let mut u = want_vectors.then(|| Mat::<T>::zeros(n, n));
+    let mut buf = MemBuffer::new(evd::self_adjoint_evd_scratch::<T>(
+        n,
+        compute,
+        par,
+        Default::default(),
+    ));
+    with_faer(q, |a| {
+        evd::self_adjoint_evd(
+            a,
+            s.as_mut(),
+            u.as_mut().map(|u| u.as_mut()),
+            par,
+            MemStack::new(&mut buf),
+            Default::default(),
+        )
+    })
+    .map_err(|_| DecompError::NoConvergence { dim: n })?;
+    let values = (0..n).map(|i| s[i]).collect();
+    Ok(DenseEigen { values, vectors: u })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn gemm_handles_transposed_views_without_copy_semantics_changing() {
+        let a = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let b = array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
+        let c = matmul(a.view(), b.view(), Par::Seq);
+        assert_eq!(c, a.dot(&b));
+        let ct = matmul(a.t(), a.view(), Par::Seq);
+        assert_eq!(ct, a.t().dot(&a));
+        // A strided (non-contiguous) view falls back to a copy.
+        let big = Array2::from_shape_fn((4, 6), |(i, j)| (i * 6 + j) as f64);
+        let s = big.slice(ndarray::s![..;2, ..;3]);
+        let k = Array2::<f64>::eye(2);
+        assert_eq!(matmul(s, k.view(), Par::Seq), s.to_owned());
+    }
+
+    #[test]
+    fn eigh_dense_is_ascending_and_reconstructs() {
+        let q = array![[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, -1.0]];
+        let e = eigh_dense(q.view(), true, Par::Seq).expect("converges");
+        assert!(e.values.windows(2).all(|w| w[0] <= w[1]));
+        let u = e.vectors.expect("requested");
+        for (i, want) in [-1.0f64, 1.0, 3.0].iter().enumerate() {
+            assert!((e.values[i] - want).abs() < 1e-12);
+            let v: Vec<f64> = (0..3).map(|r| u[(r, i)]).collect();
+            let qv = q.dot(&ndarray::Array1::from(v.clone()));
+            for r in 0..3 {
+                assert!((qv[r] - want * v[r]).abs() < 1e-12);
+            }
+        }
+    }
+}

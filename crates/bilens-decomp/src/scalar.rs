@@ -1,0 +1,64 @@
+//! The floating-point types bilens computes in.
+
+use std::fmt;
+
+/// A real floating-point type that both faer's kernels and ndarray accept.
+///
+/// Implemented for `f32` (the default: what checkpoints hold) and `f64` (on request, and in
+/// every identity test). The trait is sealed: the kernels are only tuned for these two.
+pub trait Real:
+    faer::traits::RealField
+    + ndarray::LinalgScalar
+    + ndarray::ScalarOperand
+    + num_traits::Float
+    + std::iter::Sum
+    + Send
+    + Sync
+    + fmt::Debug
+    + fmt::Display
+    + sealed::Sealed
+    + 'static
+{
+    /// The dtype name used in files and metadata: `"f32"` or `"f64"`.
+    const DTYPE: &'static str;
+
+    /// Converts from `f64`, rounding to nearest for `f32`.
+    fn of_f64(x: f64) -> Self;
+
+    /// Widens to `f64` (exact).
+    fn as_f64(self) -> f64;
+}
+
+impl Real for f32 {
+    const DTYPE: &'static str = "f32";
+
+    #[inline]
+    fn of_f64(x: f64) -> Self {
+        x as f32
+    }
+
+    #[inline]
+    fn as_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Real for f64 {
+    const DTYPE: &'static str = "f64";
+
+    #[inline]
+    fn of_f64(x: f64) -> Self {
+        x
+    }
+
+    #[inline]
+    fn as_f64(self) -> f64 {
+        self
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}

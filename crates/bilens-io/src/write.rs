@@ -1,0 +1,405 @@
+//! Writing files atomically: a streaming safetensors writer and whole-file text writes.
+//!
+//! Every file is written to a temporary file in the destination directory and renamed over the
+//! destination only once complete and synced, so a crash leaves the previous file or none,
+//! never half a file. The safetensors writer declares every tensor up front (the format puts
+//! all offsets in the header) and then accepts data for any tensor at any element offset, so
+//! results can be streamed to disk chunk by chunk without holding them in memory.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayViewD;
+use tempfile::NamedTempFile;
+
+use crate::error::{IoError, Result};
+
+/// Element types bilens writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// 64-bit signed integer (indices).
+    I64,
+}
+
+impl Dtype {
+    /// The safetensors name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "F32",
+            Dtype::F64 => "F64",
+            Dtype::I64 => "I64",
+        }
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F64 | Dtype::I64 => 8,
+        }
+    }
+}
+
+/// A value that can be stored in a safetensors file.
+pub trait Element: Copy {
+    /// Its dtype.
+    const DTYPE: Dtype;
+    /// Appends its little-endian bytes.
+    fn put(self, out: &mut Vec<u8>);
+}
+
+impl Element for f32 {
+    const DTYPE: Dtype = Dtype::F32;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Element for f64 {
+    const DTYPE: Dtype = Dtype::F64;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Element for i64 {
+    const DTYPE: Dtype = Dtype::I64;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+/// The declared name, dtype and shape of one tensor of a file being written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// Tensor name.
+    pub name: String,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Shape (row-major).
+    pub shape: Vec<usize>,
+}
+
+impl TensorSpec {
+    /// A new spec.
+    pub fn new(name: impl Into<String>, dtype: Dtype, shape: &[usize]) -> Self {
+        Self {
+            name: name.into(),
+            dtype,
+            shape: shape.to_vec(),
+        }
+    }
+
+    fn elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+struct Slot {
+    spec: TensorSpec,
+    begin: u64,
+    written: usize,
+}
+
+/// A safetensors file being written: every tensor declared up front, data streamed in at any
+/// element offset, the file appearing at its destination only on [`SafetensorsWriter::finish`].
+pub struct SafetensorsWriter {
+    target: PathBuf,
+    file: BufWriter<NamedTempFile>,
+    data_start: u64,
+    slots: Vec<Slot>,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for SafetensorsWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SafetensorsWriter")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SafetensorsWriter {
+    /// Starts a file at `path` holding the declared tensors (stored in this order) and the
+    /// string `metadata` (the safetensors `__metadata__` header).
+    pub fn create(
+        path: &Path,
+        specs: Vec<TensorSpec>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let mut header = serde_json::Map::new();
+        if !metadata.is_empty() {
+            header.insert(
+                "__metadata__".into(),
+                serde_json::to_value(metadata).expect("strings serialise"),
+            );
+        }
+        let mut slots = Vec::with_capacity(specs.len());
+        let mut offset = 0u64;
+        for spec in specs {
+            if header.contains_key(&spec.name) {
+                return Err(IoError::Write {
+                    path: path.into(),
+                    tensor: spec.name,
+                    reason: "declared twice".into(),
+                });
+            }
+            let bytes = (spec.elements() * spec.dtype.size()) as u64;
+            header.insert(
+                spec.name.clone(),
+                serde_json::json!({"dtype": spec.dtype.name(), "shape": spec.shape, "data_offsets": [offset, offset + bytes]}),
+            );
+            slots.push(Slot {
+                spec,
+                begin: offset,
+                written: 0,
+            });
+            offset += bytes;
+        }
+        let mut json = serde_json::to_vec(&header).expect("a JSON map serialises");
+        // The data section starts 8-byte aligned; the format pads the header with spaces.
+        while (8 + json.len()) % 8 != 0 {
+            json.push(b' ');
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = NamedTempFile::new_in(&dir).map_err(|e| IoError::os(&dir, e))?;
+        let data_start = 8 + json.len() as u64;
+        tmp.as_file()
+            .set_len(data_start + offset)
+            .map_err(|e| IoError::os(path, e))?;
+        let mut file = BufWriter::with_capacity(1 << 20, tmp);
+        file.write_all(&(json.len() as u64).to_le_bytes())
+            .and_then(|()| file.write_all(&json))
+            .map_err(|e| IoError::os(path, e))?;
+        Ok(Self {
+            target: path.to_path_buf(),
+            file,
+            data_start,
+            slots,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Writes `data` into tensor `name` starting at element `first` (row-major flat index).
+    pub fn write<T: Element>(&mut self, name: &str, first: usize, data: &[T]) -> Result<()> {
+        let target = &self.target;
+        let err = |reason: String| IoError::Write {
+            path: target.clone(),
+            tensor: name.to_string(),
+            reason,
+        };
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.spec.name == name)
+            .ok_or_else(|| err("not declared when the file was created".into()))?;
+        if slot.spec.dtype != T::DTYPE {
+            return Err(err(format!(
+                "declared {} but written as {}",
+                slot.spec.dtype.name(),
+                T::DTYPE.name()
+            )));
+        }
+        let total = slot.spec.elements();
+        if first + data.len() > total {
+            return Err(err(format!(
+                "elements {}..{} exceed its {total} elements",
+                first,
+                first + data.len()
+            )));
+        }
+        self.scratch.clear();
+        self.scratch.reserve(data.len() * T::DTYPE.size());
+        for &x in data {
+            x.put(&mut self.scratch);
+        }
+        let at = self.data_start + slot.begin + (first * T::DTYPE.size()) as u64;
+        self.file
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| self.file.write_all(&self.scratch))
+            .map_err(|e| IoError::os(target, e))?;
+        slot.written += data.len();
+        Ok(())
+    }
+
+    /// Writes a whole tensor from an array (any layout; written in row-major order).
+    pub fn write_array<T: Element>(&mut self, name: &str, a: ArrayViewD<'_, T>) -> Result<()> {
+        let target = &self.target;
+        let declared = self
+            .slots
+            .iter()
+            .find(|s| s.spec.name == name)
+            .map(|s| s.spec.shape.clone());
+        if let Some(shape) = declared {
+            if shape != a.shape() {
+                return Err(IoError::Write {
+                    path: target.clone(),
+                    tensor: name.into(),
+                    reason: format!("declared shape {shape:?} but given {:?}", a.shape()),
+                });
+            }
+        }
+        match a.as_slice() {
+            Some(s) => self.write(name, 0, s),
+            None => self.write(name, 0, &a.iter().copied().collect::<Vec<_>>()),
+        }
+    }
+
+    /// Checks every tensor was fully written, syncs, and moves the file into place atomically.
+    pub fn finish(self) -> Result<()> {
+        for s in &self.slots {
+            if s.written != s.spec.elements() {
+                return Err(IoError::Write {
+                    path: self.target.clone(),
+                    tensor: s.spec.name.clone(),
+                    reason: format!(
+                        "only {} of {} elements were written",
+                        s.written,
+                        s.spec.elements()
+                    ),
+                });
+            }
+        }
+        let target = self.target;
+        let tmp = self
+            .file
+            .into_inner()
+            .map_err(|e| IoError::os(&target, e.into_error()))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| IoError::os(&target, e))?;
+        persist(tmp, &target)
+    }
+}
+
+/// Writes a safetensors file holding the given arrays (all of one element type) atomically.
+pub fn write_arrays<T: Element>(
+    path: &Path,
+    tensors: &[(&str, ArrayViewD<'_, T>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let specs = tensors
+        .iter()
+        .map(|(n, a)| TensorSpec::new(*n, T::DTYPE, a.shape()))
+        .collect();
+    let mut w = SafetensorsWriter::create(path, specs, metadata)?;
+    for (n, a) in tensors {
+        w.write_array(n, a.view())?;
+    }
+    w.finish()
+}
+
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, synced, renamed).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = NamedTempFile::new_in(&dir).map_err(|e| IoError::os(&dir, e))?;
+    tmp.write_all(bytes).map_err(|e| IoError::os(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| IoError::os(path, e))?;
+    persist(tmp, path)
+}
+
+fn persist(tmp: NamedTempFile, target: &Path) -> Result<()> {
+    let file: File = tmp
+        .persist(target)
+        .map_err(|e| IoError::os(target, e.error))?;
+    drop(file);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, Array3};
+
+    #[test]
+    fn streamed_chunks_read_back_with_the_reference_parser() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.safetensors");
+        let big = Array3::from_shape_fn((5, 3, 4), |(a, b, c)| (a * 100 + b * 10 + c) as f32);
+        let small = Array2::from_shape_fn((5, 3), |(a, b)| (a * 3 + b) as f64);
+        let meta = BTreeMap::from([("method".to_string(), "full".to_string())]);
+        let mut w = SafetensorsWriter::create(
+            &path,
+            vec![
+                TensorSpec::new("big", Dtype::F32, &[5, 3, 4]),
+                TensorSpec::new("small", Dtype::F64, &[5, 3]),
+            ],
+            &meta,
+        )
+        .unwrap();
+        // Out of order, in chunks of two outputs.
+        for start in [4usize, 0, 2] {
+            let end = (start + 2).min(5);
+            let chunk = big.slice(ndarray::s![start..end, .., ..]).to_owned();
+            w.write("big", start * 12, chunk.as_slice().unwrap())
+                .unwrap();
+        }
+        assert!(!path.exists(), "nothing appears before finish");
+        w.write_array("small", small.view().into_dyn()).unwrap();
+        w.finish().unwrap();
+
+        let bytes = std::fs::read(&path).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let t = st.tensor("big").unwrap();
+        assert_eq!(t.shape(), &[5, 3, 4]);
+        let got: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_eq!(got, big.iter().copied().collect::<Vec<_>>());
+        let (_, m) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(m.metadata().as_ref().unwrap()["method"], "full");
+    }
+
+    #[test]
+    fn incomplete_or_mismatched_writes_are_errors_and_leave_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.safetensors");
+        let mut w = SafetensorsWriter::create(
+            &path,
+            vec![TensorSpec::new("a", Dtype::F32, &[4])],
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert!(
+            w.write::<f64>("a", 0, &[1.0])
+                .unwrap_err()
+                .to_string()
+                .contains("declared F32")
+        );
+        assert!(
+            w.write::<f32>("b", 0, &[1.0])
+                .unwrap_err()
+                .to_string()
+                .contains("not declared")
+        );
+        assert!(
+            w.write::<f32>("a", 3, &[1.0, 2.0])
+                .unwrap_err()
+                .to_string()
+                .contains("exceed")
+        );
+        w.write::<f32>("a", 0, &[1.0, 2.0]).unwrap();
+        let e = w.finish().unwrap_err().to_string();
+        assert!(e.contains("only 2 of 4"), "{e}");
+        assert!(!path.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the temporary file is removed"
+        );
+    }
+}

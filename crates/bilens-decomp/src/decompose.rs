@@ -9,9 +9,10 @@ use faer::Par;
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
-use crate::eigen::{Order, Spectrum, eigh_full};
+use crate::eigen::{Method, Order, Solver, Spectrum, eigh};
 use crate::error::DecompError;
 use crate::interaction::interaction_from_coefficients;
+use crate::lanczos::LanczosParams;
 use crate::layer::BilinearLayer;
 use crate::linalg;
 use crate::scalar::Real;
@@ -27,7 +28,7 @@ pub enum Parallelism {
 }
 
 /// What to compute for each output direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DecomposeParams {
     /// Number of components kept per output; `None` keeps all `d_in`.
     pub k: Option<usize>,
@@ -35,6 +36,10 @@ pub struct DecomposeParams {
     pub order: Order,
     /// Whether to compute eigenvectors (spectra alone are several times cheaper).
     pub eigenvectors: bool,
+    /// Eigensolver.
+    pub method: Method,
+    /// Lanczos tuning (used when the method resolves to Lanczos).
+    pub lanczos: LanczosParams,
     /// Thread layout.
     pub parallelism: Parallelism,
     /// Outputs per chunk handed to the sink.
@@ -47,6 +52,8 @@ impl Default for DecomposeParams {
             k: None,
             order: Order::AbsDescending,
             eigenvectors: true,
+            method: Method::Auto,
+            lanczos: LanczosParams::default(),
             parallelism: Parallelism::AcrossOutputs,
             chunk_size: 64,
         }
@@ -67,6 +74,8 @@ pub struct Decomposition<T> {
     pub norm_sq: Array1<f64>,
     /// `Σ |λ|` over the whole spectrum per output `[n_out]`, when every eigenvalue was computed.
     pub abs_sum: Option<Array1<f64>>,
+    /// The solver that produced each output's spectrum `[n_out]`.
+    pub solvers: Vec<Solver>,
 }
 
 impl<T: Real> Decomposition<T> {
@@ -86,6 +95,7 @@ impl<T: Real> Decomposition<T> {
         let mut eigenvectors = vectors.then(|| Array3::zeros((n, k, d)));
         let mut norm_sq = Array1::zeros(n);
         let mut abs_sum = Some(Array1::zeros(n));
+        let solvers = spectra.iter().map(|sp| sp.solver).collect();
         for (o, sp) in spectra.into_iter().enumerate() {
             eigenvalues.row_mut(o).assign(&sp.values);
             if let (Some(all), Some(v)) = (eigenvectors.as_mut(), sp.vectors.as_ref()) {
@@ -105,6 +115,7 @@ impl<T: Real> Decomposition<T> {
             eigenvectors,
             norm_sq,
             abs_sum,
+            solvers,
         }
     }
 
@@ -129,11 +140,16 @@ impl<T: Real> Decomposition<T> {
             .map(|p| p.abs_sum.as_ref().map(|a| a.view()))
             .collect::<Option<Vec<_>>>()
             .map(cat1);
+        let solvers = parts
+            .iter()
+            .flat_map(|p| p.solvers.iter().copied())
+            .collect();
         Self {
             eigenvalues,
             eigenvectors,
             norm_sq,
             abs_sum,
+            solvers,
         }
     }
 }
@@ -192,11 +208,13 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
             if !q.iter().all(|x| x.is_finite()) {
                 return Err(DecompError::NonFinite { output: start + o });
             }
-            eigh_full(
+            eigh(
                 q.view(),
                 Some(k),
                 params.order,
                 params.eigenvectors,
+                params.method,
+                &params.lanczos,
                 Par::Seq,
             )
         };

@@ -24,6 +24,32 @@ pub fn hidden_coefficients<T: Real>(layer: &BilinearLayer<T>, u: ArrayView1<'_, 
     layer.p().t().dot(&u)
 }
 
+/// The linear term and constant that biases add to the output `uᵀy(x)`:
+/// `uᵀy(x) = xᵀQ(u)x + 2 qᵀx + q0` with, for `c = Pᵀu`,
+/// `q = (Vᵀ(c ⊙ b) + Wᵀ(c ⊙ c_v)) / 2` and `q0 = Σ_a c_a b_a c_{v,a}` (`b`, `c_v` the biases of
+/// `W x` and `V x`). These are the last row/column and the corner of the augmented `Q'(u)`.
+/// Both are zero for a layer without biases.
+#[track_caller]
+pub fn linear_term<T: Real>(layer: &BilinearLayer<T>, u: ArrayView1<'_, T>) -> (Array1<T>, T) {
+    let c = hidden_coefficients(layer, u);
+    let mut q = Array1::zeros(layer.d_in());
+    let mut q0 = T::zero();
+    let half = T::of_f64(0.5);
+    if let Some(b) = layer.w_bias() {
+        q.scaled_add(half, &layer.v().t().dot(&(&c * &b)));
+    }
+    if let Some(cv) = layer.v_bias() {
+        q.scaled_add(half, &layer.w().t().dot(&(&c * &cv)));
+        if let Some(b) = layer.w_bias() {
+            q0 = Zip::from(&c)
+                .and(&b)
+                .and(&cv)
+                .fold(T::zero(), |acc, &c, &b, &v| acc + c * b * v);
+        }
+    }
+    (q, q0)
+}
+
 /// `Q(u)` for one output direction `u` (`[d_out]`), a new symmetric `[d_in, d_in]` matrix.
 #[track_caller]
 pub fn interaction_matrix<T: Real>(layer: &BilinearLayer<T>, u: ArrayView1<'_, T>) -> Array2<T> {

@@ -1,20 +1,28 @@
-//! The bilinear layer `y(x) = P ((W x) ⊙ (V x))` and its forward pass.
+//! The bilinear layer `y(x) = P ((W x + b) ⊙ (V x + c))` and its forward pass.
 
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip, concatenate};
 
 use crate::linalg;
 use crate::scalar::Real;
 use faer::Par;
 
-/// One bilinear layer `y(x) = P ((W x) ⊙ (V x))`.
+/// One bilinear layer `y(x) = P ((W x + b) ⊙ (V x + c))`; the biases `b, c` are optional and
+/// absent in most trained bilinear models.
 ///
 /// Shapes follow PyTorch's `nn.Linear` (`[out_features, in_features]`):
-/// `W, V: [d_hidden, d_in]`, `P: [d_out, d_hidden]`. Weights are stored row-major.
+/// `W, V: [d_hidden, d_in]`, `P: [d_out, d_hidden]`, `b, c: [d_hidden]`. Weights are stored
+/// row-major.
+///
+/// Biases do not change the interaction matrix `Q(u)`: they add a linear term and a constant
+/// (see [`crate::linear_term`]), exactly as if the input were augmented to `[x; 1]`
+/// (see [`BilinearLayer::augmented`]).
 #[derive(Clone, Debug)]
 pub struct BilinearLayer<T> {
     w: Array2<T>,
     v: Array2<T>,
     p: Array2<T>,
+    w_bias: Option<Array1<T>>,
+    v_bias: Option<Array1<T>>,
 }
 
 impl<T: Real> BilinearLayer<T> {
@@ -44,7 +52,80 @@ impl<T: Real> BilinearLayer<T> {
             w: w.as_standard_layout().into_owned(),
             v: v.as_standard_layout().into_owned(),
             p: p.as_standard_layout().into_owned(),
+            w_bias: None,
+            v_bias: None,
         }
+    }
+
+    /// Adds the biases `b` (of `W x`) and `c` (of `V x`), each `[d_hidden]`; `None` means zero.
+    ///
+    /// # Panics
+    /// If a bias does not have `d_hidden` entries.
+    #[track_caller]
+    pub fn with_biases(mut self, w_bias: Option<Array1<T>>, v_bias: Option<Array1<T>>) -> Self {
+        for b in [&w_bias, &v_bias].into_iter().flatten() {
+            assert_eq!(
+                b.len(),
+                self.d_hidden(),
+                "BilinearLayer: biases must have d_hidden entries"
+            );
+        }
+        self.w_bias = w_bias;
+        self.v_bias = v_bias;
+        self
+    }
+
+    /// Folds a normalisation gain `γ` (`[d_in]`) applied to the input into the weights:
+    /// `W <- W diag(γ)`, `V <- V diag(γ)`. Exact: the layer then reads the un-scaled input.
+    ///
+    /// # Panics
+    /// If `gain` does not have `d_in` entries.
+    #[track_caller]
+    pub fn with_input_gain(mut self, gain: ArrayView1<'_, T>) -> Self {
+        assert_eq!(
+            gain.len(),
+            self.d_in(),
+            "BilinearLayer: the gain must have d_in entries"
+        );
+        for m in [&mut self.w, &mut self.v] {
+            Zip::from(m.rows_mut()).for_each(|mut row| row.zip_mut_with(&gain, |x, &g| *x *= g));
+        }
+        self
+    }
+
+    /// The bias of `W x` `[d_hidden]`, if any.
+    pub fn w_bias(&self) -> Option<ArrayView1<'_, T>> {
+        self.w_bias.as_ref().map(|b| b.view())
+    }
+
+    /// The bias of `V x` `[d_hidden]`, if any.
+    pub fn v_bias(&self) -> Option<ArrayView1<'_, T>> {
+        self.v_bias.as_ref().map(|b| b.view())
+    }
+
+    /// Whether the layer has a nonzero-able bias on either side.
+    pub fn has_biases(&self) -> bool {
+        self.w_bias.is_some() || self.v_bias.is_some()
+    }
+
+    /// The purely bilinear layer on the augmented input `x' = [x; 1]`: `W' = [W | b]`,
+    /// `V' = [V | c]` (one extra input column), so that `y'([x; 1]) = y(x)`. Its `Q'(u)` holds
+    /// `Q(u)` in the leading block, the linear term in the last row and column and the constant
+    /// in the corner (MATH.md section 2).
+    pub fn augmented(&self) -> BilinearLayer<T> {
+        let h = self.d_hidden();
+        let col = |b: &Option<Array1<T>>| match b {
+            Some(b) => b.clone().insert_axis(Axis(1)),
+            None => Array2::zeros((h, 1)),
+        };
+        let cat = |m: &Array2<T>, b| {
+            concatenate(Axis(1), &[m.view(), col(b).view()]).expect("both have d_hidden rows")
+        };
+        BilinearLayer::new(
+            cat(&self.w, &self.w_bias),
+            cat(&self.v, &self.v_bias),
+            self.p.clone(),
+        )
     }
 
     /// Input width `d_in`.
@@ -77,15 +158,18 @@ impl<T: Real> BilinearLayer<T> {
         self.p.view()
     }
 
-    /// The hidden activations `g(x) = (W x) ⊙ (V x)` for a batch `x: [n, d_in]`, `[n, d_hidden]`.
+    /// The hidden activations `g(x) = (W x + b) ⊙ (V x + c)` for a batch `x: [n, d_in]`, `[n, d_hidden]`.
     #[track_caller]
     pub fn hidden(&self, x: ArrayView2<'_, T>, par: Par) -> Array2<T> {
         assert_eq!(x.ncols(), self.d_in(), "hidden: x must be [n, d_in]");
         let mut left = linalg::matmul(x, self.w.t(), par);
-        let right = linalg::matmul(x, self.v.t(), par);
-        Zip::from(&mut left)
-            .and(&right)
-            .for_each(|l, &r| *l *= r);
+        let mut right = linalg::matmul(x, self.v.t(), par);
+        for (m, b) in [(&mut left, &self.w_bias), (&mut right, &self.v_bias)] {
+            if let Some(b) = b {
+                Zip::from(m.rows_mut()).for_each(|mut row| row += b);
+            }
+        }
+        Zip::from(&mut left).and(&right).for_each(|l, &r| *l *= r);
         left
     }
 
@@ -103,6 +187,14 @@ impl<T: Real> BilinearLayer<T> {
             w: c(&self.w),
             v: c(&self.v),
             p: c(&self.p),
+            w_bias: self
+                .w_bias
+                .as_ref()
+                .map(|b| b.mapv(|x| U::of_f64(x.as_f64()))),
+            v_bias: self
+                .v_bias
+                .as_ref()
+                .map(|b| b.mapv(|x| U::of_f64(x.as_f64()))),
         }
     }
 }

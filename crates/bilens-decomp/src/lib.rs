@@ -52,27 +52,35 @@
 //! ```
 #![deny(missing_docs)]
 
+mod basis;
 mod decompose;
 mod eigen;
 mod error;
+mod hosvd;
 mod interaction;
+mod lanczos;
 mod layer;
 pub mod linalg;
 mod model;
+mod outputs;
 mod scalar;
 mod stats;
 mod truncate;
 
+pub use basis::{InputBasis, TopInteractions};
 pub use decompose::{DecomposeParams, Decomposition, Parallelism, decompose, decompose_chunked};
-pub use eigen::{Order, Spectrum, eigh_full, fix_sign};
+pub use eigen::{Method, Order, Solver, Spectrum, eigh, eigh_full, fix_sign};
 pub use error::DecompError;
 pub use faer::Par;
+pub use hosvd::{Hosvd, hidden_gram, hosvd, output_gram};
 pub use interaction::{
     frobenius_sq, hidden_coefficients, interaction_from_coefficients, interaction_matrix,
-    symmetrize_in_place, symmetrized,
+    linear_term, symmetrize_in_place, symmetrized,
 };
+pub use lanczos::{LanczosParams, lanczos_applies};
 pub use layer::BilinearLayer;
 pub use model::BilinearModel;
+pub use outputs::{class_directions, contrast_direction, contrast_mean_direction, select_rows};
 pub use scalar::Real;
 pub use stats::{effective_count, effective_rank, effective_rank_of, norm_fraction};
 pub use truncate::{activations, reconstruct};

@@ -26,17 +26,27 @@ pub(crate) fn with_faer<T: Real, R>(a: ArrayView2<'_, T>, f: impl FnOnce(MatRef<
     f(MatRef::from_row_major_slice(s, m, n))
 }
 
-/// A mutable faer view of a row-major contiguous array.
+/// A mutable faer view of an array contiguous in row- or column-major order.
 ///
 /// # Panics
-/// If `a` is not contiguous in row-major order (every destination bilens allocates is).
+/// If `a` is not contiguous (every destination bilens allocates is).
 #[track_caller]
 pub(crate) fn faer_mut<'a, T: Real>(a: ArrayViewMut2<'a, T>) -> MatMut<'a, T> {
     let (m, n) = a.dim();
+    let row_major = a.is_standard_layout();
+    let column_major = a.t().is_standard_layout();
     let s = a
-        .into_slice()
-        .expect("GEMM destinations must be contiguous row-major arrays");
-    MatMut::from_row_major_slice_mut(s, m, n)
+        .into_slice_memory_order()
+        .expect("GEMM destinations must be contiguous arrays");
+    if row_major {
+        MatMut::from_row_major_slice_mut(s, m, n)
+    } else {
+        assert!(
+            column_major,
+            "GEMM destinations must be row- or column-major"
+        );
+        MatMut::from_column_major_slice_mut(s, m, n)
+    }
 }
 
 /// `c = alpha * a b` (or `c += alpha * a b` when `accumulate`), by faer's GEMM.
@@ -70,6 +80,23 @@ pub fn matmul<T: Real>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, par: Par) -> 
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
     gemm(c.view_mut(), false, a, b, T::one(), par);
     c
+}
+
+/// Copies a faer matrix into a row-major ndarray array.
+pub(crate) fn to_array<T: Real>(m: MatRef<'_, T>) -> Array2<T> {
+    Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
+}
+
+/// Thin QR factorisation `a = Q R` of a tall matrix `a: [m, n]` (`m >= n`): `Q: [m, n]` with
+/// orthonormal columns and upper-triangular `R: [n, n]`.
+pub(crate) fn thin_qr<T: Real>(a: ArrayView2<'_, T>) -> (Array2<T>, Array2<T>) {
+    with_faer(a, |a| {
+        let qr = a.qr();
+        (
+            to_array(qr.compute_thin_Q().as_ref()),
+            to_array(qr.thin_R()),
+        )
+    })
 }
 
 /// The full eigendecomposition of a symmetric matrix, as faer returns it.

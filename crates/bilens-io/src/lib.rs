@@ -1,12 +1,61 @@
 //! # bilens-io: files to tensors and back
 //!
-//! Reads models (safetensors, memory-mapped) and datasets (IDX), writes results atomically.
+//! - **Models**: [`SafetensorsFile`] memory-maps a checkpoint and reads only the tensors asked
+//!   for, converting F32/F64/F16/BF16 to `f32` or `f64` and rejecting NaN/Inf. [`load_model`]
+//!   finds the bilinear layer through a layout ([`LayoutSpec`]: the paper's `image` models, a
+//!   `single` named layer, or `auto` detection), checks every shape against the others before
+//!   reading, and returns a [`bilens_decomp::BilinearModel`]. [`inspect_model`] does the same
+//!   from the header alone.
+//! - **Datasets**: [`load_image_dataset`] reads MNIST-style IDX files, raw or gzipped.
+//! - **Results**: [`ResultsWriter`] streams a decomposition into a results directory
+//!   (`decomposition.safetensors` + `summary.json`, written atomically); [`read_results`] and
+//!   [`ResultsFile`] read it back. This directory is the contract between `bilens decompose`,
+//!   `bilens plot` and notebooks.
+//!
+//! Errors are [`IoError`]s whose message reads `<file>: <what is wrong>`; [`IoError::hint`]
+//! says what to do about it.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use bilens_io::{LayoutSpec, load_model, write_arrays};
+//! use ndarray::array;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("layer.safetensors");
+//! // y = (x0 + x1)(x0 - x1) = x0² - x1², saved under names `auto` recognises.
+//! let w = array![[1.0f32, 1.0]].into_dyn();
+//! let v = array![[1.0f32, -1.0]].into_dyn();
+//! let p = array![[1.0f32]].into_dyn();
+//! write_arrays(&path, &[("w", w.view()), ("v", v.view()), ("p", p.view())], &BTreeMap::new())?;
+//!
+//! let loaded = load_model::<f64>(&path, &LayoutSpec::default())?;
+//! assert_eq!(loaded.info.layout.name(), "single");
+//! let y = loaded.model.forward(array![[3.0, 1.0]].view(), bilens_decomp::Par::Seq);
+//! assert_eq!(y[[0, 0]], 8.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
+mod config;
+mod decode;
 mod error;
 mod idx;
+mod layout;
+mod results;
+mod safetensors_file;
 mod write;
 
 pub use error::{IoError, Result};
 pub use idx::{ImageDataset, ImageSet, MNIST_FILES, load_image_dataset, read_idx};
+pub use layout::{
+    Inspection, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, describe_model, inspect_model,
+    load_model, read_model,
+};
+pub use results::{
+    DECOMPOSITION_FILE, FORMAT_VERSION, OutputSummary, Results, ResultsChunk, ResultsFile,
+    ResultsMeta, ResultsShape, ResultsWriter, SUMMARY_FILE, SUMMARY_TOP, Summary, read_results,
+};
+pub use safetensors_file::{SafetensorsFile, TensorInfo};
 pub use write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_arrays, write_atomic};

@@ -1,0 +1,240 @@
+//! MATH.md identity 6: the top-k of the Lanczos solver equals the top-k of a full
+//! eigendecomposition (values to 1e-6 relative in f64, vectors up to sign, degenerate
+//! eigenspaces by projector), on matrices with realistic, flat, degenerate and low-rank spectra.
+
+#![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic is a failed test
+
+use bilens_decomp::{
+    BilinearLayer, LanczosParams, Method, Order, Par, Solver, eigh, eigh_full, interaction_matrix,
+    lanczos_applies,
+};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+fn randn(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> Array2<f64> {
+    Array2::from_shape_simple_fn(shape, || StandardNormal.sample(rng))
+}
+
+/// A random orthogonal basis `[d, d]`.
+fn orthogonal(rng: &mut ChaCha8Rng, d: usize) -> Array2<f64> {
+    let a = randn(rng, (d, d));
+    let m = faer::Mat::from_fn(d, d, |i, j| a[(i, j)]);
+    let q = m.qr().compute_Q();
+    Array2::from_shape_fn((d, d), |(i, j)| q[(i, j)])
+}
+
+fn with_spectrum(rng: &mut ChaCha8Rng, values: &[f64]) -> Array2<f64> {
+    let u = orthogonal(rng, values.len());
+    let scaled = &u * &Array1::from(values.to_vec());
+    let q = scaled.dot(&u.t());
+    (&q + &q.t()) / 2.0
+}
+
+/// Compares the top-k by Lanczos and by the full solver. Components are grouped into clusters
+/// of equal |λ| (relative 1e-8): values must agree to 1e-6 relative, and each cluster's
+/// projector must agree (this covers "vectors up to sign" for simple eigenvalues).
+fn check(q: ArrayView2<'_, f64>, k: usize, order: Order, what: &str) {
+    let params = LanczosParams::default();
+    assert!(
+        lanczos_applies::<f64>(&params, q.nrows(), k),
+        "{what}: test problem too small"
+    );
+    let lan = eigh(q, Some(k), order, true, Method::Lanczos, &params, Par::Seq).unwrap();
+    assert_eq!(
+        lan.solver,
+        Solver::Lanczos,
+        "{what}: Lanczos should converge"
+    );
+    let full = eigh_full(q, Some(k), order, true, Par::Seq).unwrap();
+    let scale = full.values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (i, (a, b)) in lan.values.iter().zip(full.values.iter()).enumerate() {
+        let (a, b) = if order == Order::AbsDescending {
+            (a.abs(), b.abs())
+        } else {
+            (*a, *b)
+        };
+        assert!(
+            (a - b).abs() <= 1e-6 * b.abs().max(1e-6 * scale),
+            "{what}: λ_{i} {a} vs {b}"
+        );
+    }
+    let (lv, fv) = (lan.vectors.unwrap(), full.vectors.unwrap());
+    // Every Lanczos pair is an eigenpair with its signed value.
+    for (i, v) in lv.rows().into_iter().enumerate() {
+        let r = q.dot(&v) - &v * lan.values[i];
+        assert!(
+            r.iter().all(|x| x.abs() < 1e-7 * scale),
+            "{what}: residual of pair {i}"
+        );
+    }
+    // Clusters are found on the whole spectrum, so one that continues past k is seen.
+    // Under AbsDescending, +λ and −λ tie and may come in either order: cluster by |λ| then.
+    let key = |x: f64| {
+        if order == Order::AbsDescending {
+            x.abs()
+        } else {
+            x
+        }
+    };
+    let all = eigh_full(q, None, order, false, Par::Seq).unwrap().values;
+    let mut start = 0;
+    while start < k {
+        let mut end = start + 1;
+        while end < all.len() && (key(all[end]) - key(all[start])).abs() <= 1e-8 * scale {
+            end += 1;
+        }
+        if end > k {
+            // The cluster straddles the cut: any basis of part of it is valid; only check that
+            // Lanczos's vectors lie in the full cluster's eigenspace (residual test).
+            for i in start..k {
+                let r = q.dot(&lv.row(i)) - &lv.row(i) * lan.values[i];
+                assert!(
+                    r.iter().all(|x| x.abs() < 1e-7 * scale),
+                    "{what}: straddling cluster vector {i}"
+                );
+            }
+            break;
+        }
+        let proj = |v: &Array2<f64>| {
+            let block = v.slice(ndarray::s![start..end, ..]);
+            block.t().dot(&block)
+        };
+        let diff = proj(&lv) - proj(&fv);
+        let worst = diff.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert!(
+            worst < 1e-6,
+            "{what}: eigenspace {start}..{end} differs by {worst}"
+        );
+        if end - start == 1 {
+            // Simple eigenvalue: same vector, and the sign convention makes it identical.
+            let d = (&lv.row(start) - &fv.row(start))
+                .iter()
+                .fold(0.0f64, |m, x| m.max(x.abs()));
+            assert!(
+                d < 1e-6,
+                "{what}: vector {start} differs by {d} after sign fixing"
+            );
+        }
+        start = end;
+    }
+}
+
+#[test]
+fn lanczos_matches_full_on_a_trained_like_interaction_matrix() {
+    // Q(u) of a random layer: a realistic indefinite spectrum with both signs.
+    let mut rng = ChaCha8Rng::seed_from_u64(60);
+    let (d, h) = (200, 300);
+    let layer = BilinearLayer::new(
+        randn(&mut rng, (h, d)),
+        randn(&mut rng, (h, d)),
+        randn(&mut rng, (3, h)),
+    );
+    let q = interaction_matrix(&layer, ndarray::array![1.0, -0.3, 0.2].view());
+    check(q.view(), 12, Order::AbsDescending, "layer Q");
+    check(q.view(), 5, Order::Descending, "layer Q, descending");
+    check(q.view(), 5, Order::Ascending, "layer Q, ascending");
+}
+
+#[test]
+fn lanczos_matches_full_on_decaying_flat_degenerate_and_low_rank_spectra() {
+    let mut rng = ChaCha8Rng::seed_from_u64(61);
+    let d = 160;
+    // Power-law decay alternating in sign (like trained layers).
+    let decay: Vec<f64> = (0..d)
+        .map(|i| (if i % 3 == 0 { -1.0 } else { 1.0 }) / (1.0 + i as f64).powf(1.2))
+        .collect();
+    check(
+        with_spectrum(&mut rng, &decay).view(),
+        10,
+        Order::AbsDescending,
+        "decaying",
+    );
+    // Nearly flat: slow convergence, must still get there (or fall back, which check rejects).
+    let flat: Vec<f64> = (0..d)
+        .map(|i| 1.0 + 0.01 * (i as f64 / d as f64) * if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    check(
+        with_spectrum(&mut rng, &flat).view(),
+        6,
+        Order::AbsDescending,
+        "flat",
+    );
+    // Exactly degenerate clusters, including a ± pair of equal |λ|.
+    let mut degen: Vec<f64> = vec![5.0, 5.0, 5.0, -5.0, 3.0, 3.0, -2.0, -2.0];
+    degen.extend((0..d - 8).map(|i| 0.5 / (1.0 + i as f64)));
+    check(
+        with_spectrum(&mut rng, &degen).view(),
+        8,
+        Order::AbsDescending,
+        "degenerate",
+    );
+    // Low rank: only 4 nonzero eigenvalues, k = 8 asks for zeros too.
+    let mut low = vec![0.0; d];
+    low[..4].copy_from_slice(&[4.0, -3.0, 2.0, -1.0]);
+    check(
+        with_spectrum(&mut rng, &low).view(),
+        8,
+        Order::AbsDescending,
+        "low rank",
+    );
+}
+
+#[test]
+fn lanczos_falls_back_to_the_full_solver_and_says_so() {
+    let mut rng = ChaCha8Rng::seed_from_u64(62);
+    let d = 120;
+    let values: Vec<f64> = (0..d).map(|i| 1.0 / (1.0 + i as f64)).collect();
+    let q = with_spectrum(&mut rng, &values);
+    // Zero restarts and a tolerance no Krylov basis can meet: it must give up and fall back.
+    let params = LanczosParams {
+        max_restarts: 0,
+        tol: 1e-300,
+        ..Default::default()
+    };
+    let sp = eigh(
+        q.view(),
+        Some(5),
+        Order::AbsDescending,
+        true,
+        Method::Lanczos,
+        &params,
+        Par::Seq,
+    )
+    .unwrap();
+    assert_eq!(sp.solver, Solver::LanczosFallback);
+    for (i, l) in sp.values.iter().enumerate() {
+        assert!((l - values[i]).abs() < 1e-12);
+    }
+    // A problem too small for a Krylov basis also falls back rather than failing.
+    let tiny = with_spectrum(&mut rng, &[3.0, 2.0, 1.0]);
+    let sp = eigh(
+        tiny.view(),
+        Some(2),
+        Order::AbsDescending,
+        false,
+        Method::Lanczos,
+        &LanczosParams::default(),
+        Par::Seq,
+    )
+    .unwrap();
+    assert_eq!(sp.solver, Solver::LanczosFallback);
+    assert!(sp.vectors.is_none());
+}
+
+#[test]
+fn auto_picks_lanczos_only_for_a_small_fraction_of_a_large_matrix() {
+    let p = LanczosParams::default();
+    assert_eq!(
+        Method::Auto.resolve::<f32>(1024, Some(64), &p),
+        Method::Lanczos
+    );
+    assert_eq!(Method::Auto.resolve::<f32>(1024, None, &p), Method::Full);
+    assert_eq!(
+        Method::Auto.resolve::<f32>(512, Some(400), &p),
+        Method::Full
+    );
+    assert_eq!(Method::Auto.resolve::<f32>(64, Some(4), &p), Method::Full);
+    assert_eq!(Method::Full.resolve::<f32>(1024, Some(8), &p), Method::Full);
+}

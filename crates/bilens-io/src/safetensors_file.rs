@@ -1,0 +1,456 @@
+//! Reading safetensors files: memory-mapped, header parsed by the `safetensors` crate, only
+//! the requested tensors ever touched.
+//!
+//! Opening a file maps it and parses its header; nothing else is read. Each
+//! [`SafetensorsFile::read`] decodes one tensor (or a range of its rows) into `f32`/`f64`,
+//! converting from F32, F64, F16 or BF16 and rejecting NaN and infinity, so a checkpoint larger
+//! than memory can be inspected and have single layers loaded from it.
+//!
+//! When the reference parser rejects a file, [`diagnose`] works out what is actually wrong
+//! (a different file format, a truncated download, an inconsistent header) so that the error
+//! says so in words rather than as a parser code.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use bilens_decomp::Real;
+use memmap2::Mmap;
+use ndarray::{Array2, ArrayD, IxDyn};
+use safetensors::{Dtype as StDtype, SafeTensors};
+
+use crate::decode::{SUPPORTED, decode, unravel};
+use crate::error::{IoError, Result};
+
+/// Name, element type and shape of one tensor in a file (no data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// Tensor name, e.g. `blocks.0.weight`.
+    pub name: String,
+    /// The safetensors dtype name, e.g. `F32`, `BF16`, `I64`.
+    pub dtype: String,
+    /// Shape, row-major.
+    pub shape: Vec<usize>,
+}
+
+impl TensorInfo {
+    /// Number of elements.
+    pub fn elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    dtype: StDtype,
+    /// Byte range within the data section.
+    begin: usize,
+    end: usize,
+}
+
+/// An open safetensors file: its header parsed, its data mapped but not read.
+pub struct SafetensorsFile {
+    path: PathBuf,
+    map: Mmap,
+    data_start: usize,
+    entries: BTreeMap<String, Entry>,
+    infos: Vec<TensorInfo>,
+    metadata: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for SafetensorsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SafetensorsFile")
+            .field("path", &self.path)
+            .field("tensors", &self.infos.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps `file` into memory read-only.
+///
+/// # Safety
+/// A memory map is only sound while no one else modifies or truncates the file; the `unsafe`
+/// is that promise. bilens never writes a file it has open for reading (its writers create a
+/// new file and rename it over the old one, which leaves an existing mapping intact). If another
+/// program truncates the file while it is mapped, reads may fault (SIGBUS), which is the accepted
+/// trade-off of every mmap-based checkpoint loader (safetensors, candle, numpy's memmap): copying
+/// the file instead would make models larger than memory unreadable.
+#[allow(unsafe_code)]
+fn map_read_only(file: &File) -> std::io::Result<Mmap> {
+    // SAFETY: see the function's `# Safety` section: the mapping is read-only and bilens does
+    // not modify files it reads.
+    unsafe { Mmap::map(file) }
+}
+
+impl SafetensorsFile {
+    /// Opens and maps `path` and parses its header.
+    ///
+    /// Errors name the file and say what is wrong: [`IoError::NotFound`],
+    /// [`IoError::NotSafetensors`] (another format, a directory), [`IoError::Truncated`],
+    /// [`IoError::CorruptHeader`].
+    pub fn open(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            let candidate = path.join("model.safetensors");
+            let reason = if candidate.is_file() {
+                format!("it is a directory (did you mean {}?)", candidate.display())
+            } else {
+                "it is a directory".to_string()
+            };
+            return Err(IoError::NotSafetensors {
+                path: path.into(),
+                reason,
+            });
+        }
+        let file = File::open(path).map_err(|e| IoError::os(path, e))?;
+        let len = file.metadata().map_err(|e| IoError::os(path, e))?.len();
+        if len < 8 {
+            // Too short to hold the header length; no need to map it (and an empty file
+            // cannot be mapped on every platform).
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(|e| IoError::os(path, e))?;
+            return Err(diagnose(path, &bytes, None));
+        }
+        let map = map_read_only(&file).map_err(|e| IoError::os(path, e))?;
+        let (header_len, meta) =
+            SafeTensors::read_metadata(&map).map_err(|e| diagnose(path, &map, Some(e)))?;
+        let mut entries = BTreeMap::new();
+        for (name, info) in meta.tensors() {
+            entries.insert(
+                name,
+                Entry {
+                    dtype: info.dtype,
+                    begin: info.data_offsets.0,
+                    end: info.data_offsets.1,
+                },
+            );
+        }
+        let mut infos: Vec<TensorInfo> = meta
+            .tensors()
+            .into_iter()
+            .map(|(name, info)| TensorInfo {
+                name,
+                dtype: info.dtype.to_string(),
+                shape: info.shape.clone(),
+            })
+            .collect();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        let metadata = meta
+            .metadata()
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+            data_start: 8 + header_len,
+            entries,
+            infos,
+            metadata,
+        })
+    }
+
+    /// The file's path, as given to [`SafetensorsFile::open`].
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every tensor of the file, sorted by name.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.infos
+    }
+
+    /// The tensor called `name`, if the file holds one.
+    pub fn info(&self, name: &str) -> Option<&TensorInfo> {
+        self.infos
+            .binary_search_by(|t| t.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.infos[i])
+    }
+
+    /// The tensor called `name`, or an [`IoError::MissingTensor`] that lists what the file holds.
+    pub fn require(&self, name: &str) -> Result<&TensorInfo> {
+        self.info(name).ok_or_else(|| IoError::MissingTensor {
+            path: self.path.clone(),
+            tensor: name.to_string(),
+            available: self.infos.iter().map(|t| t.name.clone()).collect(),
+        })
+    }
+
+    /// The string metadata of the header (`__metadata__`), empty when there is none.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// Reads a whole tensor, converted to `T`.
+    ///
+    /// Errors: [`IoError::MissingTensor`], [`IoError::UnsupportedDtype`] (anything but F32,
+    /// F64, F16 and BF16), [`IoError::NonFinite`] (a NaN or infinite value: weights that would
+    /// make every derived number meaningless).
+    pub fn read<T: Real>(&self, name: &str) -> Result<ArrayD<T>> {
+        let rows = self.require(name)?.shape.first().copied().unwrap_or(1);
+        self.read_rows(name, 0..rows)
+    }
+
+    /// Reads a tensor that must be a matrix (2 dimensions), converted to `T`.
+    pub fn read_matrix<T: Real>(&self, name: &str) -> Result<Array2<T>> {
+        let info = self.require(name)?;
+        if info.shape.len() != 2 {
+            return Err(IoError::ShapeMismatch {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                expected: "[_, _]".into(),
+                found: info.shape.clone(),
+                why: "a weight matrix has 2 dimensions".into(),
+            });
+        }
+        let a = self.read::<T>(name)?;
+        Ok(a.into_dimensionality()
+            .expect("the shape was checked to have 2 dimensions"))
+    }
+
+    /// Reads the rows `rows` (a range of the first axis) of a tensor, converted to `T`; only
+    /// those rows' bytes are touched. A 0-dimensional tensor has the single row `0..1`.
+    ///
+    /// # Panics
+    /// If `rows` is not within the tensor's first dimension (the caller takes ranges from
+    /// [`SafetensorsFile::info`]).
+    #[track_caller]
+    pub fn read_rows<T: Real>(&self, name: &str, rows: Range<usize>) -> Result<ArrayD<T>> {
+        let info = self.require(name)?;
+        let entry = self.entries[name];
+        let n_rows = info.shape.first().copied().unwrap_or(1);
+        assert!(
+            rows.start <= rows.end && rows.end <= n_rows,
+            "read_rows: rows {rows:?} outside 0..{n_rows} of tensor '{name}'"
+        );
+        if !SUPPORTED.contains(&entry.dtype) {
+            return Err(IoError::UnsupportedDtype {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                dtype: info.dtype.clone(),
+            });
+        }
+        let row_elems: usize = info.shape.iter().skip(1).product();
+        let width = entry.dtype.bitsize() / 8;
+        let row_bytes = row_elems * width;
+        let begin = self.data_start + entry.begin + rows.start * row_bytes;
+        let end = self.data_start + entry.begin + rows.end * row_bytes;
+        debug_assert!(end <= self.data_start + entry.end);
+        let decoded =
+            decode::<T>(entry.dtype, &self.map[begin..end]).expect("dtype checked as supported");
+        let mut shape = info.shape.clone();
+        if let Some(first) = shape.first_mut() {
+            *first = rows.len();
+        }
+        if let Some(flat) = decoded.first_non_finite {
+            let mut first = unravel(flat, &shape);
+            if let Some(r) = first.first_mut() {
+                *r += rows.start;
+            }
+            return Err(IoError::NonFinite {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                count: decoded.non_finite,
+                total: decoded.values.len(),
+                first,
+            });
+        }
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), decoded.values)
+            .expect("the header was validated: data length matches the shape"))
+    }
+}
+
+/// Largest header the reference parser accepts (100 MB).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// Explains why `bytes` (the whole file) is not a readable safetensors file. `err` is the
+/// reference parser's verdict, used when no more specific explanation is found.
+fn diagnose(path: &Path, bytes: &[u8], err: Option<safetensors::SafeTensorError>) -> IoError {
+    let path = path.to_path_buf();
+    let not = |reason: String| IoError::NotSafetensors {
+        path: path.clone(),
+        reason,
+    };
+    let truncated = |reason: String| IoError::Truncated {
+        path: path.clone(),
+        reason,
+    };
+    let corrupt = |reason: String| IoError::CorruptHeader {
+        path: path.clone(),
+        reason,
+    };
+    let len = bytes.len();
+    if len < 8 {
+        if let Some(kind) = looks_like(bytes) {
+            return not(format!("it looks like {kind}"));
+        }
+        return truncated(if len == 0 {
+            "the file is empty".into()
+        } else {
+            format!("the file is only {len} bytes, shorter than the 8-byte header length")
+        });
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    let after = (len - 8) as u64;
+    let header_starts_json = bytes[8..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if n > MAX_HEADER || n > after || !header_starts_json {
+        if let Some(kind) = looks_like(bytes) {
+            return not(format!("it looks like {kind}"));
+        }
+        if n <= MAX_HEADER && header_starts_json {
+            return truncated(format!(
+                "the header declares {n} bytes but only {after} follow the 8-byte length"
+            ));
+        }
+        return not(format!(
+            "its first 8 bytes do not give a plausible header length ({n} bytes in a file of \
+             {len} bytes) followed by a JSON header"
+        ));
+    }
+    let n = n as usize;
+    let header = &bytes[8..8 + n];
+    let text = match std::str::from_utf8(header) {
+        Ok(t) => t,
+        Err(e) => return corrupt(format!("the header is not valid UTF-8 ({e})")),
+    };
+    let json: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return corrupt(format!("the header is not valid JSON: {e}")),
+    };
+    let Some(object) = json.as_object() else {
+        return corrupt("the header is not a JSON object".into());
+    };
+    let mut spans = Vec::new();
+    for (name, value) in object {
+        if name == "__metadata__" {
+            if serde_json::from_value::<BTreeMap<String, String>>(value.clone()).is_err() {
+                return corrupt("__metadata__ must map strings to strings".into());
+            }
+            continue;
+        }
+        let info: safetensors::tensor::TensorInfo = match serde_json::from_value(value.clone()) {
+            Ok(i) => i,
+            Err(e) => return corrupt(format!("tensor '{name}': {e}")),
+        };
+        let (b, e) = info.data_offsets;
+        let needed = info
+            .shape
+            .iter()
+            .try_fold(info.dtype.bitsize(), |a, &d| a.checked_mul(d))
+            .map(|bits| bits.div_ceil(8));
+        let Some(needed) = needed else {
+            return corrupt(format!(
+                "tensor '{name}': shape {:?} is too large to address",
+                info.shape
+            ));
+        };
+        if e < b || e - b != needed {
+            return corrupt(format!(
+                "tensor '{name}': {} {:?} needs {needed} bytes but its data_offsets [{b}, {e}] \
+                 span {}",
+                info.dtype,
+                info.shape,
+                e as i128 - b as i128
+            ));
+        }
+        spans.push((b, e, name.clone()));
+    }
+    spans.sort();
+    let mut at = 0;
+    for (b, e, name) in &spans {
+        if *b != at {
+            return corrupt(format!(
+                "tensor '{name}' starts at data byte {b} but the tensors before it end at {at} \
+                 (overlapping or out-of-order data_offsets)"
+            ));
+        }
+        at = *e;
+    }
+    let available = len - 8 - n;
+    if at > available {
+        return truncated(format!(
+            "the header declares {at} bytes of tensor data but only {available} follow it (the \
+             file is {len} bytes, {} expected)",
+            8 + n + at
+        ));
+    }
+    if at < available {
+        return corrupt(format!(
+            "{} bytes follow the last tensor's data (the tensors cover {at} of {available} \
+             data bytes)",
+            available - at
+        ));
+    }
+    corrupt(match err {
+        Some(e) => e.to_string(),
+        None => "unrecognised problem".into(),
+    })
+}
+
+/// Recognises common file formats that get passed where a safetensors file is expected.
+fn looks_like(bytes: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: [(&[u8], &str); 8] = [
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (
+            b"PK\x03\x04",
+            "a zip archive (PyTorch .pt/.pth checkpoints and NumPy .npz files are zip archives)",
+        ),
+        (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
+        (
+            b"\x89HDF\r\n\x1a\n",
+            "an HDF5 file (e.g. a Keras .h5 model)",
+        ),
+        (b"\x93NUMPY", "a NumPy .npy array"),
+        (b"GGUF", "a GGUF model file"),
+        (b"%PDF", "a PDF document"),
+    ];
+    for (magic, kind) in SIGNATURES {
+        if bytes.starts_with(magic) {
+            return Some(kind);
+        }
+    }
+    if bytes.len() >= 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]) {
+        return Some("a Python pickle (e.g. an old-style PyTorch checkpoint)");
+    }
+    let prefix = &bytes[..bytes.len().min(512)];
+    let text = match std::str::from_utf8(prefix) {
+        Ok(t) => Some(t),
+        // A multi-byte character cut by the prefix is still text.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&prefix[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    };
+    match text {
+        Some(t)
+            if !t.is_empty()
+                && t.chars()
+                    .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            Some(match t.trim_start().chars().next() {
+                Some('{' | '[') => "a JSON file",
+                _ => "a text file",
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_other_formats() {
+        assert_eq!(
+            looks_like(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            Some("a PNG image")
+        );
+        assert!(looks_like(b"PK\x03\x04....").unwrap().contains("PyTorch"));
+        assert!(looks_like(b"\x80\x02}q\0.").unwrap().contains("pickle"));
+        assert_eq!(looks_like(b"{\"d_hidden\": 64}"), Some("a JSON file"));
+        assert_eq!(looks_like("héllo\n".as_bytes()), Some("a text file"));
+        assert_eq!(looks_like(&[0x10, 0, 0, 0, 0, 0, 0, 0, b'{']), None);
+    }
+}

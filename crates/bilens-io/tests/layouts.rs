@@ -1,0 +1,509 @@
+//! Model layouts: the paper's image models (with and without config.json, residual or not, in
+//! several dtypes), named single layers, auto-detection, and every refusal with its message.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use bilens_decomp::Par;
+use bilens_io::{IoError, Layout, LayoutSpec, Source, inspect_model, load_model};
+use common::{Raw, mat, message_and_hint, raw, save};
+use ndarray::{Array2, Axis, concatenate};
+use safetensors::Dtype;
+
+const IMAGE: LayoutSpec = LayoutSpec::Image { residual: None };
+const AUTO: LayoutSpec = LayoutSpec::Auto { residual: None };
+
+/// A tiny image model: d_input 12, d_in = d_hidden = 4, 3 classes.
+struct ImageWeights {
+    embed: Array2<f64>,
+    w: Array2<f64>,
+    v: Array2<f64>,
+    head: Array2<f64>,
+}
+
+fn image_weights() -> ImageWeights {
+    ImageWeights {
+        embed: mat(4, 12, 1),
+        w: mat(4, 4, 2),
+        v: mat(4, 4, 3),
+        head: mat(3, 4, 4),
+    }
+}
+
+fn image_tensors(m: &ImageWeights, dtype: Dtype) -> Vec<Raw> {
+    let fused = concatenate(Axis(0), &[m.w.view(), m.v.view()]).unwrap();
+    vec![
+        raw("embed.weight", &m.embed, dtype),
+        raw("blocks.0.weight", &fused, dtype),
+        raw("head.weight", &m.head, dtype),
+    ]
+}
+
+fn write_model(dir: &Path, tensors: &[Raw], config: Option<&str>) -> PathBuf {
+    let path = dir.join("model.safetensors");
+    save(&path, tensors);
+    if let Some(c) = config {
+        std::fs::write(dir.join("config.json"), c).unwrap();
+    }
+    path
+}
+
+/// logits = H (e + g(e)) or H g(e), computed directly.
+fn image_logits(m: &ImageWeights, x: &Array2<f64>, residual: bool) -> Array2<f64> {
+    let e = x.dot(&m.embed.t());
+    let g = e.dot(&m.w.t()) * e.dot(&m.v.t());
+    let z = if residual { &e + &g } else { g };
+    z.dot(&m.head.t())
+}
+
+fn assert_close(a: &Array2<f64>, b: &Array2<f64>) {
+    assert_eq!(a.dim(), b.dim());
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
+    }
+}
+
+#[test]
+fn image_model_without_config_in_every_dtype() {
+    let m = image_weights();
+    let x = mat(5, 12, 9);
+    for dtype in [Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_model(dir.path(), &image_tensors(&m, dtype), None);
+        let loaded = load_model::<f64>(&path, &AUTO).unwrap();
+        let info = &loaded.info;
+        assert_eq!(info.layout, Layout::Image);
+        assert_eq!(
+            (info.d_input, info.d_in, info.d_hidden, info.d_out),
+            (12, 4, 4, 3)
+        );
+        assert!(!info.residual && info.linear.is_none() && info.config.is_none());
+        assert!(info.notes[0].contains("assumed false"), "{:?}", info.notes);
+        assert_eq!(
+            info.w,
+            Source {
+                tensor: "blocks.0.weight".into(),
+                rows: Some(0..4)
+            }
+        );
+        assert_eq!(info.v.rows, Some(4..8));
+        // W is the first half of the fused block ("left"), V the second.
+        assert_eq!(loaded.model.layer().w(), m.w.view());
+        assert_eq!(loaded.model.layer().v(), m.v.view());
+        assert_eq!(loaded.model.embed().unwrap(), m.embed.view());
+        assert_close(
+            &loaded.model.forward(x.view(), Par::Seq),
+            &image_logits(&m, &x, false),
+        );
+    }
+}
+
+#[test]
+fn residual_image_model_from_config_and_the_override() {
+    let m = image_weights();
+    let x = mat(5, 12, 9);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(
+        dir.path(),
+        &image_tensors(&m, Dtype::F32),
+        Some(
+            r#"{"d_hidden": 4, "n_layer": 1, "d_input": 12, "d_output": 3, "residual": true, "lr": 0.001}"#,
+        ),
+    );
+    let loaded = load_model::<f64>(&path, &IMAGE).unwrap();
+    assert!(loaded.info.residual && loaded.info.notes.is_empty());
+    assert_eq!(loaded.info.config, Some(dir.path().join("config.json")));
+    // The linear term is the head itself: logits = H(e + g(e)).
+    assert_eq!(loaded.model.linear().unwrap(), m.head.view());
+    assert_close(
+        &loaded.model.forward(x.view(), Par::Seq),
+        &image_logits(&m, &x, true),
+    );
+    let text = loaded.info.to_string();
+    assert!(
+        text.starts_with("layout: image (residual)")
+            && text.contains("W = blocks.0.weight rows 0..4  [4, 4]")
+            && text.contains("L = head.weight"),
+        "{text}"
+    );
+
+    let forced = load_model::<f32>(
+        &path,
+        &LayoutSpec::Image {
+            residual: Some(false),
+        },
+    )
+    .unwrap();
+    assert!(!forced.info.residual && forced.model.linear().is_none());
+    assert!(
+        forced.info.notes[0].contains("--residual false overrides config.json (residual: true)")
+    );
+}
+
+#[test]
+fn biases_are_refused_until_they_can_be_folded() {
+    let m = image_weights();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = image_tensors(&m, Dtype::F32);
+    tensors.push(raw("blocks.0.bias", &mat(1, 8, 5), Dtype::F32));
+    let path = write_model(dir.path(), &tensors, None);
+    let e = load_model::<f32>(&path, &AUTO).unwrap_err();
+    let (msg, hint) = message_and_hint(&e);
+    assert_eq!(
+        msg,
+        format!(
+            "{}: biases are not supported yet (coming with the decomposition engine): the file \
+             holds blocks.0.bias [1, 8]",
+            path.display()
+        )
+    );
+    assert!(hint.contains("without biases"), "{hint}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(
+        dir.path(),
+        &image_tensors(&m, Dtype::F32),
+        Some(r#"{"bias": true}"#),
+    );
+    let msg = load_model::<f32>(&path, &IMAGE).unwrap_err().to_string();
+    assert!(
+        msg.ends_with("biases are not supported yet (coming with the decomposition engine): config.json sets bias: true"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn deeper_models_are_refused() {
+    let m = image_weights();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = image_tensors(&m, Dtype::F32);
+    tensors.push(raw("blocks.1.weight", &mat(8, 4, 6), Dtype::F32));
+    let path = write_model(dir.path(), &tensors, None);
+    let e = load_model::<f32>(&path, &AUTO).unwrap_err();
+    let (msg, hint) = message_and_hint(&e);
+    assert!(
+        msg.ends_with(
+            "the model has 2 bilinear blocks (blocks.0, blocks.1); only one block is supported yet"
+        ),
+        "{msg}"
+    );
+    assert!(hint.contains("n_layer 1"), "{hint}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(
+        dir.path(),
+        &image_tensors(&m, Dtype::F32),
+        Some(r#"{"n_layer": 3}"#),
+    );
+    let msg = load_model::<f32>(&path, &IMAGE).unwrap_err().to_string();
+    assert!(
+        msg.contains("the model has 3 bilinear blocks (config.json: n_layer = 3)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn image_shape_mismatches_say_expected_and_found() {
+    let m = image_weights();
+    let check = |tensors: Vec<Raw>, config: Option<&str>, expected: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_model(dir.path(), &tensors, config);
+        let e = load_model::<f32>(&path, &IMAGE).unwrap_err();
+        let (msg, hint) = message_and_hint(&e);
+        assert_eq!(msg, format!("{}: {expected}", path.display()));
+        if matches!(e, IoError::ShapeMismatch { .. }) {
+            assert!(hint.contains("bilens inspect"), "{hint}");
+        }
+    };
+    let mut odd = image_tensors(&m, Dtype::F32);
+    odd[1] = raw("blocks.0.weight", &mat(7, 4, 1), Dtype::F32);
+    check(
+        odd,
+        None,
+        "tensor 'blocks.0.weight' has shape [7, 4], expected [2 * d_hidden, 4]: a fused block \
+         stacks W over V, so its row count must be even",
+    );
+    let mut narrow_head = image_tensors(&m, Dtype::F32);
+    narrow_head[2] = raw("head.weight", &mat(3, 5, 1), Dtype::F32);
+    check(
+        narrow_head,
+        None,
+        "tensor 'head.weight' has shape [3, 5], expected [_, 4]: the head reads the block's \
+         output, so its columns must equal half of blocks.0.weight's rows (4)",
+    );
+    let mut wide_block = image_tensors(&m, Dtype::F32);
+    wide_block[1] = raw("blocks.0.weight", &mat(8, 6, 1), Dtype::F32);
+    check(
+        wide_block,
+        None,
+        "tensor 'blocks.0.weight' has shape [8, 6], expected [_, 4]: the block reads the \
+         embedding, so its columns must equal embed.weight's rows (4)",
+    );
+    // A residual block must map d_in to d_in.
+    let mut t = image_tensors(&m, Dtype::F32);
+    t[1] = raw("blocks.0.weight", &mat(6, 4, 1), Dtype::F32);
+    t[2] = raw("head.weight", &mat(3, 3, 1), Dtype::F32);
+    check(
+        t,
+        Some(r#"{"residual": true}"#),
+        "tensor 'blocks.0.weight' has shape [6, 4], expected [8, 4]: a residual block adds its \
+         output to its input, so d_hidden must equal d_in = 4",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(
+        dir.path(),
+        &image_tensors(&m, Dtype::F32),
+        Some(r#"{"d_hidden": 256}"#),
+    );
+    let e = load_model::<f32>(&path, &IMAGE).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: invalid model config: d_hidden is 256 but the weights have embed.weight's rows \
+             = 4; the config belongs to a different model",
+            dir.path().join("config.json").display()
+        )
+    );
+}
+
+#[test]
+fn image_layout_refuses_tensors_it_would_ignore() {
+    let m = image_weights();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = image_tensors(&m, Dtype::F32);
+    tensors.push(raw("norm.weight", &mat(1, 4, 1), Dtype::F32));
+    let path = write_model(dir.path(), &tensors, None);
+    let e = load_model::<f32>(&path, &IMAGE).unwrap_err();
+    let (msg, hint) = message_and_hint(&e);
+    assert!(
+        msg.contains("tensors outside the image layout (embed.weight, blocks.0.weight, head.weight): norm.weight;"),
+        "{msg}"
+    );
+    assert!(hint.contains("--layout single"), "{hint}");
+}
+
+#[test]
+fn image_layout_names_a_missing_tensor() {
+    let m = image_weights();
+    let dir = tempfile::tempdir().unwrap();
+    let tensors = image_tensors(&m, Dtype::F32);
+    let path = write_model(dir.path(), &tensors[..2], None);
+    let msg = load_model::<f32>(&path, &AUTO).unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: no tensor named 'head.weight'; the file holds 2 tensors: blocks.0.weight, \
+             embed.weight",
+            path.display()
+        )
+    );
+}
+
+fn single_tensors(names: [&str; 3], embed: Option<&str>) -> Vec<Raw> {
+    let mut t = vec![
+        raw(names[0], &mat(5, 3, 1), Dtype::F32),
+        raw(names[1], &mat(5, 3, 2), Dtype::F32),
+        raw(names[2], &mat(2, 5, 3), Dtype::F32),
+    ];
+    if let Some(e) = embed {
+        t.push(raw(e, &mat(3, 7, 4), Dtype::F32));
+    }
+    t
+}
+
+fn single_spec(w: &str, v: &str, p: &str, embed: Option<&str>) -> LayoutSpec {
+    LayoutSpec::Single {
+        w: w.into(),
+        v: v.into(),
+        p: p.into(),
+        embed: embed.map(String::from),
+    }
+}
+
+#[test]
+fn single_layer_named_explicitly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(
+        dir.path(),
+        &single_tensors(
+            ["layers.3.mlp.a", "layers.3.mlp.b", "layers.3.mlp.c"],
+            Some("wte"),
+        ),
+        None,
+    );
+    let spec = single_spec(
+        "layers.3.mlp.a",
+        "layers.3.mlp.b",
+        "layers.3.mlp.c",
+        Some("wte"),
+    );
+    let loaded = load_model::<f64>(&path, &spec).unwrap();
+    let info = &loaded.info;
+    assert_eq!(info.layout, Layout::Single);
+    assert_eq!(
+        (info.d_input, info.d_in, info.d_hidden, info.d_out),
+        (7, 3, 5, 2)
+    );
+    assert!(loaded.model.linear().is_none());
+    let x = mat(4, 7, 8);
+    let e = x.dot(&mat(3, 7, 4).t());
+    let expected = (e.dot(&mat(5, 3, 1).t()) * e.dot(&mat(5, 3, 2).t())).dot(&mat(2, 5, 3).t());
+    assert_close(&loaded.model.forward(x.view(), Par::Seq), &expected);
+}
+
+#[test]
+fn single_layer_shape_mismatches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    save(
+        &path,
+        &[
+            raw("w", &mat(5, 3, 1), Dtype::F32),
+            raw("v", &mat(5, 3, 2), Dtype::F32),
+            raw("v_short", &mat(4, 3, 2), Dtype::F32),
+            raw("p", &mat(2, 5, 3), Dtype::F32),
+            raw("p_bad", &mat(2, 4, 3), Dtype::F32),
+            raw("embed", &mat(3, 7, 4), Dtype::F32),
+            raw("embed_bad", &mat(4, 7, 4), Dtype::F32),
+            ("vec".into(), Dtype::F32, vec![5], vec![0; 20]),
+        ],
+    );
+    let err = |w: &str, v: &str, p: &str, e: Option<&str>| {
+        let e = load_model::<f32>(&path, &single_spec(w, v, p, e)).unwrap_err();
+        let m = e.to_string();
+        m.strip_prefix(&format!("{}: ", path.display()))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        err("w", "v_short", "p", None),
+        "tensor 'v_short' has shape [4, 3], expected [5, 3]: V must have the same shape \
+         [d_hidden, d_in] as W ('w')"
+    );
+    assert_eq!(
+        err("w", "v", "p_bad", None),
+        "tensor 'p_bad' has shape [2, 4], expected [_, 5]: P's columns must equal d_hidden = 5, \
+         the rows of W ('w')"
+    );
+    assert_eq!(
+        err("w", "v", "p", Some("embed_bad")),
+        "tensor 'embed_bad' has shape [4, 7], expected [3, _]: the embedding's rows must equal \
+         d_in = 3, the columns of W ('w')"
+    );
+    assert_eq!(
+        err("vec", "v", "p", None),
+        "tensor 'vec' has shape [5], expected [_, _]: a weight matrix has 2 dimensions"
+    );
+    assert!(
+        err("w", "v", "q", None)
+            .starts_with("no tensor named 'q'; the file holds 8 tensors: embed, embed_bad, p,")
+    );
+}
+
+#[test]
+fn auto_detects_recognisable_single_layers() {
+    for (names, embed) in [
+        (["w", "v", "p"], None),
+        (
+            ["left.weight", "right.weight", "proj.weight"],
+            Some("embed.weight"),
+        ),
+        (["mlp.W_L", "mlp.W_R", "mlp.out"], None),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_model(dir.path(), &single_tensors(names, embed), None);
+        let loaded = load_model::<f32>(&path, &AUTO).unwrap();
+        assert_eq!(loaded.info.layout, Layout::Single, "{names:?}");
+        assert_eq!(loaded.info.w.tensor, names[0]);
+        assert_eq!(loaded.info.v.tensor, names[1]);
+        assert_eq!(loaded.info.p.tensor, names[2]);
+        assert_eq!(loaded.info.embed.as_ref().map(|s| s.tensor.as_str()), embed);
+    }
+}
+
+#[test]
+fn auto_detection_fails_with_the_tensor_list_and_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = single_tensors(["w", "v", "p"], None);
+    tensors.push(raw("w.bias", &mat(1, 5, 0), Dtype::BF16));
+    let path = write_model(dir.path(), &tensors, None);
+    let e = load_model::<f32>(&path, &AUTO).unwrap_err();
+    let (msg, hint) = message_and_hint(&e);
+    assert_eq!(
+        msg,
+        format!(
+            "{}: cannot tell which tensors form the bilinear layer; the file holds 4 tensors:\n  \
+             p       F32   [2, 5]\n  \
+             v       F32   [5, 3]\n  \
+             w       F32   [5, 3]\n  \
+             w.bias  BF16  [1, 5]",
+            path.display()
+        )
+    );
+    assert!(
+        hint.contains("--layout single --w NAME --v NAME --p NAME [--embed NAME]")
+            && hint.contains("--layout image"),
+        "{hint}"
+    );
+    // Naming the tensors resolves it.
+    assert!(load_model::<f32>(&path, &single_spec("w", "v", "p", None)).is_ok());
+}
+
+#[test]
+fn residual_flag_does_not_apply_to_a_single_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path(), &single_tensors(["w", "v", "p"], None), None);
+    let e = load_model::<f32>(
+        &path,
+        &LayoutSpec::Auto {
+            residual: Some(true),
+        },
+    )
+    .unwrap_err();
+    let (msg, hint) = message_and_hint(&e);
+    assert!(
+        msg.ends_with("--residual true applies to the image layout, but the file holds a single bilinear layer (w, v, p)"),
+        "{msg}"
+    );
+    assert!(hint.contains("drop --residual"), "{hint}");
+}
+
+#[test]
+fn inspect_reads_no_weights() {
+    let m = image_weights();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tensors = image_tensors(&m, Dtype::F32);
+    // A NaN in the head: inspection (header only) succeeds, loading refuses.
+    let mut head = m.head.clone();
+    head[[2, 1]] = f64::NAN;
+    tensors[2] = raw("head.weight", &head, Dtype::F32);
+    let path = write_model(dir.path(), &tensors, Some(r#"{"residual": false}"#));
+    let inspection = inspect_model(&path, &AUTO).unwrap();
+    assert_eq!(
+        inspection
+            .tensors
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["blocks.0.weight", "embed.weight", "head.weight"]
+    );
+    let info = inspection.model.unwrap();
+    assert_eq!((info.d_input, info.d_out), (12, 3));
+    let e = load_model::<f32>(&path, &AUTO).unwrap_err().to_string();
+    assert!(
+        e.contains("tensor 'head.weight' holds 1 non-finite value"),
+        "{e}"
+    );
+
+    // A layout problem is reported inside the inspection, not instead of it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path(), &single_tensors(["a", "b", "c"], None), None);
+    let inspection = inspect_model(&path, &AUTO).unwrap();
+    assert_eq!(inspection.tensors.len(), 3);
+    assert!(matches!(
+        inspection.model,
+        Err(IoError::AmbiguousLayout { .. })
+    ));
+}

@@ -13,7 +13,8 @@
 use faer::Par;
 use ndarray::{Array2, ArrayView2, s};
 
-use crate::eigen::{Order, Spectrum, eigh_full, fix_sign};
+use crate::decompose::DecomposeParams;
+use crate::eigen::{Spectrum, eigh, fix_sign};
 use crate::error::DecompError;
 use crate::interaction::symmetrize_in_place;
 use crate::linalg;
@@ -85,32 +86,26 @@ impl<T: Real> InputBasis<T> {
         out
     }
 
-    /// The top `k` components of `sym(Dᵀ Q D)` in `order`, eigenvectors as rows `[k, n]` in
-    /// feature space (sign-fixed). `k` is capped at [`InputBasis::max_components`].
+    /// The top `params.k` components of `sym(Dᵀ Q D)` in `params.order` by `params.method`,
+    /// eigenvectors (when `params.eigenvectors`) as rows `[k, n]` in feature space, sign-fixed.
+    /// `k` is capped at [`InputBasis::max_components`].
     pub fn eigen(
         &self,
         q: ArrayView2<'_, T>,
-        k: Option<usize>,
-        order: Order,
-        want_vectors: bool,
+        params: &DecomposeParams,
         par: Par,
     ) -> Result<Spectrum<T>, DecompError> {
-        let k = k
-            .unwrap_or(self.max_components())
-            .min(self.max_components());
+        let k = params.k.unwrap_or(self.max_components()).min(self.max_components());
+        let solve = |m: ArrayView2<'_, T>| {
+            eigh(m, Some(k), params.order, params.eigenvectors, params.method, &params.lanczos, par)
+        };
         match &self.reduced {
-            None => eigh_full(
-                self.project(q, par).view(),
-                Some(k),
-                order,
-                want_vectors,
-                par,
-            ),
+            None => solve(self.project(q, par).view()),
             Some(red) => {
                 let rq = linalg::matmul(red.r.view(), q, par);
                 let mut small = linalg::matmul(rq.view(), red.r.t(), par);
                 symmetrize_in_place(small.view_mut());
-                let mut sp = eigh_full(small.view(), Some(k), order, want_vectors, par)?;
+                let mut sp = solve(small.view())?;
                 sp.vectors = sp.vectors.map(|y| {
                     let mut v = linalg::matmul(y.view(), red.q.t(), par);
                     for row in v.rows_mut() {

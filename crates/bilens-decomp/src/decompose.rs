@@ -10,6 +10,7 @@ use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
 use crate::eigen::{Method, Order, Solver, Spectrum, eigh};
+use crate::basis::InputBasis;
 use crate::error::DecompError;
 use crate::interaction::interaction_from_coefficients;
 use crate::lanczos::LanczosParams;
@@ -159,31 +160,45 @@ impl<T: Real> Decomposition<T> {
 pub fn decompose<T: Real>(
     layer: &BilinearLayer<T>,
     outputs: ArrayView2<'_, T>,
+    basis: Option<&InputBasis<T>>,
     params: &DecomposeParams,
 ) -> Result<Decomposition<T>, DecompError> {
     let mut parts = Vec::new();
-    decompose_chunked(layer, outputs, params, |_, part| {
+    decompose_chunked(layer, outputs, basis, params, |_, part| {
         parts.push(part);
         Ok::<(), DecompError>(())
     })?;
     if parts.is_empty() {
-        let k = params.k.unwrap_or(layer.d_in()).min(layer.d_in());
-        return Ok(Decomposition::from_spectra(
-            Vec::new(),
-            k,
-            layer.d_in(),
-            params.eigenvectors,
-        ));
+        let (d, k) = result_dims(layer, basis, params);
+        return Ok(Decomposition::from_spectra(Vec::new(), k, d, params.eigenvectors));
     }
     Ok(Decomposition::concat(parts))
+}
+
+/// The eigenvector width and the number of kept components: `d_in` (or the basis's feature
+/// count) and `k` capped at what the matrix can have.
+pub fn result_dims<T: Real>(
+    layer: &BilinearLayer<T>,
+    basis: Option<&InputBasis<T>>,
+    params: &DecomposeParams,
+) -> (usize, usize) {
+    let (d, max_k) = match basis {
+        Some(b) => (b.n_features(), b.max_components()),
+        None => (layer.d_in(), layer.d_in()),
+    };
+    (d, params.k.unwrap_or(max_k).min(max_k))
 }
 
 /// Decomposes the output directions chunk by chunk, calling `sink(first_output, chunk)` for
 /// each finished chunk in order. Peak memory is that of one chunk plus one `d_in x d_in`
 /// matrix and one `d_hidden x d_in` scratch per thread.
+///
+/// With a `basis` (`D: [d_in, n_features]`), each output's matrix is `sym(Dᵀ Q D)` and the
+/// eigenvectors live in feature space (see [`InputBasis`]).
 pub fn decompose_chunked<T: Real, E: From<DecompError>>(
     layer: &BilinearLayer<T>,
     outputs: ArrayView2<'_, T>,
+    basis: Option<&InputBasis<T>>,
     params: &DecomposeParams,
     mut sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E>,
 ) -> Result<(), E> {
@@ -194,8 +209,11 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
         layer.d_out()
     );
     assert!(params.chunk_size > 0, "chunk_size must be positive");
+    if let Some(b) = basis {
+        assert_eq!(b.d_in(), layer.d_in(), "the basis must map into the layer's d_in");
+    }
     let d = layer.d_in();
-    let k = params.k.unwrap_or(d).min(d);
+    let (width, k) = result_dims(layer, basis, params);
     let n = outputs.nrows();
     for start in (0..n).step_by(params.chunk_size) {
         let end = (start + params.chunk_size).min(n);
@@ -208,15 +226,11 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
             if !q.iter().all(|x| x.is_finite()) {
                 return Err(DecompError::NonFinite { output: start + o });
             }
-            eigh(
-                q.view(),
-                Some(k),
-                params.order,
-                params.eigenvectors,
-                params.method,
-                &params.lanczos,
-                Par::Seq,
-            )
+            let (order, vectors, method) = (params.order, params.eigenvectors, params.method);
+            match basis {
+                None => eigh(q.view(), Some(k), order, vectors, method, &params.lanczos, Par::Seq),
+                Some(b) => b.eigen(q.view(), params, Par::Seq),
+            }
         };
         let init = || {
             (
@@ -236,7 +250,7 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
         };
         sink(
             start,
-            Decomposition::from_spectra(spectra?, k, d, params.eigenvectors),
+            Decomposition::from_spectra(spectra?, k, width, params.eigenvectors),
         )?;
     }
     Ok(())

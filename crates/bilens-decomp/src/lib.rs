@@ -44,7 +44,7 @@
 //! let v = array![[1.0, -1.0], [0.0, 0.0]];
 //! let p = array![[1.0, 0.0]];
 //! let layer = BilinearLayer::new(w, v, p);
-//! let out = decompose(&layer, Array2::eye(1).view(), &DecomposeParams::default()).unwrap();
+//! let out = decompose(&layer, Array2::eye(1).view(), None, &DecomposeParams::default()).unwrap();
 //! // Q = diag(1, -1): two components, +1 along x0 and -1 along x1 (ties in |λ| put the
 //! // positive one first).
 //! let eigenvalues = out.eigenvalues.row(0);
@@ -68,7 +68,9 @@ mod stats;
 mod truncate;
 
 pub use basis::{InputBasis, TopInteractions};
-pub use decompose::{DecomposeParams, Decomposition, Parallelism, decompose, decompose_chunked};
+pub use decompose::{
+    DecomposeParams, Decomposition, Parallelism, decompose, decompose_chunked, result_dims,
+};
 pub use eigen::{Method, Order, Solver, Spectrum, eigh, eigh_full, fix_sign};
 pub use error::DecompError;
 pub use faer::Par;

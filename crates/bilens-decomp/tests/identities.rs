@@ -151,7 +151,7 @@ fn identity_7_all_components_rebuild_the_model_exactly() {
         let linear = randn(&mut rng, (d_out, d_in));
         let model = BilinearModel::new(Some(embed), layer.clone(), Some(linear.clone()));
         let classes = Array2::eye(d_out);
-        let dec = decompose(&layer, classes.view(), &DecomposeParams::default()).unwrap();
+        let dec = decompose(&layer, classes.view(), None, &DecomposeParams::default()).unwrap();
         let x = randn(&mut rng, (6, d_input));
         let e = model.layer_input(x.view(), Par::Seq);
         let want = model.forward(x.view(), Par::Seq);
@@ -190,6 +190,7 @@ fn top_k_and_parallel_runs_agree_with_the_full_sequential_result() {
     let full = decompose(
         &layer,
         outputs.view(),
+        None,
         &DecomposeParams {
             parallelism: Parallelism::Sequential,
             chunk_size: 3,
@@ -200,6 +201,7 @@ fn top_k_and_parallel_runs_agree_with_the_full_sequential_result() {
     let top = decompose(
         &layer,
         outputs.view(),
+        None,
         &DecomposeParams {
             k: Some(4),
             ..Default::default()
@@ -227,6 +229,7 @@ fn top_k_and_parallel_runs_agree_with_the_full_sequential_result() {
     let spectra_only = decompose(
         &layer,
         outputs.view(),
+        None,
         &DecomposeParams {
             eigenvectors: false,
             ..Default::default()

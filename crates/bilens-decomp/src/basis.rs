@@ -95,9 +95,20 @@ impl<T: Real> InputBasis<T> {
         params: &DecomposeParams,
         par: Par,
     ) -> Result<Spectrum<T>, DecompError> {
-        let k = params.k.unwrap_or(self.max_components()).min(self.max_components());
+        let k = params
+            .k
+            .unwrap_or(self.max_components())
+            .min(self.max_components());
         let solve = |m: ArrayView2<'_, T>| {
-            eigh(m, Some(k), params.order, params.eigenvectors, params.method, &params.lanczos, par)
+            eigh(
+                m,
+                Some(k),
+                params.order,
+                params.eigenvectors,
+                params.method,
+                &params.lanczos,
+                par,
+            )
         };
         match &self.reduced {
             None => solve(self.project(q, par).view()),

@@ -9,8 +9,8 @@ use faer::Par;
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
-use crate::eigen::{Method, Order, Solver, Spectrum, eigh};
 use crate::basis::InputBasis;
+use crate::eigen::{Method, Order, Solver, Spectrum, eigh};
 use crate::error::DecompError;
 use crate::interaction::interaction_from_coefficients;
 use crate::lanczos::LanczosParams;
@@ -170,7 +170,12 @@ pub fn decompose<T: Real>(
     })?;
     if parts.is_empty() {
         let (d, k) = result_dims(layer, basis, params);
-        return Ok(Decomposition::from_spectra(Vec::new(), k, d, params.eigenvectors));
+        return Ok(Decomposition::from_spectra(
+            Vec::new(),
+            k,
+            d,
+            params.eigenvectors,
+        ));
     }
     Ok(Decomposition::concat(parts))
 }
@@ -210,7 +215,11 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
     );
     assert!(params.chunk_size > 0, "chunk_size must be positive");
     if let Some(b) = basis {
-        assert_eq!(b.d_in(), layer.d_in(), "the basis must map into the layer's d_in");
+        assert_eq!(
+            b.d_in(),
+            layer.d_in(),
+            "the basis must map into the layer's d_in"
+        );
     }
     let d = layer.d_in();
     let (width, k) = result_dims(layer, basis, params);
@@ -228,7 +237,15 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
             }
             let (order, vectors, method) = (params.order, params.eigenvectors, params.method);
             match basis {
-                None => eigh(q.view(), Some(k), order, vectors, method, &params.lanczos, Par::Seq),
+                None => eigh(
+                    q.view(),
+                    Some(k),
+                    order,
+                    vectors,
+                    method,
+                    &params.lanczos,
+                    Par::Seq,
+                ),
                 Some(b) => b.eigen(q.view(), params, Par::Seq),
             }
         };

@@ -2,7 +2,9 @@
 //! (residual) path beside it, as in the paper's image classifiers.
 
 use faer::Par;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+
+use crate::eigen::fix_sign;
 
 use crate::layer::BilinearLayer;
 use crate::linalg;
@@ -98,6 +100,24 @@ impl<T: Real> BilinearModel<T> {
         self.embed
             .as_ref()
             .map(|e| linalg::matmul(vectors, e.view(), par))
+    }
+
+    /// Maps components (rows of `vectors`, `[k, d_in]`) to the model input like
+    /// [`BilinearModel::to_input_space`], and re-fixes each component's sign in the space people
+    /// look at: the input-space picture's entry of largest magnitude is made positive, and the
+    /// layer-space row is flipped with it so both still describe the same component (`v` and
+    /// `−v` are the same component of `λ (vᵀx)²`). `None` (and nothing changed) without an
+    /// embedding.
+    #[track_caller]
+    pub fn map_components(&self, mut vectors: ArrayViewMut2<'_, T>, par: Par) -> Option<Array2<T>> {
+        let mut mapped = self.to_input_space(vectors.view(), par)?;
+        for (row, m) in vectors.rows_mut().into_iter().zip(mapped.rows_mut()) {
+            if fix_sign(m) {
+                let mut row = row;
+                row.mapv_inplace(|x| -x);
+            }
+        }
+        Some(mapped)
     }
 
     /// Converts every weight to another precision.

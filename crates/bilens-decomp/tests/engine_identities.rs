@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic is a failed test
 
 use bilens_decomp::{
-    BilinearLayer, DecomposeParams, InputBasis, Method, Order, Par, hidden_coefficients, hidden_gram, hosvd,
-    interaction_matrix, linear_term, symmetrized,
+    BilinearLayer, DecomposeParams, InputBasis, Method, Order, Par, hidden_coefficients,
+    hidden_gram, hosvd, interaction_matrix, linear_term, symmetrized,
 };
 use ndarray::{Array1, Array2, ArrayView2, s};
 use rand::SeedableRng;
@@ -215,7 +215,10 @@ fn feature_basis_reduced_route_equals_the_explicit_projection() {
             Par::Seq,
         )
         .unwrap();
-        let params = DecomposeParams { method: Method::Full, ..Default::default() };
+        let params = DecomposeParams {
+            method: Method::Full,
+            ..Default::default()
+        };
         let got = basis.eigen(q.view(), &params, Par::Seq).unwrap();
         let scale = max_abs(full.values.iter().copied());
         assert_eq!(got.values.len(), k);

@@ -394,6 +394,14 @@ impl<T: Real + Element> ResultsWriter<T> {
         })
     }
 
+    /// Adds metadata known only once the run is over (e.g. how often a solver fell back), to
+    /// both files.
+    pub fn set_metadata(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        self.file.set_metadata(key, value.clone());
+        self.metadata.insert(key.to_string(), value);
+    }
+
     /// Checks every output was written, moves `decomposition.safetensors` into place, then
     /// writes `summary.json` (each atomically).
     pub fn finish(self) -> Result<()> {

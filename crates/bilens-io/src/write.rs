@@ -114,8 +114,13 @@ pub struct SafetensorsWriter {
     file: BufWriter<NamedTempFile>,
     data_start: u64,
     slots: Vec<Slot>,
+    metadata: BTreeMap<String, String>,
     scratch: Vec<u8>,
 }
+
+/// Header bytes reserved (as the spaces the format allows after the JSON) for metadata added
+/// with [`SafetensorsWriter::set_metadata`] once the data is written, e.g. what a run found.
+const LATE_METADATA_RESERVE: usize = 1024;
 
 impl std::fmt::Debug for SafetensorsWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,17 +138,11 @@ impl SafetensorsWriter {
         specs: Vec<TensorSpec>,
         metadata: &BTreeMap<String, String>,
     ) -> Result<Self> {
-        let mut header = serde_json::Map::new();
-        if !metadata.is_empty() {
-            header.insert(
-                "__metadata__".into(),
-                serde_json::to_value(metadata).expect("strings serialise"),
-            );
-        }
         let mut slots = Vec::with_capacity(specs.len());
         let mut offset = 0u64;
         for spec in specs {
-            if header.contains_key(&spec.name) {
+            if spec.name == "__metadata__" || slots.iter().any(|s: &Slot| s.spec.name == spec.name)
+            {
                 return Err(IoError::Write {
                     path: path.into(),
                     tensor: spec.name,
@@ -151,10 +150,6 @@ impl SafetensorsWriter {
                 });
             }
             let bytes = (spec.elements() * spec.dtype.size()) as u64;
-            header.insert(
-                spec.name.clone(),
-                serde_json::json!({"dtype": spec.dtype.name(), "shape": spec.shape, "data_offsets": [offset, offset + bytes]}),
-            );
             slots.push(Slot {
                 spec,
                 begin: offset,
@@ -162,11 +157,12 @@ impl SafetensorsWriter {
             });
             offset += bytes;
         }
-        let mut json = serde_json::to_vec(&header).expect("a JSON map serialises");
+        let mut json = header_json(&slots, metadata);
         // The data section starts 8-byte aligned; the format pads the header with spaces.
-        while (8 + json.len()) % 8 != 0 {
-            json.push(b' ');
-        }
+        json.resize(
+            (8 + json.len() + LATE_METADATA_RESERVE).next_multiple_of(8) - 8,
+            b' ',
+        );
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -185,8 +181,15 @@ impl SafetensorsWriter {
             file,
             data_start,
             slots,
+            metadata: metadata.clone(),
             scratch: Vec::new(),
         })
+    }
+
+    /// Adds or replaces a `__metadata__` entry after creation (written by
+    /// [`SafetensorsWriter::finish`]); the header has room for about a kilobyte of them.
+    pub fn set_metadata(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.metadata.insert(key.into(), value.into());
     }
 
     /// Writes `data` into tensor `name` starting at element `first` (row-major flat index).
@@ -255,7 +258,7 @@ impl SafetensorsWriter {
     }
 
     /// Checks every tensor was fully written, syncs, and moves the file into place atomically.
-    pub fn finish(self) -> Result<()> {
+    pub fn finish(mut self) -> Result<()> {
         for s in &self.slots {
             if s.written != s.spec.elements() {
                 return Err(IoError::Write {
@@ -269,6 +272,23 @@ impl SafetensorsWriter {
                 });
             }
         }
+        let mut json = header_json(&self.slots, &self.metadata);
+        let room = (self.data_start - 8) as usize;
+        if json.len() > room {
+            return Err(IoError::Write {
+                path: self.target.clone(),
+                tensor: "__metadata__".into(),
+                reason: format!(
+                    "the metadata added after creation needs {} header bytes, {room} were reserved",
+                    json.len()
+                ),
+            });
+        }
+        json.resize(room, b' ');
+        self.file
+            .seek(SeekFrom::Start(8))
+            .and_then(|_| self.file.write_all(&json))
+            .map_err(|e| IoError::os(&self.target, e))?;
         let target = self.target;
         let tmp = self
             .file
@@ -279,6 +299,25 @@ impl SafetensorsWriter {
             .map_err(|e| IoError::os(&target, e))?;
         persist(tmp, &target)
     }
+}
+
+/// The JSON header: every tensor's dtype, shape and byte range, and the metadata.
+fn header_json(slots: &[Slot], metadata: &BTreeMap<String, String>) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(metadata).expect("strings serialise"),
+        );
+    }
+    for s in slots {
+        let end = s.begin + (s.spec.elements() * s.spec.dtype.size()) as u64;
+        header.insert(
+            s.spec.name.clone(),
+            serde_json::json!({"dtype": s.spec.dtype.name(), "shape": s.spec.shape, "data_offsets": [s.begin, end]}),
+        );
+    }
+    serde_json::to_vec(&header).expect("a JSON map serialises")
 }
 
 /// Writes a safetensors file holding the given arrays (all of one element type) atomically.
@@ -310,7 +349,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     persist(tmp, path)
 }
 
+/// Renames the finished temporary file over `target`. Temporary files are created private
+/// (0600); results and models are meant to be shared, so they get the usual 0644 first.
 fn persist(tmp: NamedTempFile, target: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| IoError::os(target, e))?;
+    }
     let file: File = tmp
         .persist(target)
         .map_err(|e| IoError::os(target, e.error))?;
@@ -348,6 +396,7 @@ mod tests {
         }
         assert!(!path.exists(), "nothing appears before finish");
         w.write_array("small", small.view().into_dyn()).unwrap();
+        w.set_metadata("fallbacks", "0");
         w.finish().unwrap();
 
         let bytes = std::fs::read(&path).unwrap();
@@ -362,6 +411,11 @@ mod tests {
         assert_eq!(got, big.iter().copied().collect::<Vec<_>>());
         let (_, m) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
         assert_eq!(m.metadata().as_ref().unwrap()["method"], "full");
+        assert_eq!(
+            m.metadata().as_ref().unwrap()["fallbacks"],
+            "0",
+            "late metadata lands"
+        );
     }
 
     #[test]

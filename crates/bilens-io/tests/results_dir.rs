@@ -214,7 +214,7 @@ fn streams_a_real_decomposition_without_eigenvectors_or_embedding() {
         eigenvectors: false,
     };
     let mut w = ResultsWriter::<f64>::create(dir.path(), shape, &meta()).unwrap();
-    decompose_chunked(&layer, outputs.view(), &params, |first, part| {
+    decompose_chunked(&layer, outputs.view(), None, &params, |first, part| {
         let n = part.n_outputs();
         w.write_decomposition(
             first,
@@ -234,6 +234,7 @@ fn streams_a_real_decomposition_without_eigenvectors_or_embedding() {
     let full = bilens_decomp::decompose(
         &layer,
         outputs.view(),
+        None,
         &DecomposeParams {
             parallelism: Parallelism::Sequential,
             ..DecomposeParams::default()

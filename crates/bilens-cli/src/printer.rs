@@ -1,0 +1,72 @@
+//! The one owner of the terminal: data goes to stdout, progress and messages to stderr.
+//! Progress bars appear only when stderr is a terminal and `--quiet` is off; `NO_COLOR` turns
+//! colour off.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Writes results and messages for one run of the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    quiet: bool,
+    bars: bool,
+}
+
+impl Printer {
+    /// A printer for this process's terminal.
+    pub fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            bars: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// One line of data on stdout. A closed pipe (`bilens ... | head`) ends output quietly.
+    pub fn data(&self, line: impl std::fmt::Display) {
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").is_err() {
+            // Broken pipe: the reader has gone; that is not an error of ours.
+        }
+    }
+
+    /// A status message on stderr (suppressed by `--quiet`).
+    pub fn note(&self, line: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A status message printed above a live progress bar (or plainly when bars are off).
+    pub fn note_above(&self, bar: &ProgressBar, line: impl std::fmt::Display) {
+        if self.quiet {
+            return;
+        }
+        if self.bars {
+            bar.println(line.to_string());
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A progress bar of `len` steps labelled `prefix` (its message can carry live figures such
+    /// as a loss), or a hidden one when bars are off.
+    pub fn bar(&self, len: u64, prefix: &str) -> ProgressBar {
+        if !self.bars {
+            return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        }
+        let colour = std::env::var_os("NO_COLOR").is_none();
+        let template = if colour {
+            "{prefix:>12.cyan.bold} [{bar:30.cyan/blue}] {pos}/{len} {elapsed_precise} {msg}"
+        } else {
+            "{prefix:>12} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}"
+        };
+        let bar = ProgressBar::new(len).with_prefix(prefix.to_string());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+}

@@ -1,0 +1,135 @@
+//! The training recipe as one plain struct, and the checks that run before any work.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+/// The hyper-parameters of one training run.
+///
+/// [`Default`] is the recipe of the bilinear-MLP paper's MNIST classifier (Pearce et al.,
+/// ICLR 2025, section 4): width 512, no residual, AdamW at lr 1e-3 with weight decay 1.0,
+/// batches of 2048, Gaussian input noise of std 0.4, a per-epoch cosine schedule. The epoch
+/// count is bilens' own choice (the public code's default is 100): [`DEFAULT_EPOCHS`] reaches
+/// the paper's ~98% test accuracy on the shipped MNIST data at two fifths of the cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Hidden width `h`: the embedding size and the number of bilinear units.
+    pub width: usize,
+    /// Passes over the training set; also the period of the cosine schedule.
+    pub epochs: usize,
+    /// Peak learning rate (the cosine schedule starts here and decays to 0).
+    pub lr: f64,
+    /// AdamW's decoupled weight decay: every step multiplies each weight by
+    /// `1 - lr_t * weight_decay`. Strong decay is what makes the paper's eigenvectors legible.
+    pub weight_decay: f64,
+    /// Images per optimiser step; the last incomplete batch of each epoch is dropped.
+    pub batch_size: usize,
+    /// Standard deviation of the Gaussian noise added to every pixel of every training image
+    /// (pixels are in `[0, 1]`); test images are never noised. 0 turns it off. (The public
+    /// tutorial's kornia `RandomGaussianNoise(std=0.4)` keeps its default `p = 0.5`, noising
+    /// each image with probability one half; bilens noises all of them.)
+    pub noise_std: f64,
+    /// Seed of every random choice (initialisation, shuffling, noise): the same seed, data and
+    /// machine give bit-identical weights.
+    pub seed: u64,
+    /// Whether the block is residual, `z = e + g(e)`, rather than `z = g(e)`.
+    pub residual: bool,
+}
+
+/// The default number of epochs; see [`TrainConfig`].
+///
+/// Chosen by full runs of the default recipe on the shipped MNIST data (seed 42; final test
+/// accuracy for a run of that many epochs, each with its own cosine schedule): 10 → 96.25%,
+/// 20 → 97.39%, 30 → 97.93%, 40 → 98.06%, 50 → 98.16%, 100 → 98.31%. At 40 other seeds land
+/// within 0.05 points of 98.05%, the paper's ~98% and half a point clear of 97.5%, in about
+/// 40 s on two cores; the last 60 epochs of the public code's 100 buy a quarter of a point.
+pub const DEFAULT_EPOCHS: usize = 40;
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            width: 512,
+            epochs: DEFAULT_EPOCHS,
+            lr: 1e-3,
+            weight_decay: 1.0,
+            batch_size: 2048,
+            noise_std: 0.4,
+            seed: 42,
+            residual: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field on its own and against a training set of `n_train` images, so that a
+    /// bad option fails before any work with a message that names it.
+    pub fn validate(&self, n_train: usize) -> Result<()> {
+        let bad = |option: &'static str, value: String, reason: String| {
+            Err(TrainError::InvalidConfig {
+                option,
+                value,
+                reason,
+            })
+        };
+        if self.width == 0 {
+            return bad(
+                "width",
+                "0".into(),
+                "the model needs at least one hidden unit".into(),
+            );
+        }
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "train for at least one epoch".into());
+        }
+        if self.batch_size == 0 {
+            return bad(
+                "batch_size",
+                "0".into(),
+                "a batch needs at least one image".into(),
+            );
+        }
+        if self.batch_size > n_train {
+            return bad(
+                "batch_size",
+                self.batch_size.to_string(),
+                format!(
+                    "larger than the {n_train} training images; incomplete batches are dropped, \
+                     so no step would run (use at most {n_train})"
+                ),
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(
+                "lr",
+                self.lr.to_string(),
+                "must be a positive number".into(),
+            );
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(
+                "weight_decay",
+                self.weight_decay.to_string(),
+                "must be a number >= 0".into(),
+            );
+        }
+        if self.lr * self.weight_decay >= 1.0 {
+            return bad(
+                "weight_decay",
+                self.weight_decay.to_string(),
+                format!(
+                    "lr * weight_decay = {} >= 1 would zero or flip every weight each step; \
+                     keep the product well below 1",
+                    self.lr * self.weight_decay
+                ),
+            );
+        }
+        if !(self.noise_std.is_finite() && self.noise_std >= 0.0) {
+            return bad(
+                "noise_std",
+                self.noise_std.to_string(),
+                "must be a number >= 0 (0 turns the noise off)".into(),
+            );
+        }
+        Ok(())
+    }
+}

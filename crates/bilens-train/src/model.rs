@@ -1,0 +1,319 @@
+//! The paper's image classifier: its parameters, their initialisation and the forward pass.
+//!
+//! Everything is batch-major (`[n, features]`, row-major) so that each layer is one GEMM over
+//! the whole batch and the weights keep PyTorch's `[out, in]` storage: `e = X Eᵀ`,
+//! `[A | B] = e [W; V]ᵀ`, `logits = z Hᵀ`.
+
+use bilens_decomp::linalg::gemm;
+use bilens_decomp::{Par, Real};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
+use rand::Rng;
+use rayon::prelude::*;
+
+/// The three weight matrices, in PyTorch's `[out_features, in_features]` layout.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Params<T> {
+    /// Embedding `E: [h, d_input]`.
+    pub embed: Array2<T>,
+    /// The fused bilinear block `[W; V]: [2h, h]`: rows `0..h` are W (left), `h..2h` V (right).
+    pub block: Array2<T>,
+    /// Head `H: [d_output, h]`.
+    pub head: Array2<T>,
+}
+
+impl<T: Real> Params<T> {
+    /// Draws every weight like PyTorch's `nn.Linear` does: uniform in `±1/√fan_in` (its
+    /// Kaiming-uniform with `a = √5`), in the order embed, block, head.
+    pub(crate) fn init(rng: &mut impl Rng, d_input: usize, width: usize, d_output: usize) -> Self {
+        let mut draw = |rows: usize, cols: usize| {
+            let bound = 1.0 / (cols as f64).sqrt();
+            Array2::from_shape_simple_fn((rows, cols), || {
+                T::of_f64(rng.random_range(-bound..bound))
+            })
+        };
+        let embed = draw(width, d_input);
+        let block = draw(2 * width, width);
+        let head = draw(d_output, width);
+        Self { embed, block, head }
+    }
+
+    /// All-zero tensors of the same shapes (gradient buffers).
+    pub(crate) fn zeros_like(&self) -> Self {
+        Self {
+            embed: Array2::zeros(self.embed.dim()),
+            block: Array2::zeros(self.block.dim()),
+            head: Array2::zeros(self.head.dim()),
+        }
+    }
+
+    /// Hidden width `h`.
+    pub(crate) fn width(&self) -> usize {
+        self.embed.nrows()
+    }
+
+    /// Input width (784 for MNIST).
+    pub(crate) fn d_input(&self) -> usize {
+        self.embed.ncols()
+    }
+
+    /// Number of classes.
+    pub(crate) fn d_output(&self) -> usize {
+        self.head.nrows()
+    }
+
+    /// Element counts of the tensors, in the order of [`Params::slices_mut`].
+    pub(crate) fn sizes(&self) -> [usize; 3] {
+        [self.embed.len(), self.block.len(), self.head.len()]
+    }
+
+    /// The tensors as flat mutable slices (embed, block, head).
+    pub(crate) fn slices_mut(&mut self) -> [&mut [T]; 3] {
+        [
+            self.embed
+                .as_slice_mut()
+                .expect("parameters are standard layout"),
+            self.block
+                .as_slice_mut()
+                .expect("parameters are standard layout"),
+            self.head
+                .as_slice_mut()
+                .expect("parameters are standard layout"),
+        ]
+    }
+
+    /// The tensors as flat slices (embed, block, head).
+    pub(crate) fn slices(&self) -> [&[T]; 3] {
+        [
+            self.embed
+                .as_slice()
+                .expect("parameters are standard layout"),
+            self.block
+                .as_slice()
+                .expect("parameters are standard layout"),
+            self.head
+                .as_slice()
+                .expect("parameters are standard layout"),
+        ]
+    }
+}
+
+/// Forward-pass buffers for up to `capacity` rows, allocated once per run so that the training
+/// loop allocates nothing. A pass over `n <= capacity` rows uses the leading `n` rows of each,
+/// which are themselves contiguous row-major matrices (zero-copy GEMM operands).
+#[derive(Clone, Debug)]
+pub(crate) struct Activations<T> {
+    /// `e = X Eᵀ`, `[cap, h]`.
+    pub e: Array2<T>,
+    /// `[A | B] = e [W; V]ᵀ`, `[cap, 2h]`: `A = W e` in columns `0..h`, `B = V e` in `h..2h`.
+    pub ab: Array2<T>,
+    /// `z = A ⊙ B (+ e)`, `[cap, h]`.
+    pub z: Array2<T>,
+    /// `logits = z Hᵀ`, `[cap, d_output]`.
+    pub logits: Array2<T>,
+}
+
+impl<T: Real> Activations<T> {
+    /// Buffers for batches of up to `capacity` rows.
+    pub(crate) fn new(capacity: usize, width: usize, d_output: usize) -> Self {
+        Self {
+            e: Array2::zeros((capacity, width)),
+            ab: Array2::zeros((capacity, 2 * width)),
+            z: Array2::zeros((capacity, width)),
+            logits: Array2::zeros((capacity, d_output)),
+        }
+    }
+
+    /// Largest batch these buffers hold.
+    pub(crate) fn capacity(&self) -> usize {
+        self.e.nrows()
+    }
+}
+
+/// The forward pass over a batch `x: [n, d_input]`, leaving every intermediate in the leading
+/// `n` rows of `acts` (the backward pass reads them). Three GEMMs: `2 n h (d_input + 2h + c)`
+/// flops.
+///
+/// # Panics
+/// If `x` does not match the model or holds more rows than the buffers.
+#[track_caller]
+pub(crate) fn forward<T: Real>(
+    p: &Params<T>,
+    x: ArrayView2<'_, T>,
+    residual: bool,
+    acts: &mut Activations<T>,
+    par: Par,
+) {
+    let (n, h) = (x.nrows(), p.width());
+    assert_eq!(x.ncols(), p.d_input(), "forward: x must be [n, d_input]");
+    assert!(n <= acts.capacity(), "forward: batch exceeds the buffers");
+    let one = T::one();
+    gemm(
+        acts.e.slice_mut(s![..n, ..]),
+        false,
+        x,
+        p.embed.t(),
+        one,
+        par,
+    );
+    gemm(
+        acts.ab.slice_mut(s![..n, ..]),
+        false,
+        acts.e.slice(s![..n, ..]),
+        p.block.t(),
+        one,
+        par,
+    );
+    bilinear_product(
+        acts.ab.slice(s![..n, ..]),
+        residual.then(|| acts.e.slice(s![..n, ..])),
+        acts.z.slice_mut(s![..n, ..]),
+    );
+    gemm(
+        acts.logits.slice_mut(s![..n, ..]),
+        false,
+        acts.z.slice(s![..n, ..]),
+        p.head.t(),
+        one,
+        par,
+    );
+    debug_assert_eq!(acts.z.ncols(), h);
+}
+
+/// Rows per rayon task in the elementwise passes: ~64k elements, enough to amortise the task.
+pub(crate) const ROWS_PER_TASK: usize = 64;
+
+/// `z = A ⊙ B (+ e)`, parallel over blocks of rows, each a vectorisable zip over contiguous
+/// slices. Elementwise, so the result does not depend on the split.
+fn bilinear_product<T: Real>(
+    ab: ArrayView2<'_, T>,
+    e: Option<ArrayView2<'_, T>>,
+    z: ArrayViewMut2<'_, T>,
+) {
+    let h = z.ncols();
+    let ab = ab.to_slice().expect("buffers are row-major contiguous");
+    let z = z.into_slice().expect("buffers are row-major contiguous");
+    let e = e.map(|e| e.to_slice().expect("buffers are row-major contiguous"));
+    let tasks = z
+        .par_chunks_mut(h * ROWS_PER_TASK)
+        .zip(ab.par_chunks(2 * h * ROWS_PER_TASK));
+    tasks.enumerate().for_each(|(t, (z, ab))| {
+        let rows = z.chunks_exact_mut(h).zip(ab.chunks_exact(2 * h));
+        match e {
+            Some(e) => {
+                let e = &e[t * h * ROWS_PER_TASK..];
+                for ((z, ab), e) in rows.zip(e.chunks_exact(h)) {
+                    let (a, b) = ab.split_at(h);
+                    for (((z, &a), &b), &e) in z.iter_mut().zip(a).zip(b).zip(e) {
+                        *z = a * b + e;
+                    }
+                }
+            }
+            None => {
+                for (z, ab) in rows {
+                    let (a, b) = ab.split_at(h);
+                    for ((z, &a), &b) in z.iter_mut().zip(a).zip(b) {
+                        *z = a * b;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Mean softmax cross-entropy of `logits: [n, c]` against `labels`, the number of rows whose
+/// arg-max (first on ties, like `torch.argmax`) is the label, and, when `dlogits` is given, the
+/// gradient of the mean loss, `(softmax(logits) − onehot(label)) / n`.
+///
+/// The loss is accumulated in f64 so that a 10 000-image evaluation in f32 is not dominated by
+/// summation error.
+///
+/// # Panics
+/// If a label is not below `c` or the shapes disagree.
+#[track_caller]
+pub(crate) fn cross_entropy<T: Real>(
+    logits: ArrayView2<'_, T>,
+    labels: &[u8],
+    dlogits: Option<ArrayViewMut2<'_, T>>,
+) -> (f64, usize) {
+    let (n, c) = logits.dim();
+    assert_eq!(labels.len(), n, "cross_entropy: one label per row");
+    let logits = logits.to_slice().expect("buffers are row-major contiguous");
+    let mut dl = dlogits.map(|d| {
+        assert_eq!(d.dim(), (n, c), "cross_entropy: dlogits shape");
+        d.into_slice().expect("buffers are row-major contiguous")
+    });
+    let inv_n = T::of_f64(1.0 / n as f64);
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    for (r, (row, &y)) in logits.chunks_exact(c).zip(labels).enumerate() {
+        let y = usize::from(y);
+        assert!(y < c, "cross_entropy: label {y} is not below {c} classes");
+        let (mut best, mut max) = (0, row[0]);
+        for (j, &v) in row.iter().enumerate().skip(1) {
+            if v > max {
+                (best, max) = (j, v);
+            }
+        }
+        correct += usize::from(best == y);
+        let sum: T = row.iter().map(|&v| (v - max).exp()).sum();
+        loss += (sum.ln() + max - row[y]).as_f64();
+        if let Some(dl) = dl.as_deref_mut() {
+            let out = &mut dl[r * c..(r + 1) * c];
+            let inv_sum = T::one() / sum;
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o = (v - max).exp() * inv_sum * inv_n;
+            }
+            out[y] -= inv_n;
+        }
+    }
+    (loss / n as f64, correct)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn init_follows_nn_linear_bounds() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let p = Params::<f64>::init(&mut rng, 100, 25, 10);
+        assert_eq!(p.embed.dim(), (25, 100));
+        assert_eq!(p.block.dim(), (50, 25));
+        assert_eq!(p.head.dim(), (10, 25));
+        assert!(p.embed.iter().all(|x| x.abs() < 0.1));
+        assert!(p.block.iter().all(|x| x.abs() < 0.2));
+        // Roughly uniform: the largest draw is near the bound.
+        assert!(p.embed.iter().any(|x| x.abs() > 0.09));
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        let p = Params {
+            embed: array![[1.0f64, 0.0, 2.0], [0.0, 1.0, -1.0]],
+            block: array![[1.0, 1.0], [2.0, 0.0], [1.0, -1.0], [0.0, 3.0]],
+            head: array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+        };
+        let x = array![[1.0, 2.0, 3.0]];
+        // e = (7, -1); a = (6, 14); b = (8, -3); g = (48, -42).
+        let mut acts = Activations::new(1, 2, 3);
+        forward(&p, x.view(), false, &mut acts, Par::Seq);
+        assert_eq!(acts.logits, array![[48.0, -42.0, 6.0]]);
+        forward(&p, x.view(), true, &mut acts, Par::Seq);
+        assert_eq!(acts.logits, array![[55.0, -43.0, 12.0]]);
+    }
+
+    #[test]
+    fn cross_entropy_of_known_logits() {
+        let logits = array![[0.0f64, 0.0], [2.0f64.ln(), 0.0]];
+        let mut d = Array2::zeros((2, 2));
+        let (loss, correct) = cross_entropy(logits.view(), &[1, 0], Some(d.view_mut()));
+        // Row 0: p = (1/2, 1/2), label 1 -> ln 2; tie goes to class 0, so wrong.
+        // Row 1: p = (2/3, 1/3), label 0 -> ln 1.5; right.
+        assert!((loss - (2f64.ln() + 1.5f64.ln()) / 2.0).abs() < 1e-15);
+        assert_eq!(correct, 1);
+        let want = array![[0.25, -0.25], [(2.0 / 3.0 - 1.0) / 2.0, 1.0 / 6.0]];
+        assert!((&d - &want).iter().all(|x| x.abs() < 1e-15));
+    }
+}

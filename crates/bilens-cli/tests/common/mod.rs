@@ -1,0 +1,128 @@
+//! Running the `bilens` binary as a user would, and reading what it wrote.
+
+#![allow(dead_code, clippy::unwrap_used)] // shared by several test files; a panic is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shipped model file.
+pub fn shipped_model() -> PathBuf {
+    repo().join("data/models/mnist-bilinear/model.safetensors")
+}
+
+/// What a run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "bilens failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `bilens args...` in `dir`.
+pub fn bilens(dir: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_bilens"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An f32 or f64 tensor of a safetensors file as f64, read with the reference parser.
+pub fn tensor_f64(path: &Path, name: &str) -> (Vec<usize>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let t = st.tensor(name).unwrap();
+    let data = match t.dtype() {
+        safetensors::Dtype::F32 => t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+            .collect(),
+        safetensors::Dtype::F64 => t
+            .data()
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect(),
+        other => panic!("unexpected dtype {other:?}"),
+    };
+    (t.shape().to_vec(), data)
+}
+
+/// Eigenvalues of the symmetric `n x n` row-major matrix `q`, descending |λ|, by faer's dense
+/// solver directly (not through bilens).
+pub fn reference_eigenvalues(q: &[f64], n: usize) -> Vec<f64> {
+    let m = faer::Mat::from_fn(n, n, |i, j| q[i * n + j]);
+    let mut values = m.self_adjoint_eigenvalues(faer::Side::Lower).unwrap();
+    values.sort_by(|a, b| {
+        b.abs()
+            .partial_cmp(&a.abs())
+            .unwrap()
+            .then(b.partial_cmp(a).unwrap())
+    });
+    values
+}
+
+/// `Q = sym(Σ_a c_a w_a v_aᵀ)` from row-major `W, V: [h, d]`, by plain loops in f64.
+pub fn reference_interaction(w: &[f64], v: &[f64], c: &[f64], h: usize, d: usize) -> Vec<f64> {
+    let mut q = vec![0.0; d * d];
+    for a in 0..h {
+        if c[a] == 0.0 {
+            continue;
+        }
+        for i in 0..d {
+            let wi = c[a] * w[a * d + i];
+            let vi = c[a] * v[a * d + i];
+            for j in 0..d {
+                q[i * d + j] += 0.5 * (wi * v[a * d + j] + vi * w[a * d + j]);
+            }
+        }
+    }
+    q
+}
+
+/// Asserts an f32 spectrum `got` (descending |λ|) matches the f64 reference to 1e-4 relative:
+/// each of the top 50 eigenvalues relative to itself, every eigenvalue relative to the largest.
+/// (The small eigenvalues of an f32 computation are resolved only to about `1e-6 max|λ|`: `Q`
+/// itself is formed in f32 with `d_hidden`-term sums.)
+#[track_caller]
+pub fn assert_spectra_match(got: &[f64], want: &[f64], what: &str) {
+    let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let tol = 1e-4 * if i < 50 { w.abs() } else { scale };
+        assert!((g - w).abs() <= tol, "{what}: λ_{i} = {g}, reference {w}");
+    }
+}
+
+/// Asserts an f64 spectrum matches the reference to `1e-9` of its largest eigenvalue.
+#[track_caller]
+pub fn assert_spectra_match_f64(got: &[f64], want: &[f64], what: &str) {
+    let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-9 * scale,
+            "{what}: λ_{i} = {g}, reference {w}"
+        );
+    }
+}

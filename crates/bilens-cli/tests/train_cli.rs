@@ -1,0 +1,77 @@
+//! `bilens train mnist` writes a model that `eval` and `decompose` read back, deterministically.
+
+#![allow(clippy::unwrap_used)] // a panic is a failed test
+
+mod common;
+
+use common::{bilens, repo};
+
+#[test]
+fn a_short_training_run_saves_a_model_the_other_commands_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("data/mnist");
+    let data = data.to_str().unwrap();
+    let args = |out: &'static str| {
+        [
+            "train", "mnist", "--data", data, "--out", out, "--epochs", "2", "--width", "24",
+            "--seed", "7",
+        ]
+    };
+    let run = bilens(dir.path(), &args("a")).ok();
+    let reported: String = run
+        .stdout
+        .split("test accuracy ")
+        .nth(1)
+        .unwrap()
+        .split('%')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(run.stderr.contains("epoch   2/2"), "{}", run.stderr);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["d_hidden"], 24);
+    assert_eq!(config["residual"], false);
+    let eval = bilens(dir.path(), &["eval", "a/model.safetensors", "--data", data]).ok();
+    assert!(
+        eval.stdout
+            .starts_with(&format!("test accuracy: {reported}%")),
+        "{} vs {reported}",
+        eval.stdout
+    );
+    bilens(
+        dir.path(),
+        &["decompose", "a/model.safetensors", "--out", "r", "-q"],
+    )
+    .ok();
+    // Same seed, same weights, byte for byte.
+    bilens(dir.path(), &args("b")).ok();
+    let read = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+    assert!(
+        read("a/model.safetensors") == read("b/model.safetensors"),
+        "training is deterministic for a seed"
+    );
+}
+
+#[test]
+fn invalid_training_options_are_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("data/mnist");
+    let run = bilens(
+        dir.path(),
+        &[
+            "train",
+            "mnist",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "m",
+            "--width",
+            "0",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("width"), "{}", run.stderr);
+    assert!(!dir.path().join("m").exists(), "nothing written");
+}

@@ -96,7 +96,7 @@ impl LanczosParams {
     }
 }
 
-/// Whether [`lanczos_top_k`] can run on a `d x d` matrix for `k` components with these
+/// Whether the Lanczos solver can run on a `d x d` matrix for `k` components with these
 /// parameters (otherwise the basis would span most of the space).
 pub fn lanczos_applies<T: Real>(params: &LanczosParams, d: usize, k: usize) -> bool {
     k > 0 && params.plan::<T>(d, k).is_some()

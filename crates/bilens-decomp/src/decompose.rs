@@ -3,20 +3,23 @@
 //! Outputs are independent, so they run in parallel with rayon while each task's kernels stay
 //! single-threaded (`Par::Seq`): nesting two levels of threads was measured 3-6x slower.
 //! Outputs are processed in chunks and each finished chunk is handed to a sink, so memory is
-//! bounded by the chunk size and not by the number of outputs.
+//! bounded by the chunk size and not by the number of outputs. Per chunk, the big shared
+//! products (the hidden coefficients `U P`, the shared-basis combination, the bias terms) are
+//! single GEMMs over the chunk, run with the kernels' own parallelism.
 
 use faer::Par;
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
-use crate::basis::InputBasis;
+use crate::basis::{InputBasis, TopInteractions};
 use crate::eigen::{Method, Order, Solver, Spectrum, eigh};
 use crate::error::DecompError;
-use crate::interaction::interaction_from_coefficients;
+use crate::interaction::{interaction_from_coefficients, linear_terms};
 use crate::lanczos::LanczosParams;
 use crate::layer::BilinearLayer;
 use crate::linalg;
 use crate::scalar::Real;
+use crate::shared::{InteractionBasis, Route};
 
 /// How independent outputs are spread over threads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,10 +31,20 @@ pub enum Parallelism {
     Sequential,
 }
 
+impl Parallelism {
+    /// The kernel parallelism for one large shared product of a chunk.
+    fn kernels(self) -> Par {
+        match self {
+            Parallelism::AcrossOutputs => Par::rayon(0),
+            Parallelism::Sequential => Par::Seq,
+        }
+    }
+}
+
 /// What to compute for each output direction.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DecomposeParams {
-    /// Number of components kept per output; `None` keeps all `d_in`.
+    /// Number of components kept per output; `None` keeps all.
     pub k: Option<usize>,
     /// Order of the kept components.
     pub order: Order,
@@ -41,6 +54,13 @@ pub struct DecomposeParams {
     pub method: Method,
     /// Lanczos tuning (used when the method resolves to Lanczos).
     pub lanczos: LanczosParams,
+    /// How each `Q(u)` is formed.
+    pub route: Route,
+    /// Bytes the shared-basis route may use for its basis (see [`Route::resolve`]).
+    pub memory_budget: usize,
+    /// With a feature basis, how many of the largest self and cross interactions to report per
+    /// output (0: none; the scan costs `2 n_features² d_in` flops per output).
+    pub interactions: usize,
     /// Thread layout.
     pub parallelism: Parallelism,
     /// Outputs per chunk handed to the sink.
@@ -55,6 +75,9 @@ impl Default for DecomposeParams {
             eigenvectors: true,
             method: Method::Auto,
             lanczos: LanczosParams::default(),
+            route: Route::Auto,
+            memory_budget: 4 << 30,
+            interactions: 0,
             parallelism: Parallelism::AcrossOutputs,
             chunk_size: 64,
         }
@@ -63,12 +86,13 @@ impl Default for DecomposeParams {
 
 /// The decomposition of a set of output directions.
 ///
-/// Row `o` of every array belongs to output `o` (row `o` of the outputs matrix).
+/// Row `o` of every array belongs to output `o` (row `o` of the outputs matrix). Vectors live
+/// in the layer's input space (`d_in`), or in feature space (`n_features`) with a basis.
 #[derive(Clone, Debug)]
 pub struct Decomposition<T> {
     /// Kept eigenvalues `[n_out, k]`, in the requested order.
     pub eigenvalues: Array2<T>,
-    /// Kept eigenvectors `[n_out, k, d_in]` (each `[k, d_in]` slab holds one output's
+    /// Kept eigenvectors `[n_out, k, width]` (each `[k, width]` slab holds one output's
     /// eigenvectors as rows, sign-fixed), or `None` when not requested.
     pub eigenvectors: Option<Array3<T>>,
     /// `‖Q(u)‖_F² = Σ λ²` over the whole spectrum, per output `[n_out]`.
@@ -77,6 +101,19 @@ pub struct Decomposition<T> {
     pub abs_sum: Option<Array1<f64>>,
     /// The solver that produced each output's spectrum `[n_out]`.
     pub solvers: Vec<Solver>,
+    /// With biases, the linear term `q` of each output (`uᵀy = xᵀQx + 2qᵀx + q0`), rows
+    /// `[n_out, width]` (in feature space `Dᵀq` with a basis).
+    pub linear_terms: Option<Array2<T>>,
+    /// With biases, the constant `q0` of each output `[n_out]`.
+    pub constants: Option<Array1<T>>,
+    /// With a basis and `interactions > 0`, each output's largest self and cross interactions.
+    pub interactions: Option<Vec<TopInteractions<T>>>,
+}
+
+/// What one output's task produces.
+struct OutputResult<T> {
+    spectrum: Spectrum<T>,
+    interactions: Option<TopInteractions<T>>,
 }
 
 impl<T: Real> Decomposition<T> {
@@ -90,26 +127,26 @@ impl<T: Real> Decomposition<T> {
         self.eigenvalues.ncols()
     }
 
-    fn from_spectra(spectra: Vec<Spectrum<T>>, k: usize, d: usize, vectors: bool) -> Self {
-        let n = spectra.len();
+    fn from_results(results: Vec<OutputResult<T>>, k: usize, width: usize, vectors: bool) -> Self {
+        let n = results.len();
         let mut eigenvalues = Array2::zeros((n, k));
-        let mut eigenvectors = vectors.then(|| Array3::zeros((n, k, d)));
+        let mut eigenvectors = vectors.then(|| Array3::zeros((n, k, width)));
         let mut norm_sq = Array1::zeros(n);
-        let mut abs_sum = Some(Array1::zeros(n));
-        let solvers = spectra.iter().map(|sp| sp.solver).collect();
-        for (o, sp) in spectra.into_iter().enumerate() {
+        let all_sums = results.iter().all(|r| r.spectrum.abs_sum.is_some());
+        let mut abs_sum = all_sums.then(|| Array1::zeros(n));
+        let solvers = results.iter().map(|r| r.spectrum.solver).collect();
+        let mut interactions = Vec::new();
+        for (o, r) in results.into_iter().enumerate() {
+            let sp = r.spectrum;
             eigenvalues.row_mut(o).assign(&sp.values);
             if let (Some(all), Some(v)) = (eigenvectors.as_mut(), sp.vectors.as_ref()) {
                 all.index_axis_mut(Axis(0), o).assign(v);
             }
             norm_sq[o] = sp.norm_sq;
-            abs_sum = match (abs_sum, sp.abs_sum) {
-                (Some(mut a), Some(s)) => {
-                    a[o] = s;
-                    Some(a)
-                }
-                _ => None,
-            };
+            if let (Some(a), Some(s)) = (abs_sum.as_mut(), sp.abs_sum) {
+                a[o] = s;
+            }
+            interactions.extend(r.interactions);
         }
         Self {
             eigenvalues,
@@ -117,40 +154,52 @@ impl<T: Real> Decomposition<T> {
             norm_sq,
             abs_sum,
             solvers,
+            linear_terms: None,
+            constants: None,
+            interactions: (!interactions.is_empty() && interactions.len() == n)
+                .then_some(interactions),
         }
     }
 
     /// Concatenates chunk results along the output axis.
     fn concat(parts: Vec<Self>) -> Self {
-        let views = |f: fn(&Self) -> ndarray::ArrayView2<'_, T>| {
-            ndarray::concatenate(Axis(0), &parts.iter().map(f).collect::<Vec<_>>())
-                .expect("chunks share their trailing shape")
-        };
-        let eigenvalues = views(|p| p.eigenvalues.view());
-        let eigenvectors = parts
-            .iter()
-            .map(|p| p.eigenvectors.as_ref().map(|v| v.view()))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| ndarray::concatenate(Axis(0), &v).expect("chunks share their trailing shape"));
-        let cat1 = |v: Vec<ndarray::ArrayView1<'_, f64>>| {
-            ndarray::concatenate(Axis(0), &v).expect("1-d concatenation")
-        };
-        let norm_sq = cat1(parts.iter().map(|p| p.norm_sq.view()).collect());
-        let abs_sum = parts
-            .iter()
-            .map(|p| p.abs_sum.as_ref().map(|a| a.view()))
-            .collect::<Option<Vec<_>>>()
-            .map(cat1);
-        let solvers = parts
-            .iter()
-            .flat_map(|p| p.solvers.iter().copied())
-            .collect();
+        fn cat<A: Clone, D: ndarray::RemoveAxis>(
+            views: Option<Vec<ndarray::ArrayView<'_, A, D>>>,
+        ) -> Option<ndarray::Array<A, D>> {
+            views.map(|v| {
+                ndarray::concatenate(Axis(0), &v).expect("chunks share their trailing shape")
+            })
+        }
+        let all =
+            |f: fn(&Self) -> ndarray::ArrayView2<'_, T>| parts.iter().map(f).collect::<Vec<_>>();
         Self {
-            eigenvalues,
-            eigenvectors,
-            norm_sq,
-            abs_sum,
-            solvers,
+            eigenvalues: cat(Some(all(|p| p.eigenvalues.view()))).expect("present"),
+            eigenvectors: cat(parts
+                .iter()
+                .map(|p| p.eigenvectors.as_ref().map(|v| v.view()))
+                .collect()),
+            norm_sq: cat(Some(parts.iter().map(|p| p.norm_sq.view()).collect())).expect("present"),
+            abs_sum: cat(parts
+                .iter()
+                .map(|p| p.abs_sum.as_ref().map(|a| a.view()))
+                .collect()),
+            solvers: parts
+                .iter()
+                .flat_map(|p| p.solvers.iter().copied())
+                .collect(),
+            linear_terms: cat(parts
+                .iter()
+                .map(|p| p.linear_terms.as_ref().map(|a| a.view()))
+                .collect()),
+            constants: cat(parts
+                .iter()
+                .map(|p| p.constants.as_ref().map(|a| a.view()))
+                .collect()),
+            interactions: parts
+                .iter()
+                .map(|p| p.interactions.clone())
+                .collect::<Option<Vec<_>>>()
+                .map(|v| v.concat()),
         }
     }
 }
@@ -170,7 +219,7 @@ pub fn decompose<T: Real>(
     })?;
     if parts.is_empty() {
         let (d, k) = result_dims(layer, basis, params);
-        return Ok(Decomposition::from_spectra(
+        return Ok(Decomposition::from_results(
             Vec::new(),
             k,
             d,
@@ -195,8 +244,9 @@ pub fn result_dims<T: Real>(
 }
 
 /// Decomposes the output directions chunk by chunk, calling `sink(first_output, chunk)` for
-/// each finished chunk in order. Peak memory is that of one chunk plus one `d_in x d_in`
-/// matrix and one `d_hidden x d_in` scratch per thread.
+/// each finished chunk in order, and returns the route used. Peak memory is that of one chunk,
+/// one `d_in x d_in` matrix and one `d_hidden x d_in` scratch per thread, and the shared basis
+/// when that route is taken.
 ///
 /// With a `basis` (`D: [d_in, n_features]`), each output's matrix is `sym(Dᵀ Q D)` and the
 /// eigenvectors live in feature space (see [`InputBasis`]).
@@ -206,7 +256,7 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
     basis: Option<&InputBasis<T>>,
     params: &DecomposeParams,
     mut sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E>,
-) -> Result<(), E> {
+) -> Result<Route, E> {
     assert_eq!(
         outputs.ncols(),
         layer.d_out(),
@@ -224,38 +274,45 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
     let d = layer.d_in();
     let (width, k) = result_dims(layer, basis, params);
     let n = outputs.nrows();
+    let big = params.parallelism.kernels();
+    let route = params.route.resolve(layer, n, params.memory_budget);
+    let shared = (route == Route::SharedBasis).then(|| InteractionBasis::new(layer, big));
+    let params = DecomposeParams {
+        k: Some(k),
+        ..*params
+    };
     for start in (0..n).step_by(params.chunk_size) {
         let end = (start + params.chunk_size).min(n);
         let chunk = outputs.slice(s![start..end, ..]);
         // c = Pᵀu for the whole chunk in one GEMM: [n_chunk, d_out] x [d_out, d_hidden].
-        let coeffs = linalg::matmul(chunk, layer.p(), Par::Seq);
+        let coeffs = linalg::matmul(chunk, layer.p(), big);
+        let packed = shared.as_ref().map(|b| b.form_packed(chunk, big));
         let one = |o: usize, scratch: &mut (Array2<T>, Array2<T>)| {
             let (buf, q) = scratch;
-            interaction_from_coefficients(layer, coeffs.row(o), buf, q.view_mut(), Par::Seq);
+            match (&shared, &packed) {
+                (Some(b), Some(p)) => b.unpack_into(p.row(o), q.view_mut()),
+                _ => {
+                    interaction_from_coefficients(layer, coeffs.row(o), buf, q.view_mut(), Par::Seq)
+                }
+            }
             if !q.iter().all(|x| x.is_finite()) {
                 return Err(DecompError::NonFinite { output: start + o });
             }
-            let (order, vectors, method) = (params.order, params.eigenvectors, params.method);
-            match basis {
-                None => eigh(
-                    q.view(),
-                    Some(k),
-                    order,
-                    vectors,
-                    method,
-                    &params.lanczos,
-                    Par::Seq,
-                ),
-                Some(b) => b.eigen(q.view(), params, Par::Seq),
-            }
+            solve_one(q.view(), basis, &params)
+        };
+        // The direct route needs a [d_hidden, d_in] scratch per thread; the shared one none.
+        let scratch_rows = if shared.is_some() {
+            0
+        } else {
+            layer.d_hidden()
         };
         let init = || {
             (
-                Array2::<T>::zeros((layer.d_hidden(), d)),
+                Array2::<T>::zeros((scratch_rows, d)),
                 Array2::<T>::zeros((d, d)),
             )
         };
-        let spectra: Result<Vec<_>, DecompError> = match params.parallelism {
+        let results: Result<Vec<_>, DecompError> = match params.parallelism {
             Parallelism::AcrossOutputs => (0..end - start)
                 .into_par_iter()
                 .map_init(init, |scratch, o| one(o, scratch))
@@ -265,10 +322,45 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
                 (0..end - start).map(|o| one(o, &mut scratch)).collect()
             }
         };
-        sink(
-            start,
-            Decomposition::from_spectra(spectra?, k, width, params.eigenvectors),
-        )?;
+        let mut part = Decomposition::from_results(results?, k, width, params.eigenvectors);
+        if layer.has_biases() {
+            let (q, q0) = linear_terms(layer, coeffs.view(), big);
+            part.linear_terms = Some(match basis {
+                Some(b) => linalg::matmul(q.view(), b.decoder(), big),
+                None => q,
+            });
+            part.constants = Some(q0);
+        }
+        sink(start, part)?;
     }
-    Ok(())
+    Ok(route)
+}
+
+/// One output's spectrum (in feature space with a basis) and, when asked, its top
+/// interactions.
+fn solve_one<T: Real>(
+    q: ArrayView2<'_, T>,
+    basis: Option<&InputBasis<T>>,
+    params: &DecomposeParams,
+) -> Result<OutputResult<T>, DecompError> {
+    let (order, vectors, method) = (params.order, params.eigenvectors, params.method);
+    Ok(match basis {
+        None => OutputResult {
+            spectrum: eigh(
+                q,
+                params.k,
+                order,
+                vectors,
+                method,
+                &params.lanczos,
+                Par::Seq,
+            )?,
+            interactions: None,
+        },
+        Some(b) => OutputResult {
+            spectrum: b.eigen(q, params, Par::Seq)?,
+            interactions: (params.interactions > 0)
+                .then(|| b.top_interactions(q, params.interactions, Par::Seq)),
+        },
+    })
 }

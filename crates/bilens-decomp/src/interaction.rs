@@ -31,22 +31,38 @@ pub fn hidden_coefficients<T: Real>(layer: &BilinearLayer<T>, u: ArrayView1<'_, 
 /// Both are zero for a layer without biases.
 #[track_caller]
 pub fn linear_term<T: Real>(layer: &BilinearLayer<T>, u: ArrayView1<'_, T>) -> (Array1<T>, T) {
-    let c = hidden_coefficients(layer, u);
-    let mut q = Array1::zeros(layer.d_in());
-    let mut q0 = T::zero();
+    let c = hidden_coefficients(layer, u).insert_axis(Axis(0));
+    let (q, q0) = linear_terms(layer, c.view(), Par::Seq);
+    (q.row(0).to_owned(), q0[0])
+}
+
+/// [`linear_term`] for a batch of hidden coefficient rows `C = U P` (`[n, d_hidden]`):
+/// `q` as rows `[n, d_in]` (two GEMMs) and `q0` `[n]`.
+#[track_caller]
+pub fn linear_terms<T: Real>(
+    layer: &BilinearLayer<T>,
+    coeffs: ArrayView2<'_, T>,
+    par: Par,
+) -> (Array2<T>, Array1<T>) {
+    assert_eq!(
+        coeffs.ncols(),
+        layer.d_hidden(),
+        "coefficients must be [n, d_hidden]"
+    );
+    let n = coeffs.nrows();
+    let mut q = Array2::zeros((n, layer.d_in()));
     let half = T::of_f64(0.5);
-    if let Some(b) = layer.w_bias() {
-        q.scaled_add(half, &layer.v().t().dot(&(&c * &b)));
-    }
-    if let Some(cv) = layer.v_bias() {
-        q.scaled_add(half, &layer.w().t().dot(&(&c * &cv)));
-        if let Some(b) = layer.w_bias() {
-            q0 = Zip::from(&c)
-                .and(&b)
-                .and(&cv)
-                .fold(T::zero(), |acc, &c, &b, &v| acc + c * b * v);
+    // (C ⊙ b) V and (C ⊙ c_v) W, each halved.
+    for (bias, factor) in [(layer.w_bias(), layer.v()), (layer.v_bias(), layer.w())] {
+        if let Some(b) = bias {
+            let scaled = &coeffs * &b.insert_axis(Axis(0));
+            linalg::gemm(q.view_mut(), true, scaled.view(), factor, half, par);
         }
     }
+    let q0 = match (layer.w_bias(), layer.v_bias()) {
+        (Some(b), Some(cv)) => coeffs.dot(&(&b * &cv)),
+        _ => Array1::zeros(n),
+    };
     (q, q0)
 }
 

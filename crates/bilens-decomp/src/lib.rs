@@ -64,6 +64,7 @@ pub mod linalg;
 mod model;
 mod outputs;
 mod scalar;
+mod shared;
 mod stats;
 mod truncate;
 
@@ -77,12 +78,13 @@ pub use faer::Par;
 pub use hosvd::{Hosvd, hidden_gram, hosvd, output_gram};
 pub use interaction::{
     frobenius_sq, hidden_coefficients, interaction_from_coefficients, interaction_matrix,
-    linear_term, symmetrize_in_place, symmetrized,
+    linear_term, linear_terms, symmetrize_in_place, symmetrized,
 };
 pub use lanczos::{LanczosParams, lanczos_applies};
 pub use layer::BilinearLayer;
 pub use model::BilinearModel;
 pub use outputs::{class_directions, contrast_direction, contrast_mean_direction, select_rows};
 pub use scalar::Real;
+pub use shared::{InteractionBasis, Route};
 pub use stats::{effective_count, effective_rank, effective_rank_of, norm_fraction};
 pub use truncate::{activations, reconstruct};

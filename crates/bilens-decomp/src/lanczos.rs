@@ -221,8 +221,19 @@ fn append_block<T: Real>(
 ) -> usize {
     let width = w.ncols();
     let norms: Vec<T> = w.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
-    // Block classical Gram-Schmidt against the basis, twice ("twice is enough"): GEMMs.
+    // Block classical Gram-Schmidt against the basis (GEMMs), twice when needed.
     orthogonalise_against(v.slice(s![.., ..n]), w.view_mut(), par);
+    // Within the block: Cholesky QR twice (GEMMs) when the block is well conditioned, which is
+    // the rule; column by column with random replacements when the Krylov space is exhausted.
+    let alive = w
+        .columns()
+        .into_iter()
+        .zip(&norms)
+        .all(|(c, &n0)| c.dot(&c).sqrt() > T::of_f64(1e-6) * n0);
+    if alive && cholesky_qr(w.view_mut(), par) && cholesky_qr(w.view_mut(), par) {
+        v.slice_mut(s![.., n..n + width]).assign(&w);
+        return n + width;
+    }
     for (j, &norm_in) in norms.iter().enumerate() {
         let mut col = w.column(j).to_owned();
         let mut reference = norm_in;
@@ -234,9 +245,9 @@ fn append_block<T: Real>(
                 let mut as_block = col.view_mut().insert_axis(ndarray::Axis(1));
                 orthogonalise_against(v.slice(s![.., ..n]), as_block.view_mut(), par);
             }
-            // Against the block's earlier (already appended) columns, twice.
+            // Against the basis (when the block went wrong) and the block's earlier columns.
             for _ in 0..2 {
-                for i in n..n + j {
+                for i in 0..n + j {
                     let c = v.column(i).dot(&col);
                     col.scaled_add(-c, &v.column(i));
                 }
@@ -255,12 +266,67 @@ fn append_block<T: Real>(
     n + width
 }
 
-/// `w <- w - B (Bᵀ w)`, twice, for an orthonormal basis `B`.
+/// `w <- w L⁻ᵀ` with `wᵀw = L Lᵀ` (Cholesky QR): orthonormalises the columns of a
+/// well-conditioned block with two small GEMMs. Returns false, leaving `w` untouched, when the
+/// Gram matrix is not numerically positive definite.
+fn cholesky_qr<T: Real>(mut w: ArrayViewMut2<'_, T>, par: Par) -> bool {
+    let b = w.ncols();
+    let g = linalg::matmul(w.t(), w.view(), par);
+    let mut l = Array2::<T>::zeros((b, b));
+    for j in 0..b {
+        let mut diag = g[(j, j)];
+        for p in 0..j {
+            diag -= l[(j, p)] * l[(j, p)];
+        }
+        // Not positive (or NaN): the block is numerically rank deficient.
+        if diag.is_nan() || diag <= T::of_f64(1e-10) * g[(j, j)] {
+            return false;
+        }
+        let ljj = diag.sqrt();
+        l[(j, j)] = ljj;
+        for i in j + 1..b {
+            let mut x = g[(i, j)];
+            for p in 0..j {
+                x -= l[(i, p)] * l[(j, p)];
+            }
+            l[(i, j)] = x / ljj;
+        }
+    }
+    // L⁻¹ by forward substitution on the identity (b is at most a few dozen).
+    let mut inv = Array2::<T>::zeros((b, b));
+    for c in 0..b {
+        for i in c..b {
+            let mut x = if i == c { T::one() } else { T::zero() };
+            for p in c..i {
+                x -= l[(i, p)] * inv[(p, c)];
+            }
+            inv[(i, c)] = x / l[(i, i)];
+        }
+    }
+    let q = linalg::matmul(w.view(), inv.t(), par);
+    w.assign(&q);
+    true
+}
+
+/// `w <- w - B (Bᵀ w)` for an orthonormal basis `B`, repeated once when a column lost more
+/// than `1 - 1/√2` of its norm (the Kahan–Parlett criterion: a second pass restores
+/// orthogonality to working precision, and is only needed when cancellation was large).
 fn orthogonalise_against<T: Real>(basis: ArrayView2<'_, T>, mut w: ArrayViewMut2<'_, T>, par: Par) {
     if basis.ncols() == 0 {
         return;
     }
-    for _ in 0..2 {
+    let norms = |w: &ArrayViewMut2<'_, T>| -> Vec<T> {
+        w.columns().into_iter().map(|c| c.dot(&c)).collect()
+    };
+    let before = norms(&w);
+    let coef = linalg::matmul(basis.t(), w.view(), par);
+    linalg::gemm(w.view_mut(), true, basis, coef.view(), -T::one(), par);
+    let after = norms(&w);
+    if before
+        .iter()
+        .zip(&after)
+        .any(|(b, a)| *a < T::of_f64(0.5) * *b)
+    {
         let coef = linalg::matmul(basis.t(), w.view(), par);
         linalg::gemm(w.view_mut(), true, basis, coef.view(), -T::one(), par);
     }

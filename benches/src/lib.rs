@@ -35,24 +35,15 @@ pub fn realistic_spectrum(d: usize) -> Array1<f64> {
 }
 
 /// A symmetric `d x d` matrix `U diag(λ) Uᵀ` with the [`realistic_spectrum`], `U` a seeded
-/// random orthogonal matrix (from Gram–Schmidt of a Gaussian matrix).
+/// random orthogonal matrix (the Q factor of a Gaussian matrix).
 pub fn realistic_matrix<T: Real>(seed: u64, d: usize) -> Array2<T> {
     let g: Array2<f64> = randn(seed, (d, d));
-    let mut u = Array2::<f64>::zeros((d, d));
-    for j in 0..d {
-        let mut c = g.column(j).to_owned();
-        for _ in 0..2 {
-            for i in 0..j {
-                let p = u.column(i).dot(&c);
-                c.scaled_add(-p, &u.column(i));
-            }
-        }
-        let n = c.dot(&c).sqrt();
-        u.column_mut(j).assign(&(c / n));
-    }
+    let q = faer::Mat::from_fn(d, d, |i, j| g[(i, j)]).qr().compute_Q();
+    let u = Array2::from_shape_fn((d, d), |(i, j)| q[(i, j)]);
     let lam = realistic_spectrum(d);
-    let q = (&u * &lam).dot(&u.t());
-    q.mapv(T::of_f64)
+    let m = (&u * &lam).dot(&u.t());
+    let m = (&m + &m.t()) / 2.0;
+    m.mapv(T::of_f64)
 }
 
 /// A seeded random layer of the given shape, weights scaled like PyTorch's initialisation.
@@ -69,4 +60,35 @@ pub fn random_layer<T: Real>(
         randn::<T>(seed + 1, (d_hidden, d_in)) * s_in,
         randn::<T>(seed + 2, (d_out, d_hidden)) * s_h,
     )
+}
+
+/// A seeded layer whose interaction matrices have decaying spectra like trained layers', and
+/// `n_outputs` unit output directions (rows `[n_outputs, d_out]`).
+///
+/// `W = A diag(s) B` and `V = A' diag(s) B'` with Gaussian `A, B` scaled by
+/// `s_i = (1 + i)^-0.6` over a rank of `min(d_hidden, d_in)`: the resulting `Q(u)` have
+/// power-law spectra with both signs, rather than the flat semicircle of an i.i.d. layer.
+pub fn synthetic_layer(
+    seed: u64,
+    d_in: usize,
+    d_hidden: usize,
+    d_out: usize,
+    n_outputs: usize,
+) -> (BilinearLayer<f32>, Array2<f32>) {
+    let r = d_hidden.min(d_in);
+    let decay = Array1::from_shape_fn(r, |i| (1.0 + i as f32).powf(-0.6));
+    let factor = |s: u64, rows: usize| -> Array2<f32> {
+        let left = randn::<f32>(s, (rows, r)) * (&decay / (r as f32).sqrt());
+        let right = randn::<f32>(s + 1, (r, d_in)) / (d_in as f32).sqrt();
+        left.dot(&right)
+    };
+    let w = factor(seed, d_hidden);
+    let v = factor(seed + 10, d_hidden);
+    let p = randn::<f32>(seed + 20, (d_out, d_hidden)) / (d_hidden as f32).sqrt();
+    let mut dirs = randn::<f32>(seed + 30, (n_outputs, d_out));
+    for mut row in dirs.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    (BilinearLayer::new(w, v, p), dirs)
 }

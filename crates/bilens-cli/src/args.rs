@@ -31,6 +31,9 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Eigendecompose the interaction matrix of every output direction into a results directory.
     Decompose(DecomposeArgs),
+    /// HOSVD across outputs: the top singular components of the interaction tensor, each
+    /// eigendecomposed, into a results directory.
+    Hosvd(HosvdArgs),
     /// Draw figures (PNG and SVG) from a results directory.
     Plot(PlotArgs),
     /// Train a bilinear model (the paper's MNIST classifier).
@@ -59,9 +62,76 @@ pub struct LayoutArgs {
     /// For `--layout single`: an embedding E [d_in, d_input] the layer reads through.
     #[arg(long, value_name = "NAME")]
     pub embed: Option<String>,
+    /// For `--layout single`: the bias of W x, `[d_hidden]` (folded in exactly).
+    #[arg(long, value_name = "NAME")]
+    pub w_bias: Option<String>,
+    /// For `--layout single`: the bias of V x, `[d_hidden]` (folded in exactly).
+    #[arg(long, value_name = "NAME")]
+    pub v_bias: Option<String>,
+    /// For `--layout single`: a norm gain γ `[d_in]` applied to the layer input, folded into
+    /// W and V (the normalisation's division stays outside the decomposition).
+    #[arg(long, value_name = "NAME")]
+    pub norm_gain: Option<String>,
     /// For image models: whether the block is residual (overrides config.json).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub residual: Option<bool>,
+}
+
+/// Which output directions to decompose.
+#[derive(Debug, Clone, Args)]
+pub struct OutputsArgs {
+    /// Output directions: `classes` (one per output unit), `FILE:TENSOR` (every row of a
+    /// tensor, e.g. an SAE encoder), `contrast:A-B`, or `contrast:A-mean`.
+    #[arg(long, default_value = "classes", value_name = "SPEC")]
+    pub outputs: String,
+    /// A subset of the directions, in order: `0..100` (end exclusive), `3,7,9`, or a mix.
+    #[arg(long, value_name = "ROWS")]
+    pub rows: Option<String>,
+}
+
+/// How each output's matrix is solved and stored.
+#[derive(Debug, Clone, Args)]
+pub struct SolveArgs {
+    /// Components kept per output, by the chosen order (default: all).
+    #[arg(long, short)]
+    pub k: Option<usize>,
+    /// Working and stored precision.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    /// Eigensolver.
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    pub method: MethodArg,
+    /// Order of the kept components.
+    #[arg(long, value_enum, default_value_t = OrderArg::Abs)]
+    pub order: OrderArg,
+    /// Compute spectra and statistics only, no eigenvectors (several times cheaper).
+    #[arg(long)]
+    pub eigenvalues_only: bool,
+    /// Express each interaction matrix in a feature basis of the input, `FILE:TENSOR`
+    /// (`[d_in, n_features]`, e.g. an SAE decoder): the matrix is `Dᵀ Q D` and the eigenvectors
+    /// live in feature space.
+    #[arg(long, value_name = "FILE:TENSOR")]
+    pub input_basis: Option<String>,
+    /// With --input-basis: the largest self and cross feature interactions reported per
+    /// output (default 10 for bases of at most 8192 features, else 0: the scan costs
+    /// 2·n_features²·d_in flops per output).
+    #[arg(long, value_name = "M")]
+    pub interactions: Option<usize>,
+    /// How each `Q(u)` is formed: from W and V per output (`direct`), or from precomputed
+    /// per-unit matrices shared by all outputs (`shared`); `auto` picks by cost and memory.
+    #[arg(long, value_enum, default_value_t = RouteArg::Auto)]
+    pub route: RouteArg,
+}
+
+/// `--route` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouteArg {
+    /// The cheaper route that fits in memory.
+    Auto,
+    /// `Q(u) = sym(Wᵀ diag(Pᵀu) V)` per output.
+    Direct,
+    /// `Q(u) = Σ_m u_m Q(e_m)` from a precomputed basis.
+    Shared,
 }
 
 /// The `--layout` values.
@@ -123,18 +193,30 @@ pub struct DecomposeArgs {
     /// Results directory to write (decomposition.safetensors + summary.json).
     #[arg(long, short)]
     pub out: PathBuf,
-    /// Components kept per output, by the chosen order (default: all).
+    #[command(flatten)]
+    pub outputs: OutputsArgs,
+    #[command(flatten)]
+    pub solve: SolveArgs,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// Arguments of `bilens hosvd`.
+#[derive(Debug, Args)]
+pub struct HosvdArgs {
+    /// The model file (.safetensors).
+    pub model: PathBuf,
+    /// Results directory to write.
     #[arg(long, short)]
-    pub k: Option<usize>,
-    /// Working and stored precision.
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    pub precision: Precision,
-    /// Eigensolver.
-    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
-    pub method: MethodArg,
-    /// Order of the kept components.
-    #[arg(long, value_enum, default_value_t = OrderArg::Abs)]
-    pub order: OrderArg,
+    pub out: PathBuf,
+    /// Singular components kept (each eigendecomposed).
+    #[arg(long, short = 's', default_value_t = 10)]
+    pub components: usize,
+    /// Restrict the tensor to these output directions (default: all output units).
+    #[command(flatten)]
+    pub outputs: OutputsArgs,
+    #[command(flatten)]
+    pub solve: SolveArgs,
     #[command(flatten)]
     pub layout: LayoutArgs,
 }

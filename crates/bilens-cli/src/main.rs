@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod directions;
 mod error;
 mod printer;
 

@@ -27,6 +27,9 @@ pub trait Real:
 
     /// Widens to `f64` (exact).
     fn as_f64(self) -> f64;
+
+    /// A matrix in `f64`: borrowed when it already is, converted otherwise.
+    fn matrix_f64(a: ndarray::ArrayView2<'_, Self>) -> ndarray::CowArray<'_, f64, ndarray::Ix2>;
 }
 
 impl Real for f32 {
@@ -41,6 +44,10 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         f64::from(self)
     }
+
+    fn matrix_f64(a: ndarray::ArrayView2<'_, Self>) -> ndarray::CowArray<'_, f64, ndarray::Ix2> {
+        a.mapv(f64::from).into()
+    }
 }
 
 impl Real for f64 {
@@ -54,6 +61,10 @@ impl Real for f64 {
     #[inline]
     fn as_f64(self) -> f64 {
         self
+    }
+
+    fn matrix_f64(a: ndarray::ArrayView2<'_, Self>) -> ndarray::CowArray<'_, f64, ndarray::Ix2> {
+        a.into()
     }
 }
 

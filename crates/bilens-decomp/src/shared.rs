@@ -16,7 +16,7 @@
 //! that fits a memory budget.
 
 use faer::Par;
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
 
 use crate::layer::BilinearLayer;
 use crate::linalg;
@@ -102,7 +102,8 @@ impl<T: Real> InteractionBasis<T> {
         let h = layer.d_hidden();
         let len = d * (d + 1) / 2;
         let tile = TILE.max(d);
-        let mut packed = Array2::zeros((layer.d_out(), len));
+        // Column-major, so that each tile's columns are a contiguous GEMM destination.
+        let mut packed = Array2::zeros((layer.d_out(), len).f());
         // One flat buffer viewed as a contiguous [h, width] matrix for each group, so that the
         // GEMM reads it without a copy.
         let mut buf = vec![T::zero(); h * tile.min(len)];

@@ -23,7 +23,13 @@ fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
 #[test]
 fn shared_basis_matrices_are_the_class_interaction_matrices() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for &(d, h, o) in &[(1usize, 1usize, 1usize), (7, 20, 3), (30, 50, 4)] {
+    // d = 100 packs 5050 numbers per matrix: more than one precomputation tile.
+    for &(d, h, o) in &[
+        (1usize, 1usize, 1usize),
+        (7, 20, 3),
+        (30, 50, 4),
+        (100, 8, 3),
+    ] {
         let layer = BilinearLayer::new(
             randn(&mut rng, (h, d)),
             randn(&mut rng, (h, d)),

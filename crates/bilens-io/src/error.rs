@@ -91,6 +91,35 @@ pub enum IoError {
         /// The names the file does hold, sorted.
         available: Vec<String>,
     },
+    /// A tensor named for a set of vectors (`FILE:TENSOR`) is not in the file.
+    #[error("{path}: no tensor named '{tensor}' for the {what}; {}", list_names(.available))]
+    MissingVectors {
+        /// The file.
+        path: PathBuf,
+        /// The name that was looked for.
+        tensor: String,
+        /// The vectors' role, e.g. `output directions (--outputs)`.
+        what: String,
+        /// The names the file does hold, sorted.
+        available: Vec<String>,
+    },
+    /// A tensor named for a set of vectors does not hold vectors of the required length.
+    #[error(
+        "{path}: tensor '{tensor}' has shape {found:?}; {what} must be vectors of length {width} \
+         ([n, {width}] or [{width}, n])"
+    )]
+    VectorShape {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+        /// Its shape.
+        found: Vec<usize>,
+        /// The vectors' role, e.g. `output directions (--outputs)`.
+        what: String,
+        /// The length each vector must have.
+        width: usize,
+    },
     /// A tensor's shape does not fit the layer it is meant to be part of.
     #[error("{path}: tensor '{tensor}' has shape {found:?}, expected {expected}: {why}")]
     ShapeMismatch {
@@ -189,8 +218,8 @@ impl IoError {
     /// What the user can do about the error, one line, when there is something to say.
     ///
     /// Kept out of the message so that a CLI prints it on its own `hint:` line. Hints refer to
-    /// the `bilens` command-line flags (`--layout`, `--w`, `--v`, `--p`, `--embed`,
-    /// `--residual`) because that is where users meet these errors.
+    /// the `bilens` command-line flags (`--layout`, `--w`, `--v`, `--p`, `--embed`, `--w-bias`,
+    /// `--v-bias`, `--norm-gain`, `--residual`) because that is where users meet these errors.
     pub fn hint(&self) -> Option<String> {
         let s = |t: &str| Some(t.to_string());
         match self {
@@ -224,6 +253,14 @@ impl IoError {
                  --layout single --w NAME --v NAME --p NAME [--embed NAME]",
                 path.display()
             )),
+            IoError::MissingVectors { path, .. } => Some(format!(
+                "`bilens inspect {}` lists the tensors; write FILE:TENSOR with one of them",
+                path.display()
+            )),
+            IoError::VectorShape { width, .. } => Some(format!(
+                "name a tensor that holds one vector of length {width} per row (or per column), \
+                 e.g. an SAE encoder [n_features, {width}] or decoder [{width}, n_features]"
+            )),
             IoError::ShapeMismatch { path, .. } => Some(format!(
                 "these tensors do not form one bilinear layer as named; check the names and \
                  shapes with `bilens inspect {}` and choose --layout (or --w/--v/--p/--embed) \
@@ -244,9 +281,10 @@ impl IoError {
             ),
             IoError::Unsupported { hint, .. } => Some(hint.clone()),
             IoError::AmbiguousLayout { .. } => s(
-                "name the layer: --layout single --w NAME --v NAME --p NAME [--embed NAME], or \
-                 --layout image for the paper's image models (embed.weight, blocks.0.weight, \
-                 head.weight)",
+                "name the layer: --layout single --w NAME --v NAME --p NAME [--embed NAME] \
+                 (biases and a norm gain with --w-bias, --v-bias, --norm-gain), or --layout \
+                 image for the paper's image models (embed.weight, blocks.0.weight, \
+                 [blocks.0.bias,] head.weight)",
             ),
             IoError::Results { .. } => {
                 s("(re)run `bilens decompose MODEL --out DIR` to write the results directory")

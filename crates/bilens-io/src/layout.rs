@@ -1,11 +1,18 @@
-//! Model layouts: which tensors of a checkpoint form the bilinear layer, its embedding and its
-//! linear path, checked against each other before any weight is read.
+//! Model layouts: which tensors of a checkpoint form the bilinear layer, its embedding, its
+//! biases, its input gain and its linear path, checked against each other before any weight is
+//! read.
 //!
 //! | layout | tensors | model built |
 //! |---|---|---|
-//! | `image` | `embed.weight [d_in, d_input]`, `blocks.0.weight [2 d_hidden, d_in]` (W = first `d_hidden` rows, V = the rest), `head.weight [d_out, d_hidden]`, sibling `config.json` | `logits = H g(E x)`, plus `H E x` when residual |
-//! | `single` | `W, V [d_hidden, d_in]`, `P [d_out, d_hidden]`, optional embedding `E [d_in, d_input]`, named explicitly | `y = P g(E x)` (no linear term) |
+//! | `image` | `embed.weight [d_in, d_input]`, `blocks.0.weight [2 d_hidden, d_in]` (W = first `d_hidden` rows, V = the rest), optional `blocks.0.bias [2 d_hidden]` (b = first `d_hidden` entries, c = the rest), `head.weight [d_out, d_hidden]`, sibling `config.json` | `logits = H g(E x)`, plus `H E x` when residual |
+//! | `single` | `W, V [d_hidden, d_in]`, `P [d_out, d_hidden]`, optional embedding `E [d_in, d_input]`, optional biases `b, c [d_hidden]`, optional norm gain `γ [d_in]`, named explicitly | `y = P g(diag(γ) E x)` (no linear term) |
 //! | `auto` | detects one of the above | |
+//!
+//! with `g(x) = (W x + b) ⊙ (V x + c)`. Biases are kept on the layer
+//! ([`BilinearLayer::with_biases`]): they leave every interaction matrix `Q(u)` unchanged and
+//! add a linear term and a constant per output (MATH.md section 2). A norm gain is folded into
+//! `W` and `V` exactly ([`BilinearLayer::with_input_gain`]); the normalisation's division is
+//! not linear and stays outside, so the model then reads the *normalised* input.
 //!
 //! `auto` picks `image` when the file holds `blocks.0.weight` together with `embed.weight` or
 //! `head.weight`. Otherwise it picks `single` when **every** tensor of the file has a
@@ -20,18 +27,18 @@
 //! so `w`, `mlp.w.weight` and `layer.left` all read as W. Requiring every tensor to be
 //! accounted for means a file with anything else in it (a bias, a norm gain, a second layer) is
 //! never silently decomposed as something it is not: detection then fails with the list of
-//! tensors and the flags that resolve it.
+//! tensors and the flags that resolve it (a single layer's biases and gain are always named).
 //!
-//! Not supported yet, each a clear error rather than a wrong answer: image models with more
-//! than one block, and biases (`blocks.{i}.bias`, `embed.bias`, `head.bias`, `bias: true` in
-//! the config).
+//! Not supported, each a clear error rather than a wrong answer: image models with more than
+//! one block, and an `embed.bias` or `head.bias` (the paper's code never saves them; see
+//! [`describe_model`] for why each is refused).
 
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use bilens_decomp::{BilinearLayer, BilinearModel, Real};
-use ndarray::{Array2, Ix2};
+use ndarray::{Array1, Array2, Ix1, Ix2};
 
 use crate::config::{ImageConfig, read_sibling_config};
 use crate::error::{IoError, Result};
@@ -51,7 +58,8 @@ pub enum LayoutSpec {
         /// Whether the block adds its input back; overrides `config.json` when given.
         residual: Option<bool>,
     },
-    /// One bilinear layer `P((W x) ⊙ (V x))`, optionally after an embedding, tensors named.
+    /// One bilinear layer `P((W x + b) ⊙ (V x + c))`, optionally after an embedding and a
+    /// norm gain, tensors named.
     Single {
         /// Name of `W` `[d_hidden, d_in]`.
         w: String,
@@ -61,6 +69,13 @@ pub enum LayoutSpec {
         p: String,
         /// Name of the embedding `E` `[d_in, d_input]`, if the layer reads one.
         embed: Option<String>,
+        /// Name of the bias `b` of `W x` `[d_hidden]`, if any.
+        w_bias: Option<String>,
+        /// Name of the bias `c` of `V x` `[d_hidden]`, if any.
+        v_bias: Option<String>,
+        /// Name of a norm gain `γ` `[d_in]` (an RMSNorm/LayerNorm weight applied to the layer
+        /// input), folded in as `W diag(γ)`, `V diag(γ)`.
+        norm_gain: Option<String>,
     },
 }
 
@@ -95,8 +110,8 @@ impl fmt::Display for Layout {
     }
 }
 
-/// Where one matrix of the model comes from: a tensor, or a range of its rows (the halves of
-/// a fused `[W; V]` block).
+/// Where one matrix or vector of the model comes from: a tensor, or a range of its rows (the
+/// halves of a fused `[W; V]` block or of its fused `[b; c]` bias).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
     /// Tensor name in the file.
@@ -139,6 +154,12 @@ pub struct ModelInfo {
     pub v: Source,
     /// The output projection `P` `[d_out, d_hidden]`.
     pub p: Source,
+    /// The bias `b` of `W x` `[d_hidden]`, if any.
+    pub w_bias: Option<Source>,
+    /// The bias `c` of `V x` `[d_hidden]`, if any.
+    pub v_bias: Option<Source>,
+    /// The norm gain `γ` `[d_in]` folded into `W` and `V`, if any.
+    pub norm_gain: Option<Source>,
     /// The linear term `L` `[d_out, d_in]` (the residual path through the head), if any.
     pub linear: Option<Source>,
     /// Whether the block is residual (image layout; always false for `single`).
@@ -154,7 +175,7 @@ pub struct ModelInfo {
     /// The `config.json` that was used, if any.
     pub config: Option<PathBuf>,
     /// Assumptions made where the file did not say (e.g. residual assumed false without a
-    /// config), for the user to check.
+    /// config) and caveats of what was folded in (a norm gain), for the user to check.
     pub notes: Vec<String>,
 }
 
@@ -178,8 +199,17 @@ impl fmt::Display for ModelInfo {
         if let Some(e) = &self.embed {
             writeln!(f, "  E = {e}  [{}, {}]", self.d_in, self.d_input)?;
         }
+        if let Some(g) = &self.norm_gain {
+            writeln!(f, "  γ = {g}  [{}]", self.d_in)?;
+        }
         writeln!(f, "  W = {}  [{}, {}]", self.w, self.d_hidden, self.d_in)?;
         writeln!(f, "  V = {}  [{}, {}]", self.v, self.d_hidden, self.d_in)?;
+        if let Some(b) = &self.w_bias {
+            writeln!(f, "  b = {b}  [{}]", self.d_hidden)?;
+        }
+        if let Some(c) = &self.v_bias {
+            writeln!(f, "  c = {c}  [{}]", self.d_hidden)?;
+        }
         writeln!(f, "  P = {}  [{}, {}]", self.p, self.d_out, self.d_hidden)?;
         if let Some(l) = &self.linear {
             writeln!(f, "  L = {l}  [{}, {}]", self.d_out, self.d_in)?;
@@ -245,10 +275,36 @@ pub fn load_model<T: Real>(path: &Path, spec: &LayoutSpec) -> Result<LoadedModel
 
 /// Resolves the layout of an open file from its header (and the image layout's
 /// `config.json`): names, shapes and their consistency. Reads no weights.
+///
+/// Two biases an image model could carry are refused rather than dropped: an `embed.bias` `β`
+/// makes the layer input `e = E x + β` affine in the pixels, and a `head.bias` adds a constant
+/// to each logit. Neither changes an interaction matrix `Q(u)`, but the loaded
+/// [`BilinearModel`] (`e = E x`, no output offset) has no place for them, so evaluating or
+/// truncating it would silently differ from the checkpoint. The paper's code saves neither
+/// (its `bias` option applies to the blocks only).
 pub fn describe_model(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<ModelInfo> {
     match spec {
         LayoutSpec::Image { residual } => describe_image(file, *residual),
-        LayoutSpec::Single { w, v, p, embed } => describe_single(file, w, v, p, embed.as_deref()),
+        LayoutSpec::Single {
+            w,
+            v,
+            p,
+            embed,
+            w_bias,
+            v_bias,
+            norm_gain,
+        } => describe_single(
+            file,
+            &SingleNames {
+                w,
+                v,
+                p,
+                embed: embed.as_deref(),
+                w_bias: w_bias.as_deref(),
+                v_bias: v_bias.as_deref(),
+                norm_gain: norm_gain.as_deref(),
+            },
+        ),
         LayoutSpec::Auto { residual } => {
             if file.info(&block_weight(0)).is_some()
                 && (file.info(IMAGE_EMBED).is_some() || file.info(IMAGE_HEAD).is_some())
@@ -272,13 +328,25 @@ pub fn describe_model(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<Model
                     hint: "drop --residual, or pass --layout image for an image model".into(),
                 });
             }
-            describe_single(file, &roles.w, &roles.v, &roles.p, roles.embed.as_deref())
+            describe_single(
+                file,
+                &SingleNames {
+                    w: &roles.w,
+                    v: &roles.v,
+                    p: &roles.p,
+                    embed: roles.embed.as_deref(),
+                    w_bias: None,
+                    v_bias: None,
+                    norm_gain: None,
+                },
+            )
         }
     }
 }
 
-/// Reads the matrices `info` names (converted to `T`, checked finite) and assembles the model.
-/// `info` must come from [`describe_model`] on the same file.
+/// Reads the matrices and vectors `info` names (converted to `T`, checked finite) and assembles
+/// the model: biases attached to the layer, a norm gain folded into `W` and `V`. `info` must
+/// come from [`describe_model`] on the same file.
 pub fn read_model<T: Real>(file: &SafetensorsFile, info: &ModelInfo) -> Result<BilinearModel<T>> {
     let read = |s: &Source| -> Result<Array2<T>> {
         match &s.rows {
@@ -289,20 +357,31 @@ pub fn read_model<T: Real>(file: &SafetensorsFile, info: &ModelInfo) -> Result<B
                 .expect("describe_model checked the tensor is a matrix")),
         }
     };
+    let read_vector = |s: &Source| -> Result<Array1<T>> {
+        let a = match &s.rows {
+            None => file.read::<T>(&s.tensor)?,
+            Some(r) => file.read_rows::<T>(&s.tensor, r.clone())?,
+        };
+        Ok(a.into_dimensionality::<Ix1>()
+            .expect("describe_model checked the tensor is a vector"))
+    };
     let embed = info.embed.as_ref().map(read).transpose()?;
     let w = read(&info.w)?;
     let v = read(&info.v)?;
     let p = read(&info.p)?;
+    let w_bias = info.w_bias.as_ref().map(read_vector).transpose()?;
+    let v_bias = info.v_bias.as_ref().map(read_vector).transpose()?;
+    let gain = info.norm_gain.as_ref().map(read_vector).transpose()?;
     let linear = match &info.linear {
         Some(l) if *l == info.p => Some(p.clone()),
         Some(l) => Some(read(l)?),
         None => None,
     };
-    Ok(BilinearModel::new(
-        embed,
-        BilinearLayer::new(w, v, p),
-        linear,
-    ))
+    let mut layer = BilinearLayer::new(w, v, p).with_biases(w_bias, v_bias);
+    if let Some(g) = &gain {
+        layer = layer.with_input_gain(g.view());
+    }
+    Ok(BilinearModel::new(embed, layer, linear))
 }
 
 // ---- image layout ------------------------------------------------------------------------
@@ -311,10 +390,10 @@ pub fn read_model<T: Real>(file: &SafetensorsFile, info: &ModelInfo) -> Result<B
 const IMAGE_EMBED: &str = "embed.weight";
 /// The image model's head `H` `[d_output, d_hidden]`.
 const IMAGE_HEAD: &str = "head.weight";
-/// Biases the image layout knows of but cannot fold in yet: the embedding's and the head's
-/// (a block's is [`block_bias`]). Exact bias folding (MATH.md §2, "Biases") replaces the
-/// "not supported" error with `W' = [W | b]`, `V' = [V | c]`.
-const IMAGE_OTHER_BIASES: [&str; 2] = ["embed.bias", "head.bias"];
+/// The image model's embedding bias, refused (see [`describe_model`]).
+const IMAGE_EMBED_BIAS: &str = "embed.bias";
+/// The image model's head bias, refused (see [`describe_model`]).
+const IMAGE_HEAD_BIAS: &str = "head.bias";
 
 /// The fused `[W; V]` weight of block `i`, `[2 d_hidden, d_hidden]`.
 fn block_weight(i: usize) -> String {
@@ -388,24 +467,36 @@ fn describe_image(file: &SafetensorsFile, residual_override: Option<bool>) -> Re
         ));
     }
 
-    // Biases: recognised, refused until they can be folded in exactly.
-    let biases: Vec<String> = std::iter::once(block_bias(0))
-        .chain(IMAGE_OTHER_BIASES.iter().map(|s| s.to_string()))
-        .filter_map(|n| file.info(&n).map(|t| format!("{} {:?}", t.name, t.shape)))
-        .collect();
-    if !biases.is_empty() || config.bias == Some(true) {
-        let evidence = if biases.is_empty() {
-            "config.json sets bias: true".to_string()
-        } else {
-            format!("the file holds {}", biases.join(", "))
-        };
+    // Biases of the embedding and the head: recognised, refused with the reason.
+    if let Some(t) = file.info(IMAGE_EMBED_BIAS) {
         return Err(unsupported(
             format!(
-                "biases are not supported yet (coming with the decomposition engine): {evidence}"
+                "{} {:?} is not supported: an embedding bias β makes the block's input \
+                 e = E x + β affine in the model input, and the loaded model (e = E x) has no \
+                 place for the shift, so evaluating and truncating it would silently differ \
+                 from the checkpoint",
+                t.name, t.shape
             ),
-            "decompose a model trained without biases (bias=False, the paper's default)",
+            "decompose a model whose embedding has no bias (the paper's code uses bias=False \
+             for embed and head); to study the block alone, export its weights and use \
+             --layout single",
         ));
     }
+    if let Some(t) = file.info(IMAGE_HEAD_BIAS) {
+        return Err(unsupported(
+            format!(
+                "{} {:?} is not supported: a head bias adds a constant to each logit; it changes \
+                 no interaction matrix, but the loaded model has no place for it, so evaluating \
+                 and truncating the model would silently differ from the checkpoint",
+                t.name, t.shape
+            ),
+            "decompose a model whose head has no bias (the paper's code uses bias=False for \
+             embed and head), or remove head.bias from the file if only the interaction \
+             matrices matter",
+        ));
+    }
+    let bias_name = block_bias(0);
+    let bias = file.info(&bias_name);
 
     // Every tensor must be accounted for: anything else (a norm, an extra layer) would change
     // the function the decomposition claims to describe.
@@ -419,8 +510,9 @@ fn describe_image(file: &SafetensorsFile, residual_override: Option<bool>) -> Re
     if !unknown.is_empty() {
         return Err(unsupported(
             format!(
-                "tensors outside the image layout (embed.weight, blocks.0.weight, head.weight): \
-                 {}; decomposing without them would describe a different model",
+                "tensors outside the image layout (embed.weight, blocks.0.weight, \
+                 blocks.0.bias, head.weight): {}; decomposing without them would describe a \
+                 different model",
                 unknown.join(", ")
             ),
             "if the layer does not use them, name its tensors with --layout single --w NAME \
@@ -467,7 +559,37 @@ fn describe_image(file: &SafetensorsFile, residual_override: Option<bool>) -> Re
             ),
         ));
     }
+    if let Some(b) = bias {
+        if b.shape != [2 * d_hidden] {
+            return Err(mismatch(
+                b,
+                format!("[{}]", 2 * d_hidden),
+                format!(
+                    "a fused block's bias stacks the bias of W x over that of V x, so it has \
+                     one entry per row of {block_name} ({})",
+                    2 * d_hidden
+                ),
+            ));
+        }
+    }
     let d_out = head.shape[0];
+    match (config.bias, bias) {
+        (Some(true), None) => {
+            return Err(config_err(format!(
+                "bias is true but the weights hold no tensor '{bias_name}' (the block's biases, \
+                 [{}]); the config belongs to a different model, or the bias was not saved",
+                2 * d_hidden
+            )));
+        }
+        (Some(false), Some(b)) => {
+            return Err(config_err(format!(
+                "bias is false but the weights hold {} {:?}; the config belongs to a different \
+                 model",
+                b.name, b.shape
+            )));
+        }
+        _ => {}
+    }
     for (field, value, actual, what) in [
         ("d_hidden", config.d_hidden, d_in, "embed.weight's rows"),
         (
@@ -530,6 +652,15 @@ fn describe_image(file: &SafetensorsFile, residual_override: Option<bool>) -> Re
             rows: Some(d_hidden..2 * d_hidden),
         },
         p: Source::whole(IMAGE_HEAD),
+        w_bias: bias.map(|_| Source {
+            tensor: bias_name.clone(),
+            rows: Some(0..d_hidden),
+        }),
+        v_bias: bias.map(|_| Source {
+            tensor: bias_name.clone(),
+            rows: Some(d_hidden..2 * d_hidden),
+        }),
+        norm_gain: None,
         // logits = H (e + g(e)): the linear term is the head itself.
         linear: residual.then(|| Source::whole(IMAGE_HEAD)),
         residual,
@@ -544,14 +675,28 @@ fn describe_image(file: &SafetensorsFile, residual_override: Option<bool>) -> Re
 
 // ---- single layout -----------------------------------------------------------------------
 
-fn describe_single(
-    file: &SafetensorsFile,
-    w: &str,
-    v: &str,
-    p: &str,
-    embed: Option<&str>,
-) -> Result<ModelInfo> {
+/// The tensor names of a single layer, as given or detected.
+struct SingleNames<'a> {
+    w: &'a str,
+    v: &'a str,
+    p: &'a str,
+    embed: Option<&'a str>,
+    w_bias: Option<&'a str>,
+    v_bias: Option<&'a str>,
+    norm_gain: Option<&'a str>,
+}
+
+fn describe_single(file: &SafetensorsFile, names: &SingleNames<'_>) -> Result<ModelInfo> {
     let path = file.path().to_path_buf();
+    let SingleNames {
+        w,
+        v,
+        p,
+        embed,
+        w_bias,
+        v_bias,
+        norm_gain,
+    } = *names;
     let (wi, vi, pi) = (matrix(file, w)?, matrix(file, v)?, matrix(file, p)?);
     let ei = embed.map(|e| matrix(file, e)).transpose()?;
     let mismatch = |t: &TensorInfo, expected: String, why: String| IoError::ShapeMismatch {
@@ -587,6 +732,46 @@ fn describe_single(
         Some(e) => e.shape[1],
         None => d_in,
     };
+    // Vectors: a bias per hidden unit, a gain per input.
+    let vector = |name: &str, len: usize, why: String| -> Result<Source> {
+        let t = file.require(name)?;
+        if t.shape != [len] {
+            return Err(mismatch(t, format!("[{len}]"), why));
+        }
+        Ok(Source::whole(name))
+    };
+    let bias_why = |which: &str| {
+        format!(
+            "the bias of {which} x has one entry per hidden unit (d_hidden = {d_hidden}, the rows \
+             of W ('{w}'))"
+        )
+    };
+    let w_bias = w_bias
+        .map(|b| vector(b, d_hidden, bias_why("W")))
+        .transpose()?;
+    let v_bias = v_bias
+        .map(|c| vector(c, d_hidden, bias_why("V")))
+        .transpose()?;
+    let norm_gain = norm_gain
+        .map(|g| {
+            vector(
+                g,
+                d_in,
+                format!(
+                    "a norm gain has one entry per input of the layer (d_in = {d_in}, the \
+                     columns of W ('{w}'))"
+                ),
+            )
+        })
+        .transpose()?;
+    let mut notes = Vec::new();
+    if let Some(g) = &norm_gain {
+        notes.push(format!(
+            "the norm gain {g} is folded into W and V (W diag(γ), V diag(γ)); the \
+             normalisation's division is not linear and stays outside the decomposition, so \
+             the model and its eigenvectors describe the normalised input"
+        ));
+    }
     Ok(ModelInfo {
         path,
         layout: Layout::Single,
@@ -594,6 +779,9 @@ fn describe_single(
         w: Source::whole(w),
         v: Source::whole(v),
         p: Source::whole(p),
+        w_bias,
+        v_bias,
+        norm_gain,
         linear: None,
         residual: false,
         d_input,
@@ -601,7 +789,7 @@ fn describe_single(
         d_hidden,
         d_out: pi.shape[0],
         config: None,
-        notes: Vec::new(),
+        notes,
     })
 }
 

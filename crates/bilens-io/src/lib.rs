@@ -4,13 +4,19 @@
 //!   for, converting F32/F64/F16/BF16 to `f32` or `f64` and rejecting NaN/Inf. [`load_model`]
 //!   finds the bilinear layer through a layout ([`LayoutSpec`]: the paper's `image` models, a
 //!   `single` named layer, or `auto` detection), checks every shape against the others before
-//!   reading, and returns a [`bilens_decomp::BilinearModel`]. [`inspect_model`] does the same
-//!   from the header alone.
+//!   reading, folds in what can be folded exactly (block biases `b, c`, a norm gain `γ`), and
+//!   returns a [`bilens_decomp::BilinearModel`]. [`inspect_model`] does the same from the
+//!   header alone.
+//! - **Vectors**: [`read_rows`] reads a set of vectors named `FILE:TENSOR`
+//!   ([`parse_file_tensor`]) — output directions such as an SAE encoder, or an input basis such
+//!   as its decoder — stored as rows or as columns.
 //! - **Datasets**: [`load_image_dataset`] reads MNIST-style IDX files, raw or gzipped.
 //! - **Results**: [`ResultsWriter`] streams a decomposition into a results directory
-//!   (`decomposition.safetensors` + `summary.json`, written atomically); [`read_results`] and
-//!   [`ResultsFile`] read it back. This directory is the contract between `bilens decompose`,
-//!   `bilens plot` and notebooks.
+//!   (`decomposition.safetensors` + `summary.json`, written atomically), with optional
+//!   per-output extras ([`ExtraSpec`]: bias terms, statistics, top feature interactions) and
+//!   global tensors (a HOSVD spectrum); [`read_results`] and [`ResultsFile`] read it back. This
+//!   directory is the contract between `bilens decompose`, `bilens hosvd`, `bilens plot` and
+//!   notebooks; the tensors are listed in [`names`].
 //!
 //! Errors are [`IoError`]s whose message reads `<file>: <what is wrong>`; [`IoError::hint`]
 //! says what to do about it.
@@ -44,7 +50,9 @@ mod error;
 mod idx;
 mod layout;
 mod results;
+mod results_read;
 mod safetensors_file;
+mod vectors;
 mod write;
 
 pub use error::{IoError, Result};
@@ -54,8 +62,11 @@ pub use layout::{
     load_model, read_model,
 };
 pub use results::{
-    DECOMPOSITION_FILE, FORMAT_VERSION, OutputSummary, Results, ResultsChunk, ResultsFile,
-    ResultsMeta, ResultsShape, ResultsWriter, SUMMARY_FILE, SUMMARY_TOP, Summary, read_results,
+    CrossInteraction, DECOMPOSITION_FILE, ExtraData, ExtraSpec, FORMAT_VERSION, HosvdSummary,
+    InteractionArrays, OutputSummary, ResultsChunk, ResultsMeta, ResultsShape, ResultsWriter,
+    SUMMARY_FILE, SUMMARY_TOP, SelfInteraction, Summary, names,
 };
+pub use results_read::{Results, ResultsFile, read_results};
 pub use safetensors_file::{SafetensorsFile, TensorInfo};
+pub use vectors::{RowsRead, parse_file_tensor, read_rows};
 pub use write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_arrays, write_atomic};

@@ -1,5 +1,5 @@
-//! The results directory: the only contract between `bilens decompose` and everything that
-//! reads its output (`bilens plot`, notebooks).
+//! The results directory: the only contract between `bilens decompose` (and `bilens hosvd`)
+//! and everything that reads their output (`bilens plot`, notebooks).
 //!
 //! ```text
 //! DIR/decomposition.safetensors   F32 (or F64) tensors, row o = output direction o:
@@ -8,14 +8,32 @@
 //!     input_eigenvectors  [n_out, k, d_input]  Eᵀv: the eigenvectors in the model's input
 //!                                              space (e.g. 784 pixels), models with an embedding
 //!     outputs             [n_out, d_out]       the output directions u
+//!   per-output extras, when the run computed them (declared with ExtraSpec):
+//!     linear_terms        [n_out, d_in]        q with uᵀy(x) = xᵀQx + 2qᵀx + q0 (biases)
+//!     constants           [n_out]              q0
+//!     effective_rank      [n_out]              (‖λ‖₁/‖λ‖₂)², NaN where not every λ is known
+//!     fraction_kept       [n_out]              Σ_kept λ² / ‖Q‖_F²
+//!     frobenius_sq        [n_out]              ‖Q‖_F²
+//!     self_interaction_values    [n_out, m]     largest |Q_D[f, f]| of a feature basis D,
+//!     self_interaction_features  [n_out, m]     I64: f (descending |value|; -1 = padding)
+//!     cross_interaction_values   [n_out, m]     largest |Q_D[a, b]|, a < b,
+//!     cross_interaction_features [n_out, m, 2]  I64: (a, b) (descending |value|; -1 = padding)
+//!   global tensors, written once (declared as TensorSpecs), e.g. for `bilens hosvd`:
+//!     singular_values     [S]                  σ_s, descending
+//!     output_vectors      [S, d_out]           u_s (Q(u_s)/σ_s is component s)
+//!     output_coefficients [S, n]               a_s over the restricting directions, if any
 //!   __metadata__ (strings): model, layout, method, k, order, precision, bilens_version,
 //!     format_version, run_id, and any extra keys of the writer
-//! DIR/summary.json                the metadata, the shape, and per output: index, label, top
-//!                                 eigenvalues, effective rank, fraction of ‖Q‖_F² kept, ‖Q‖_F²
+//! DIR/summary.json                the metadata, the shape, the declared extra and global
+//!                                 tensors, the HOSVD spectrum (if any), and per output: index,
+//!                                 label, top eigenvalues, effective rank, fraction of ‖Q‖_F²
+//!                                 kept, ‖Q‖_F², and when the extras hold them ‖q‖, q0 and the
+//!                                 top self/cross interactions
 //! ```
 //!
-//! The eigenvector tensors are absent when only spectra were computed. A numpy reader needs
-//! nothing but `safetensors.numpy.load_file(DIR + "/decomposition.safetensors")`.
+//! The eigenvector tensors are absent when only spectra were computed; extras and globals are
+//! absent unless declared (directories written before they existed read unchanged). A numpy
+//! reader needs nothing but `safetensors.numpy.load_file(DIR + "/decomposition.safetensors")`.
 //!
 //! Writes are atomic and streamed: [`ResultsWriter`] declares every tensor up front, takes
 //! chunks of consecutive outputs in any order straight into a temporary file, and on
@@ -24,30 +42,72 @@
 //! beside an old summary) is detected by [`ResultsFile::open`] rather than misread.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use bilens_decomp::{Decomposition, Order, Real, effective_rank, norm_fraction};
-use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD, Ix2, Ix3};
+use bilens_decomp::{
+    Decomposition, Hosvd, Order, Real, TopInteractions, effective_rank, norm_fraction,
+};
+use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewD, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
-use crate::write::{Element, SafetensorsWriter, TensorSpec, write_atomic};
+use crate::write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_atomic};
 
 /// File name of the tensors in a results directory.
 pub const DECOMPOSITION_FILE: &str = "decomposition.safetensors";
 /// File name of the summary in a results directory.
 pub const SUMMARY_FILE: &str = "summary.json";
-/// How many leading eigenvalues each output's summary lists (all of them when `k` is smaller).
+/// How many leading eigenvalues (and interactions) each output's summary lists (all of them
+/// when fewer are stored).
 pub const SUMMARY_TOP: usize = 20;
-/// Version of the results layout; readers refuse directories written by a newer one.
+/// Version of the results layout; readers refuse directories written by a newer one. Extra
+/// and global tensors were added without a new version: older readers ignore them.
 pub const FORMAT_VERSION: u32 = 1;
 
-const EIGENVALUES: &str = "eigenvalues";
-const EIGENVECTORS: &str = "eigenvectors";
-const INPUT_EIGENVECTORS: &str = "input_eigenvectors";
-const OUTPUTS: &str = "outputs";
+/// The names of the tensors a results directory holds (see the module table for shapes).
+pub mod names {
+    /// `[n_out, k]`, always present.
+    pub const EIGENVALUES: &str = "eigenvalues";
+    /// `[n_out, k, d_in]`, when eigenvectors are stored.
+    pub const EIGENVECTORS: &str = "eigenvectors";
+    /// `[n_out, k, d_input]`, when eigenvectors are stored and the model has an embedding.
+    pub const INPUT_EIGENVECTORS: &str = "input_eigenvectors";
+    /// `[n_out, d_out]`, always present.
+    pub const OUTPUTS: &str = "outputs";
+
+    /// Per-output extra `[n_out, d_in]`: the linear term `q` biases add.
+    pub const LINEAR_TERMS: &str = "linear_terms";
+    /// Per-output extra `[n_out]`: the constant `q0` biases add.
+    pub const CONSTANTS: &str = "constants";
+    /// Per-output extra `[n_out]`: effective rank, NaN where unknown.
+    pub const EFFECTIVE_RANK: &str = "effective_rank";
+    /// Per-output extra `[n_out]`: fraction of `‖Q‖_F²` kept.
+    pub const FRACTION_KEPT: &str = "fraction_kept";
+    /// Per-output extra `[n_out]`: `‖Q‖_F²`.
+    pub const FROBENIUS_SQ: &str = "frobenius_sq";
+    /// Per-output extra `[n_out, m]`: the largest diagonal entries of `Q_D`.
+    pub const SELF_INTERACTION_VALUES: &str = "self_interaction_values";
+    /// Per-output extra `[n_out, m]` (I64): their features.
+    pub const SELF_INTERACTION_FEATURES: &str = "self_interaction_features";
+    /// Per-output extra `[n_out, m]`: the largest off-diagonal entries of `Q_D`.
+    pub const CROSS_INTERACTION_VALUES: &str = "cross_interaction_values";
+    /// Per-output extra `[n_out, m, 2]` (I64): their feature pairs.
+    pub const CROSS_INTERACTION_FEATURES: &str = "cross_interaction_features";
+
+    /// Global `[S]`: HOSVD singular values.
+    pub const SINGULAR_VALUES: &str = "singular_values";
+    /// Global `[S, d_out]`: HOSVD output vectors.
+    pub const OUTPUT_VECTORS: &str = "output_vectors";
+    /// Global `[S, n]`: HOSVD coefficients over restricting directions.
+    pub const OUTPUT_COEFFICIENTS: &str = "output_coefficients";
+
+    /// The tensors every results directory may hold whatever was declared.
+    pub(crate) const FIXED: [&str; 4] = [EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS];
+    /// Per-output statistics the writer can fill from the summaries.
+    pub(crate) const STATS: [&str; 3] = [EFFECTIVE_RANK, FRACTION_KEPT, FROBENIUS_SQ];
+}
+
+use names::{EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS};
 
 /// Metadata keys the writer sets itself; extra keys may not reuse them.
 const RESERVED: [&str; 9] = [
@@ -96,6 +156,24 @@ pub struct ResultsMeta {
     pub extra: BTreeMap<String, String>,
 }
 
+/// One of an output's largest self interactions `Q_D[f, f]` in a feature basis.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SelfInteraction {
+    /// The feature `f`.
+    pub feature: usize,
+    /// `Q_D[f, f]`.
+    pub value: f64,
+}
+
+/// One of an output's largest cross interactions `Q_D[a, b]` (`a < b`) in a feature basis.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrossInteraction {
+    /// The features `[a, b]`, `a < b`.
+    pub features: [usize; 2],
+    /// `Q_D[a, b]` (the pair contributes `2 Q_D[a, b] z_a z_b`).
+    pub value: f64,
+}
+
 /// The summary of one output direction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputSummary {
@@ -112,11 +190,24 @@ pub struct OutputSummary {
     pub fraction_kept: f64,
     /// `‖Q(u)‖_F²`, the squared Frobenius norm of the interaction matrix.
     pub frobenius_sq: f64,
+    /// `‖q‖`, the norm of the linear term biases add (from the `linear_terms` extra).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_term_norm: Option<f64>,
+    /// `q0`, the constant biases add (from the `constants` extra).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constant: Option<f64>,
+    /// The largest self interactions, by descending `|value|`, at most [`SUMMARY_TOP`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_self_interactions: Option<Vec<SelfInteraction>>,
+    /// The largest cross interactions, by descending `|value|`, at most [`SUMMARY_TOP`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_cross_interactions: Option<Vec<CrossInteraction>>,
 }
 
 impl OutputSummary {
     /// The summary of output `index` from its kept eigenvalues and the spectrum-wide sums
-    /// `Σλ²` (`norm_sq`) and `Σ|λ|` (`abs_sum`, when known).
+    /// `Σλ²` (`norm_sq`) and `Σ|λ|` (`abs_sum`, when known). The optional fields are left
+    /// `None`; [`ResultsWriter::write_chunk`] fills them from the chunk's extras.
     pub fn new<T: Real>(
         index: usize,
         label: impl Into<String>,
@@ -131,6 +222,32 @@ impl OutputSummary {
             effective_rank: abs_sum.map(|a| effective_rank(a, norm_sq)),
             fraction_kept: norm_fraction(kept, norm_sq),
             frobenius_sq: norm_sq,
+            linear_term_norm: None,
+            constant: None,
+            top_self_interactions: None,
+            top_cross_interactions: None,
+        }
+    }
+}
+
+/// The HOSVD spectrum of a `bilens hosvd` run, recorded in `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HosvdSummary {
+    /// The kept singular values `σ_s`, descending.
+    pub singular_values: Vec<f64>,
+    /// `‖B_flat‖_F² = Σ_all σ²`.
+    pub total_sq: f64,
+    /// `Σ_kept σ² / total_sq` (0 for a zero tensor).
+    pub fraction_kept: f64,
+}
+
+impl HosvdSummary {
+    /// The summary of a computed HOSVD.
+    pub fn new<T: Real>(h: &Hosvd<T>) -> Self {
+        Self {
+            singular_values: h.singular_values.iter().map(|s| s.as_f64()).collect(),
+            total_sq: h.total_sq,
+            fraction_kept: norm_fraction(h.singular_values.view(), h.total_sq),
         }
     }
 }
@@ -144,8 +261,181 @@ pub struct Summary {
     pub metadata: BTreeMap<String, String>,
     /// Tensor sizes.
     pub shape: ResultsShape,
+    /// The per-output extra tensors, with their stored shapes `[n_out, ...]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<TensorSpec>,
+    /// The global tensors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub globals: Vec<TensorSpec>,
+    /// The HOSVD spectrum, for `bilens hosvd` results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosvd: Option<HosvdSummary>,
     /// One record per output direction, by index.
     pub outputs: Vec<OutputSummary>,
+}
+
+/// A per-output extra tensor, declared when a [`ResultsWriter`] is created: stored as
+/// `[n_out, trailing...]`, its rows given with every chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraSpec {
+    /// Tensor name (see [`names`] for the ones bilens writes).
+    pub name: String,
+    /// The results' precision (`F32`/`F64`, matching the writer's `T`) or `I64` for indices.
+    pub dtype: Dtype,
+    /// The shape of one output's entry (`[]` for a number per output).
+    pub trailing: Vec<usize>,
+}
+
+impl ExtraSpec {
+    /// A new spec.
+    pub fn new(name: impl Into<String>, dtype: Dtype, trailing: &[usize]) -> Self {
+        Self {
+            name: name.into(),
+            dtype,
+            trailing: trailing.to_vec(),
+        }
+    }
+
+    /// A float extra in precision `T`.
+    pub fn float<T: Element>(name: impl Into<String>, trailing: &[usize]) -> Self {
+        Self::new(name, T::DTYPE, trailing)
+    }
+
+    /// An I64 (index) extra.
+    pub fn index(name: impl Into<String>, trailing: &[usize]) -> Self {
+        Self::new(name, Dtype::I64, trailing)
+    }
+
+    /// `effective_rank`, `fraction_kept`, `frobenius_sq` (`[n_out]` each): the summary's
+    /// statistics as tensors. [`ResultsWriter::write_chunk`] fills them from the chunk's
+    /// summaries when the chunk does not give them.
+    pub fn spectrum_stats<T: Element>() -> Vec<Self> {
+        names::STATS
+            .iter()
+            .map(|n| Self::float::<T>(*n, &[]))
+            .collect()
+    }
+
+    /// `linear_terms` `[n_out, d_in]` and `constants` `[n_out]`: what biases add to each
+    /// output, `uᵀy(x) = xᵀQx + 2qᵀx + q0`.
+    pub fn bias_terms<T: Element>(d_in: usize) -> Vec<Self> {
+        vec![
+            Self::float::<T>(names::LINEAR_TERMS, &[d_in]),
+            Self::float::<T>(names::CONSTANTS, &[]),
+        ]
+    }
+
+    /// The four tensors of [`InteractionArrays`] with `m` entries per output.
+    pub fn interactions<T: Element>(m: usize) -> Vec<Self> {
+        vec![
+            Self::float::<T>(names::SELF_INTERACTION_VALUES, &[m]),
+            Self::index(names::SELF_INTERACTION_FEATURES, &[m]),
+            Self::float::<T>(names::CROSS_INTERACTION_VALUES, &[m]),
+            Self::index(names::CROSS_INTERACTION_FEATURES, &[m, 2]),
+        ]
+    }
+}
+
+/// The rows of one extra tensor for a chunk of outputs, `[n, trailing...]`.
+#[derive(Clone, Debug)]
+pub enum ExtraData<'a, T> {
+    /// Values in the results' precision.
+    Float(ArrayViewD<'a, T>),
+    /// Indices (I64).
+    Index(ArrayViewD<'a, i64>),
+}
+
+impl<T> ExtraData<'_, T> {
+    /// A view of the same rows with a shorter lifetime (the enum is invariant in its lifetime,
+    /// as ndarray's views are for a generic element type, so it cannot simply be coerced).
+    pub fn view(&self) -> ExtraData<'_, T> {
+        match self {
+            ExtraData::Float(a) => ExtraData::Float(a.view()),
+            ExtraData::Index(a) => ExtraData::Index(a.view()),
+        }
+    }
+
+    fn shape(&self) -> &[usize] {
+        match self {
+            ExtraData::Float(a) => a.shape(),
+            ExtraData::Index(a) => a.shape(),
+        }
+    }
+
+    fn dtype_name(&self, float: Dtype) -> &'static str {
+        match self {
+            ExtraData::Float(_) => float.name(),
+            ExtraData::Index(_) => Dtype::I64.name(),
+        }
+    }
+}
+
+/// The largest self and cross interactions of a chunk of outputs, padded to `m` entries each,
+/// as the four extras [`ExtraSpec::interactions`] declares. Padding (when an output has fewer
+/// than `m` interactions, e.g. fewer than `m` feature pairs) has feature `-1` and value NaN.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InteractionArrays<T> {
+    /// `[n, m]`, `Q_D[f, f]`.
+    pub self_values: Array2<T>,
+    /// `[n, m]`, `f`.
+    pub self_features: Array2<i64>,
+    /// `[n, m]`, `Q_D[a, b]`.
+    pub cross_values: Array2<T>,
+    /// `[n, m, 2]`, `(a, b)` with `a < b`.
+    pub cross_features: Array3<i64>,
+}
+
+impl<T: Real> InteractionArrays<T> {
+    /// Packs one [`TopInteractions`] per output (as `InputBasis::top_interactions` returns
+    /// them, by descending `|value|`), keeping at most `m` of each kind.
+    pub fn new(tops: &[TopInteractions<T>], m: usize) -> Self {
+        let n = tops.len();
+        let mut a = Self {
+            self_values: Array2::from_elem((n, m), T::nan()),
+            self_features: Array2::from_elem((n, m), -1),
+            cross_values: Array2::from_elem((n, m), T::nan()),
+            cross_features: Array3::from_elem((n, m, 2), -1),
+        };
+        for (o, top) in tops.iter().enumerate() {
+            for (j, &(f, x)) in top.self_interactions.iter().take(m).enumerate() {
+                a.self_values[(o, j)] = x;
+                a.self_features[(o, j)] = index(f);
+            }
+            for (j, &(f, g, x)) in top.cross_interactions.iter().take(m).enumerate() {
+                a.cross_values[(o, j)] = x;
+                a.cross_features[(o, j, 0)] = index(f);
+                a.cross_features[(o, j, 1)] = index(g);
+            }
+        }
+        a
+    }
+
+    /// The chunk extras, by the names [`ExtraSpec::interactions`] declares.
+    pub fn extras(&self) -> Vec<(&'static str, ExtraData<'_, T>)> {
+        vec![
+            (
+                names::SELF_INTERACTION_VALUES,
+                ExtraData::Float(self.self_values.view().into_dyn()),
+            ),
+            (
+                names::SELF_INTERACTION_FEATURES,
+                ExtraData::Index(self.self_features.view().into_dyn()),
+            ),
+            (
+                names::CROSS_INTERACTION_VALUES,
+                ExtraData::Float(self.cross_values.view().into_dyn()),
+            ),
+            (
+                names::CROSS_INTERACTION_FEATURES,
+                ExtraData::Index(self.cross_features.view().into_dyn()),
+            ),
+        ]
+    }
+}
+
+/// A feature index as stored (I64); indices of in-memory arrays always fit.
+fn index(f: usize) -> i64 {
+    i64::try_from(f).unwrap_or(i64::MAX)
 }
 
 /// A chunk of consecutive outputs `first..first + n` for [`ResultsWriter::write_chunk`].
@@ -164,6 +454,9 @@ pub struct ResultsChunk<'a, T> {
     pub outputs: ArrayView2<'a, T>,
     /// One summary per output, indices `first..first + n` in order.
     pub summaries: Vec<OutputSummary>,
+    /// The rows `[n, trailing...]` of every declared extra, by name (the statistics of
+    /// [`ExtraSpec::spectrum_stats`] may be left out: they are filled from `summaries`).
+    pub extras: Vec<(&'a str, ExtraData<'a, T>)>,
 }
 
 /// Writes a results directory, streaming chunks of outputs to disk; see the module docs.
@@ -174,6 +467,11 @@ pub struct ResultsWriter<T> {
     file: SafetensorsWriter,
     metadata: BTreeMap<String, String>,
     summaries: Vec<Option<OutputSummary>>,
+    /// Declared extras, with their stored shapes `[n_out, trailing...]`.
+    extras: Vec<TensorSpec>,
+    /// Declared globals and whether each was written.
+    globals: Vec<(TensorSpec, bool)>,
+    hosvd: Option<HosvdSummary>,
     _precision: std::marker::PhantomData<T>,
 }
 
@@ -188,10 +486,25 @@ impl<T> std::fmt::Debug for ResultsWriter<T> {
 
 impl<T: Real + Element> ResultsWriter<T> {
     /// Starts writing results of `shape` into `dir` (created if needed), stored in precision
-    /// `T`. Nothing appears at the final paths before [`ResultsWriter::finish`].
-    pub fn create(dir: &Path, shape: ResultsShape, meta: &ResultsMeta) -> Result<Self> {
+    /// `T`, with the per-output `extras` and the `globals` declared (both may be empty).
+    /// Nothing appears at the final paths before [`ResultsWriter::finish`].
+    ///
+    /// A float extra must be declared in the results' precision (its rows are `T`); names may
+    /// not repeat or reuse the four tensors every results directory has.
+    pub fn create(
+        dir: &Path,
+        shape: ResultsShape,
+        meta: &ResultsMeta,
+        extras: &[ExtraSpec],
+        globals: &[TensorSpec],
+    ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
         let file_path = dir.join(DECOMPOSITION_FILE);
+        let declare_err = |tensor: &str, reason: String| IoError::Write {
+            path: file_path.clone(),
+            tensor: tensor.to_string(),
+            reason,
+        };
         let mut metadata = BTreeMap::from([
             ("model".to_string(), meta.model.clone()),
             ("layout".to_string(), meta.layout.clone()),
@@ -208,11 +521,10 @@ impl<T: Real + Element> ResultsWriter<T> {
         ]);
         for (key, value) in &meta.extra {
             if RESERVED.contains(&key.as_str()) {
-                return Err(IoError::Write {
-                    path: file_path,
-                    tensor: "__metadata__".into(),
-                    reason: format!("extra key '{key}' would overwrite the writer's own"),
-                });
+                return Err(declare_err(
+                    "__metadata__",
+                    format!("extra key '{key}' would overwrite the writer's own"),
+                ));
             }
             metadata.insert(key.clone(), value.clone());
         }
@@ -223,30 +535,48 @@ impl<T: Real + Element> ResultsWriter<T> {
             d_out,
             ..
         } = shape;
-        let mut specs = vec![TensorSpec::new(
-            EIGENVALUES,
-            <T as Element>::DTYPE,
-            &[n_out, k],
-        )];
+        let float = <T as Element>::DTYPE;
+        let mut specs = vec![TensorSpec::new(EIGENVALUES, float, &[n_out, k])];
         if shape.eigenvectors {
-            specs.push(TensorSpec::new(
-                EIGENVECTORS,
-                <T as Element>::DTYPE,
-                &[n_out, k, d_in],
-            ));
+            specs.push(TensorSpec::new(EIGENVECTORS, float, &[n_out, k, d_in]));
             if let Some(d_input) = shape.d_input {
                 specs.push(TensorSpec::new(
                     INPUT_EIGENVECTORS,
-                    <T as Element>::DTYPE,
+                    float,
                     &[n_out, k, d_input],
                 ));
             }
         }
-        specs.push(TensorSpec::new(
-            OUTPUTS,
-            <T as Element>::DTYPE,
-            &[n_out, d_out],
-        ));
+        specs.push(TensorSpec::new(OUTPUTS, float, &[n_out, d_out]));
+        let mut extra_specs = Vec::with_capacity(extras.len());
+        for e in extras {
+            if e.dtype != float && e.dtype != Dtype::I64 {
+                return Err(declare_err(
+                    &e.name,
+                    format!(
+                        "declared {} but the results are stored in {}: a per-output extra holds \
+                         {} values or I64 indices",
+                        e.dtype.name(),
+                        float.name(),
+                        float.name()
+                    ),
+                ));
+            }
+            let mut stored = vec![n_out];
+            stored.extend_from_slice(&e.trailing);
+            extra_specs.push(TensorSpec::new(e.name.clone(), e.dtype, &stored));
+        }
+        for t in extra_specs.iter().chain(globals) {
+            if names::FIXED.contains(&t.name.as_str()) {
+                return Err(declare_err(
+                    &t.name,
+                    "the name belongs to a tensor every results directory has".into(),
+                ));
+            }
+        }
+        specs.extend(extra_specs.iter().cloned());
+        specs.extend(globals.iter().cloned());
+        // Duplicate names are refused here.
         let file = SafetensorsWriter::create(&file_path, specs, &metadata)?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -255,6 +585,9 @@ impl<T: Real + Element> ResultsWriter<T> {
             file,
             metadata,
             summaries: vec![None; n_out],
+            extras: extra_specs,
+            globals: globals.iter().map(|g| (g.clone(), false)).collect(),
+            hosvd: None,
             _precision: std::marker::PhantomData,
         })
     }
@@ -264,8 +597,34 @@ impl<T: Real + Element> ResultsWriter<T> {
         self.shape
     }
 
+    /// The global tensors of a computed HOSVD, to declare at [`ResultsWriter::create`] and
+    /// write with [`ResultsWriter::write_hosvd`]: `singular_values [S]`,
+    /// `output_vectors [S, d_out]` and, for a restricted HOSVD, `output_coefficients [S, n]`.
+    pub fn hosvd_globals(h: &Hosvd<T>) -> Vec<TensorSpec> {
+        let float = <T as Element>::DTYPE;
+        let mut specs = vec![
+            TensorSpec::new(names::SINGULAR_VALUES, float, h.singular_values.shape()),
+            TensorSpec::new(names::OUTPUT_VECTORS, float, h.output_vectors.shape()),
+        ];
+        if let Some(c) = &h.coefficients {
+            specs.push(TensorSpec::new(
+                names::OUTPUT_COEFFICIENTS,
+                float,
+                c.shape(),
+            ));
+        }
+        specs
+    }
+
     /// Writes one chunk of consecutive outputs (chunks may come in any order; each output
     /// exactly once).
+    ///
+    /// Every declared extra must be given, with rows `[n, trailing...]` of its declared kind,
+    /// except the statistics of [`ExtraSpec::spectrum_stats`], which are filled from the
+    /// chunk's summaries when left out (NaN for an unknown effective rank). Summary fields
+    /// left `None` are filled from the extras that hold them: `linear_term_norm` from
+    /// `linear_terms`, `constant` from `constants`, and the top interactions (at most
+    /// [`SUMMARY_TOP`], padding skipped) from the interaction tensors.
     pub fn write_chunk(&mut self, chunk: ResultsChunk<'_, T>) -> Result<()> {
         let ResultsShape {
             n_out,
@@ -342,6 +701,56 @@ impl<T: Real + Element> ResultsWriter<T> {
         if let Some(o) = (first..first + n).find(|&o| self.summaries[o].is_some()) {
             return Err(err(EIGENVALUES, format!("output {o} was already written")));
         }
+
+        // Extras: the statistics left out are computed from the summaries.
+        let float = <T as Element>::DTYPE;
+        let given = |name: &str| chunk.extras.iter().any(|(g, _)| *g == name);
+        let filled: Vec<(&str, Array1<T>)> = self
+            .extras
+            .iter()
+            .filter(|e| {
+                e.dtype == float && names::STATS.contains(&e.name.as_str()) && !given(&e.name)
+            })
+            .map(|e| (e.name.as_str(), stat_column(&e.name, &chunk.summaries)))
+            .collect();
+        let mut extras: Vec<(&str, ExtraData<'_, T>)> =
+            chunk.extras.iter().map(|(n, d)| (*n, d.view())).collect();
+        extras.extend(
+            filled
+                .iter()
+                .map(|(name, a)| (*name, ExtraData::Float(a.view().into_dyn()))),
+        );
+        for (i, (name, data)) in extras.iter().enumerate() {
+            let Some(spec) = self.extras.iter().find(|e| e.name == *name) else {
+                return Err(err(
+                    name,
+                    "given with a chunk but not declared as a per-output extra".into(),
+                ));
+            };
+            if extras[..i].iter().any(|(other, _)| other == name) {
+                return Err(err(name, "given twice in one chunk".into()));
+            }
+            let kind = data.dtype_name(float);
+            if kind != spec.dtype.name() {
+                return Err(err(
+                    name,
+                    format!("declared {} but given as {kind}", spec.dtype.name()),
+                ));
+            }
+            let mut expected = spec.shape.clone();
+            expected[0] = n;
+            check(name, data.shape(), &expected)?;
+        }
+        if let Some(missing) = self
+            .extras
+            .iter()
+            .find(|e| !extras.iter().any(|(g, _)| *g == e.name))
+        {
+            return Err(err(&missing.name, "declared but not given".into()));
+        }
+        let mut summaries = chunk.summaries;
+        fill_summaries(&mut summaries, &extras);
+
         write_rows(
             &mut self.file,
             EIGENVALUES,
@@ -355,7 +764,13 @@ impl<T: Real + Element> ResultsWriter<T> {
             write_rows(&mut self.file, INPUT_EIGENVECTORS, first, v.into_dyn())?;
         }
         write_rows(&mut self.file, OUTPUTS, first, chunk.outputs.into_dyn())?;
-        for s in chunk.summaries {
+        for (name, data) in extras {
+            match data {
+                ExtraData::Float(a) => write_rows(&mut self.file, name, first, a)?,
+                ExtraData::Index(a) => write_rows(&mut self.file, name, first, a)?,
+            }
+        }
+        for s in summaries {
             let o = s.index;
             self.summaries[o] = Some(s);
         }
@@ -364,7 +779,9 @@ impl<T: Real + Element> ResultsWriter<T> {
 
     /// Writes a chunk straight from [`bilens_decomp::decompose_chunked`]'s output: `part`
     /// covers outputs `first..`, `outputs` are those outputs' directions, `input_eigenvectors`
-    /// their eigenvectors mapped through the embedding, and `label(o)` names output `o`.
+    /// their eigenvectors mapped through the embedding, `label(o)` names output `o`, and
+    /// `extras` are the chunk's rows of the declared extras (see
+    /// [`ResultsWriter::write_chunk`] for what may be left out and what fills the summaries).
     pub fn write_decomposition(
         &mut self,
         first: usize,
@@ -372,6 +789,7 @@ impl<T: Real + Element> ResultsWriter<T> {
         outputs: ArrayView2<'_, T>,
         input_eigenvectors: Option<ArrayView3<'_, T>>,
         label: impl Fn(usize) -> String,
+        extras: &[(&str, ExtraData<'_, T>)],
     ) -> Result<()> {
         let summaries = (0..part.n_outputs())
             .map(|o| {
@@ -391,7 +809,43 @@ impl<T: Real + Element> ResultsWriter<T> {
             input_eigenvectors,
             outputs,
             summaries,
+            extras: extras.iter().map(|(n, d)| (*n, d.view())).collect(),
         })
+    }
+
+    /// Writes a global tensor declared at creation, whole (each exactly once).
+    pub fn write_global<E: Element>(&mut self, name: &str, a: ArrayViewD<'_, E>) -> Result<()> {
+        let err = |reason: &str| IoError::Write {
+            path: self.file_path.clone(),
+            tensor: name.to_string(),
+            reason: reason.to_string(),
+        };
+        let Some(i) = self.globals.iter().position(|(g, _)| g.name == name) else {
+            return Err(err("not declared as a global tensor"));
+        };
+        if self.globals[i].1 {
+            return Err(err("already written"));
+        }
+        self.file.write_array(name, a)?;
+        self.globals[i].1 = true;
+        Ok(())
+    }
+
+    /// Writes the globals of [`ResultsWriter::hosvd_globals`] and records the spectrum in the
+    /// summary ([`ResultsWriter::set_hosvd_summary`]).
+    pub fn write_hosvd(&mut self, h: &Hosvd<T>) -> Result<()> {
+        self.write_global(names::SINGULAR_VALUES, h.singular_values.view().into_dyn())?;
+        self.write_global(names::OUTPUT_VECTORS, h.output_vectors.view().into_dyn())?;
+        if let Some(c) = &h.coefficients {
+            self.write_global(names::OUTPUT_COEFFICIENTS, c.view().into_dyn())?;
+        }
+        self.set_hosvd_summary(HosvdSummary::new(h));
+        Ok(())
+    }
+
+    /// Records a HOSVD spectrum in `summary.json`.
+    pub fn set_hosvd_summary(&mut self, summary: HosvdSummary) {
+        self.hosvd = Some(summary);
     }
 
     /// Adds metadata known only once the run is over (e.g. how often a solver fell back), to
@@ -402,8 +856,8 @@ impl<T: Real + Element> ResultsWriter<T> {
         self.metadata.insert(key.to_string(), value);
     }
 
-    /// Checks every output was written, moves `decomposition.safetensors` into place, then
-    /// writes `summary.json` (each atomically).
+    /// Checks every output and global was written, moves `decomposition.safetensors` into
+    /// place, then writes `summary.json` (each atomically).
     pub fn finish(self) -> Result<()> {
         let missing: Vec<usize> = (0..self.shape.n_out)
             .filter(|&o| self.summaries[o].is_none())
@@ -419,10 +873,20 @@ impl<T: Real + Element> ResultsWriter<T> {
                 ),
             });
         }
+        if let Some((g, _)) = self.globals.iter().find(|(_, written)| !written) {
+            return Err(IoError::Write {
+                path: self.file_path,
+                tensor: g.name.clone(),
+                reason: "declared as a global tensor but never written".into(),
+            });
+        }
         let summary = Summary {
             format_version: FORMAT_VERSION,
             metadata: self.metadata,
             shape: self.shape,
+            extras: self.extras,
+            globals: self.globals.into_iter().map(|(g, _)| g).collect(),
+            hosvd: self.hosvd,
             outputs: self.summaries.into_iter().flatten().collect(),
         };
         let mut json = serde_json::to_vec_pretty(&summary).expect("the summary serialises");
@@ -432,12 +896,107 @@ impl<T: Real + Element> ResultsWriter<T> {
     }
 }
 
+/// One statistic of [`names::STATS`] for each summary, as a column in precision `T`.
+fn stat_column<T: Real>(name: &str, summaries: &[OutputSummary]) -> Array1<T> {
+    summaries
+        .iter()
+        .map(|s| {
+            T::of_f64(match name {
+                names::EFFECTIVE_RANK => s.effective_rank.unwrap_or(f64::NAN),
+                names::FRACTION_KEPT => s.fraction_kept,
+                _ => s.frobenius_sq,
+            })
+        })
+        .collect()
+}
+
+/// Fills the summaries' optional fields (those still `None`) from the chunk's extras, whose
+/// shapes have been checked.
+fn fill_summaries<T: Real>(summaries: &mut [OutputSummary], extras: &[(&str, ExtraData<'_, T>)]) {
+    let float = |name: &str| {
+        extras.iter().find_map(|(n, d)| match d {
+            ExtraData::Float(a) if *n == name => Some(a.view()),
+            _ => None,
+        })
+    };
+    let index = |name: &str| {
+        extras.iter().find_map(|(n, d)| match d {
+            ExtraData::Index(a) if *n == name => Some(a.view()),
+            _ => None,
+        })
+    };
+    let finite = |x: T| x.is_finite().then(|| x.as_f64());
+    if let Some(q) = float(names::LINEAR_TERMS) {
+        for (s, row) in summaries.iter_mut().zip(q.outer_iter()) {
+            s.linear_term_norm
+                .get_or_insert_with(|| row.iter().map(|x| x.as_f64().powi(2)).sum::<f64>().sqrt());
+        }
+    }
+    if let Some(q0) = float(names::CONSTANTS) {
+        for (s, &c) in summaries.iter_mut().zip(q0.iter()) {
+            if s.constant.is_none() {
+                s.constant = finite(c);
+            }
+        }
+    }
+    let top = |values: &ArrayViewD<'_, T>, o: usize| -> Vec<(usize, Option<f64>)> {
+        values
+            .index_axis(Axis(0), o)
+            .iter()
+            .enumerate()
+            .map(|(j, &x)| (j, finite(x)))
+            .collect()
+    };
+    if let (Some(values), Some(features)) = (
+        float(names::SELF_INTERACTION_VALUES),
+        index(names::SELF_INTERACTION_FEATURES),
+    ) {
+        for (o, s) in summaries.iter_mut().enumerate() {
+            let f = features.index_axis(Axis(0), o);
+            s.top_self_interactions.get_or_insert_with(|| {
+                top(&values, o)
+                    .into_iter()
+                    .filter_map(|(j, x)| {
+                        Some(SelfInteraction {
+                            feature: usize::try_from(*f.get(j)?).ok()?,
+                            value: x?,
+                        })
+                    })
+                    .take(SUMMARY_TOP)
+                    .collect()
+            });
+        }
+    }
+    if let (Some(values), Some(features)) = (
+        float(names::CROSS_INTERACTION_VALUES),
+        index(names::CROSS_INTERACTION_FEATURES),
+    ) {
+        for (o, s) in summaries.iter_mut().enumerate() {
+            let f = features.index_axis(Axis(0), o);
+            s.top_cross_interactions.get_or_insert_with(|| {
+                top(&values, o)
+                    .into_iter()
+                    .filter_map(|(j, x)| {
+                        let a = usize::try_from(*f.get([j, 0].as_slice())?).ok()?;
+                        let b = usize::try_from(*f.get([j, 1].as_slice())?).ok()?;
+                        Some(CrossInteraction {
+                            features: [a, b],
+                            value: x?,
+                        })
+                    })
+                    .take(SUMMARY_TOP)
+                    .collect()
+            });
+        }
+    }
+}
+
 /// Writes the rows of `a` (leading axis = outputs) at output `first` of tensor `name`.
-fn write_rows<T: Element>(
+fn write_rows<E: Element>(
     file: &mut SafetensorsWriter,
     name: &str,
     first: usize,
-    a: ArrayViewD<'_, T>,
+    a: ArrayViewD<'_, E>,
 ) -> Result<()> {
     let row: usize = a.shape().iter().skip(1).product();
     match a.as_slice() {
@@ -453,229 +1012,4 @@ fn run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{nanos:x}-{:x}", std::process::id())
-}
-
-/// A results directory opened for reading: summary parsed, tensors mapped, nothing else read.
-/// Tensors are read on request, whole or for a range of outputs, in any precision.
-#[derive(Debug)]
-pub struct ResultsFile {
-    dir: PathBuf,
-    file: SafetensorsFile,
-    summary: Summary,
-}
-
-/// A results directory read whole, arrays in `f32` whatever the stored precision.
-#[derive(Clone, Debug)]
-pub struct Results {
-    /// The directory.
-    pub dir: PathBuf,
-    /// The safetensors `__metadata__` (same as `summary.metadata`).
-    pub metadata: BTreeMap<String, String>,
-    /// The parsed `summary.json`.
-    pub summary: Summary,
-    /// `[n_out, k]`.
-    pub eigenvalues: Array2<f32>,
-    /// `[n_out, k, d_in]`, when stored.
-    pub eigenvectors: Option<Array3<f32>>,
-    /// `[n_out, k, d_input]`, when stored.
-    pub input_eigenvectors: Option<Array3<f32>>,
-    /// `[n_out, d_out]`.
-    pub outputs: Array2<f32>,
-}
-
-/// Reads a whole results directory (see [`ResultsFile`] to read parts of a large one).
-pub fn read_results(dir: &Path) -> Result<Results> {
-    let r = ResultsFile::open(dir)?;
-    let n = r.summary.shape.n_out;
-    Ok(Results {
-        dir: dir.to_path_buf(),
-        metadata: r.file.metadata().clone(),
-        eigenvalues: r.eigenvalues()?,
-        eigenvectors: r.eigenvectors(0..n)?,
-        input_eigenvectors: r.input_eigenvectors(0..n)?,
-        outputs: r.outputs()?,
-        summary: r.summary,
-    })
-}
-
-impl ResultsFile {
-    /// Opens `dir`, parses `summary.json` and the tensors' header and checks they agree.
-    pub fn open(dir: &Path) -> Result<Self> {
-        let problem = |path: PathBuf, reason: String| IoError::Results { path, reason };
-        if !dir.exists() {
-            return Err(problem(dir.into(), "no such results directory".into()));
-        }
-        if !dir.is_dir() {
-            return Err(problem(
-                dir.into(),
-                "not a directory; a results directory holds decomposition.safetensors and \
-                 summary.json"
-                    .into(),
-            ));
-        }
-        let file_path = dir.join(DECOMPOSITION_FILE);
-        let summary_path = dir.join(SUMMARY_FILE);
-        for p in [&file_path, &summary_path] {
-            if !p.is_file() {
-                return Err(problem(
-                    p.clone(),
-                    "missing: not a bilens results directory, or the decomposition did not \
-                     finish"
-                        .into(),
-                ));
-            }
-        }
-        let file = SafetensorsFile::open(&file_path).map_err(|e| {
-            // Keep the file's own diagnosis, under the results-directory hint.
-            let message = e.to_string();
-            let prefix = format!("{}: ", file_path.display());
-            problem(
-                file_path.clone(),
-                message
-                    .strip_prefix(&prefix)
-                    .unwrap_or(&message)
-                    .to_string(),
-            )
-        })?;
-        let text =
-            std::fs::read_to_string(&summary_path).map_err(|e| IoError::os(&summary_path, e))?;
-        let summary: Summary = serde_json::from_str(&text)
-            .map_err(|e| problem(summary_path.clone(), format!("not a bilens summary: {e}")))?;
-        if summary.format_version > FORMAT_VERSION {
-            return Err(problem(
-                summary_path,
-                format!(
-                    "written by a newer bilens (results format {}, this version reads up to \
-                     {FORMAT_VERSION})",
-                    summary.format_version
-                ),
-            ));
-        }
-        if file.metadata().get("run_id") != summary.metadata.get("run_id") {
-            return Err(problem(
-                dir.into(),
-                format!(
-                    "{DECOMPOSITION_FILE} and {SUMMARY_FILE} come from different runs (an \
-                     interrupted write?)"
-                ),
-            ));
-        }
-        let s = summary.shape;
-        let mut expected = vec![
-            (EIGENVALUES, Some(vec![s.n_out, s.k])),
-            (OUTPUTS, Some(vec![s.n_out, s.d_out])),
-            (
-                EIGENVECTORS,
-                s.eigenvectors.then(|| vec![s.n_out, s.k, s.d_in]),
-            ),
-            (
-                INPUT_EIGENVECTORS,
-                s.d_input
-                    .filter(|_| s.eigenvectors)
-                    .map(|d| vec![s.n_out, s.k, d]),
-            ),
-        ];
-        for (name, shape) in expected.drain(..) {
-            let found = file.info(name).map(|t| t.shape.clone());
-            if found != shape {
-                let show = |x: &Option<Vec<usize>>| {
-                    x.as_ref()
-                        .map_or_else(|| "absent".to_string(), |v| format!("{v:?}"))
-                };
-                return Err(problem(
-                    file_path,
-                    format!(
-                        "tensor '{name}' is {} but {SUMMARY_FILE} implies {}",
-                        show(&found),
-                        show(&shape)
-                    ),
-                ));
-            }
-        }
-        if summary.outputs.len() != s.n_out {
-            return Err(problem(
-                summary_path,
-                format!(
-                    "lists {} outputs but its shape says n_out = {}",
-                    summary.outputs.len(),
-                    s.n_out
-                ),
-            ));
-        }
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            file,
-            summary,
-        })
-    }
-
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The parsed `summary.json`.
-    pub fn summary(&self) -> &Summary {
-        &self.summary
-    }
-
-    /// The string metadata.
-    pub fn metadata(&self) -> &BTreeMap<String, String> {
-        &self.summary.metadata
-    }
-
-    /// The tensor sizes.
-    pub fn shape(&self) -> ResultsShape {
-        self.summary.shape
-    }
-
-    /// All eigenvalues `[n_out, k]`.
-    pub fn eigenvalues<T: Real>(&self) -> Result<Array2<T>> {
-        Ok(self
-            .file
-            .read::<T>(EIGENVALUES)?
-            .into_dimensionality::<Ix2>()
-            .expect("shape checked on open"))
-    }
-
-    /// All output directions `[n_out, d_out]`.
-    pub fn outputs<T: Real>(&self) -> Result<Array2<T>> {
-        Ok(self
-            .file
-            .read::<T>(OUTPUTS)?
-            .into_dimensionality::<Ix2>()
-            .expect("shape checked on open"))
-    }
-
-    /// The eigenvectors of outputs `range` (`[len, k, d_in]`), `None` when not stored.
-    ///
-    /// # Panics
-    /// If `range` is not within `0..n_out`.
-    #[track_caller]
-    pub fn eigenvectors<T: Real>(&self, range: Range<usize>) -> Result<Option<Array3<T>>> {
-        self.slab(EIGENVECTORS, range)
-    }
-
-    /// The input-space eigenvectors of outputs `range` (`[len, k, d_input]`), `None` when not
-    /// stored.
-    ///
-    /// # Panics
-    /// If `range` is not within `0..n_out`.
-    #[track_caller]
-    pub fn input_eigenvectors<T: Real>(&self, range: Range<usize>) -> Result<Option<Array3<T>>> {
-        self.slab(INPUT_EIGENVECTORS, range)
-    }
-
-    #[track_caller]
-    fn slab<T: Real>(&self, name: &str, range: Range<usize>) -> Result<Option<Array3<T>>> {
-        if self.file.info(name).is_none() {
-            return Ok(None);
-        }
-        Ok(Some(
-            self.file
-                .read_rows::<T>(name, range)?
-                .into_dimensionality::<Ix3>()
-                .expect("shape checked on open"),
-        ))
-    }
 }

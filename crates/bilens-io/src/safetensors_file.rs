@@ -218,6 +218,23 @@ impl SafetensorsFile {
     /// [`SafetensorsFile::info`]).
     #[track_caller]
     pub fn read_rows<T: Real>(&self, name: &str, rows: Range<usize>) -> Result<ArrayD<T>> {
+        self.read_rows_checked(name, rows, Finite::Require)
+    }
+
+    /// Reads a whole tensor, converted to `T`, keeping NaN and infinity: results tensors use
+    /// NaN for "unknown" and for padding, where a weight must be finite.
+    pub(crate) fn read_allowing_non_finite<T: Real>(&self, name: &str) -> Result<ArrayD<T>> {
+        let rows = self.require(name)?.shape.first().copied().unwrap_or(1);
+        self.read_rows_checked(name, 0..rows, Finite::Allow)
+    }
+
+    #[track_caller]
+    fn read_rows_checked<T: Real>(
+        &self,
+        name: &str,
+        rows: Range<usize>,
+        finite: Finite,
+    ) -> Result<ArrayD<T>> {
         let info = self.require(name)?;
         let entry = self.entries[name];
         let n_rows = info.shape.first().copied().unwrap_or(1);
@@ -244,7 +261,7 @@ impl SafetensorsFile {
         if let Some(first) = shape.first_mut() {
             *first = rows.len();
         }
-        if let Some(flat) = decoded.first_non_finite {
+        if let (Some(flat), Finite::Require) = (decoded.first_non_finite, finite) {
             let mut first = unravel(flat, &shape);
             if let Some(r) = first.first_mut() {
                 *r += rows.start;
@@ -260,6 +277,39 @@ impl SafetensorsFile {
         Ok(ArrayD::from_shape_vec(IxDyn(&shape), decoded.values)
             .expect("the header was validated: data length matches the shape"))
     }
+
+    /// Reads a whole I64 tensor (indices bilens writes into results); only I64 is accepted.
+    pub(crate) fn read_i64(&self, name: &str) -> Result<ArrayD<i64>> {
+        let info = self.require(name)?;
+        let entry = self.entries[name];
+        if entry.dtype != StDtype::I64 {
+            return Err(IoError::UnsupportedDtype {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                dtype: info.dtype.clone(),
+            });
+        }
+        let bytes = &self.map[self.data_start + entry.begin..self.data_start + entry.end];
+        let values = bytes
+            .chunks_exact(8)
+            .map(|b| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                i64::from_le_bytes(a)
+            })
+            .collect();
+        Ok(ArrayD::from_shape_vec(IxDyn(&info.shape), values)
+            .expect("the header was validated: data length matches the shape"))
+    }
+}
+
+/// Whether a read refuses NaN and infinity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Finite {
+    /// Weights: a non-finite value is an [`IoError::NonFinite`].
+    Require,
+    /// Results: NaN marks unknown values and padding.
+    Allow,
 }
 
 /// Largest header the reference parser accepts (100 MB).

@@ -12,12 +12,14 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use ndarray::ArrayViewD;
+use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
 use crate::error::{IoError, Result};
 
-/// Element types bilens writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Element types bilens writes (serialised by their safetensors names, e.g. `"F32"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Dtype {
     /// 32-bit float.
     F32,
@@ -76,7 +78,7 @@ impl Element for i64 {
 }
 
 /// The declared name, dtype and shape of one tensor of a file being written.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TensorSpec {
     /// Tensor name.
     pub name: String,
@@ -96,7 +98,8 @@ impl TensorSpec {
         }
     }
 
-    fn elements(&self) -> usize {
+    /// Number of elements.
+    pub fn elements(&self) -> usize {
         self.shape.iter().product()
     }
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use bilens_decomp::Par;
 use bilens_io::{IoError, Layout, LayoutSpec, Source, inspect_model, load_model};
-use common::{Raw, mat, message_and_hint, raw, save};
-use ndarray::{Array2, Axis, concatenate};
+use common::{Raw, mat, message_and_hint, raw, save, vector_raw};
+use ndarray::{Array1, Array2, Axis, concatenate};
 use safetensors::Dtype;
 
 const IMAGE: LayoutSpec = LayoutSpec::Image { residual: None };
@@ -142,35 +142,146 @@ fn residual_image_model_from_config_and_the_override() {
     );
 }
 
+/// logits of the image model with block biases `b` (of W e) and `c` (of V e).
+fn biased_image_logits(
+    m: &ImageWeights,
+    b: &Array1<f64>,
+    c: &Array1<f64>,
+    x: &Array2<f64>,
+    residual: bool,
+) -> Array2<f64> {
+    let e = x.dot(&m.embed.t());
+    let g = (e.dot(&m.w.t()) + b) * (e.dot(&m.v.t()) + c);
+    let z = if residual { &e + &g } else { g };
+    z.dot(&m.head.t())
+}
+
 #[test]
-fn biases_are_refused_until_they_can_be_folded() {
+fn image_block_biases_are_folded_in() {
     let m = image_weights();
-    let dir = tempfile::tempdir().unwrap();
-    let mut tensors = image_tensors(&m, Dtype::F32);
-    tensors.push(raw("blocks.0.bias", &mat(1, 8, 5), Dtype::F32));
-    let path = write_model(dir.path(), &tensors, None);
-    let e = load_model::<f32>(&path, &AUTO).unwrap_err();
-    let (msg, hint) = message_and_hint(&e);
+    let fused_bias = mat(1, 8, 5).row(0).to_owned();
+    let (b, c) = (
+        fused_bias.slice(ndarray::s![..4]).to_owned(),
+        fused_bias.slice(ndarray::s![4..]).to_owned(),
+    );
+    let x = mat(5, 12, 9);
+    for (config, residual) in [
+        (Some(r#"{"bias": true, "residual": true}"#), true),
+        (Some(r#"{"bias": true}"#), false),
+        (None, false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tensors = image_tensors(&m, Dtype::F32);
+        tensors.push(vector_raw("blocks.0.bias", &fused_bias, Dtype::F32));
+        let path = write_model(dir.path(), &tensors, config);
+        let loaded = load_model::<f64>(&path, &AUTO).unwrap();
+        let info = &loaded.info;
+        assert_eq!(info.layout, Layout::Image);
+        assert_eq!(
+            info.w_bias,
+            Some(Source {
+                tensor: "blocks.0.bias".into(),
+                rows: Some(0..4)
+            })
+        );
+        assert_eq!(info.v_bias.as_ref().unwrap().rows, Some(4..8));
+        // The first half biases W e ("left"), the second V e, as the fused block's rows.
+        let layer = loaded.model.layer();
+        assert_eq!(layer.w_bias().unwrap(), b.view());
+        assert_eq!(layer.v_bias().unwrap(), c.view());
+        assert_close(
+            &loaded.model.forward(x.view(), Par::Seq),
+            &biased_image_logits(&m, &b, &c, &x, residual),
+        );
+        let text = info.to_string();
+        assert!(
+            text.contains("  b = blocks.0.bias rows 0..4  [4]\n")
+                && text.contains("  c = blocks.0.bias rows 4..8  [4]\n"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn image_bias_problems_are_named() {
+    let m = image_weights();
+    let load = |extra: Vec<Raw>, config: Option<&str>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tensors = image_tensors(&m, Dtype::F32);
+        tensors.extend(extra);
+        let path = write_model(dir.path(), &tensors, config);
+        let e = load_model::<f32>(&path, &AUTO).unwrap_err();
+        let (msg, hint) = message_and_hint(&e);
+        let prefix = format!("{}: ", path.display());
+        let config_prefix = format!("{}: ", dir.path().join("config.json").display());
+        let msg = msg
+            .strip_prefix(&prefix)
+            .or_else(|| msg.strip_prefix(&config_prefix))
+            .unwrap_or_else(|| panic!("{msg}"))
+            .to_string();
+        (e, msg, hint)
+    };
+
+    let (e, msg, hint) = load(vec![raw("blocks.0.bias", &mat(1, 8, 5), Dtype::F32)], None);
+    assert!(matches!(e, IoError::ShapeMismatch { .. }));
     assert_eq!(
         msg,
-        format!(
-            "{}: biases are not supported yet (coming with the decomposition engine): the file \
-             holds blocks.0.bias [1, 8]",
-            path.display()
-        )
+        "tensor 'blocks.0.bias' has shape [1, 8], expected [8]: a fused block's bias stacks the \
+         bias of W x over that of V x, so it has one entry per row of blocks.0.weight (8)"
     );
-    assert!(hint.contains("without biases"), "{hint}");
+    assert!(hint.contains("bilens inspect"), "{hint}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_model(
-        dir.path(),
-        &image_tensors(&m, Dtype::F32),
-        Some(r#"{"bias": true}"#),
+    let (e, msg, hint) = load(vec![], Some(r#"{"bias": true}"#));
+    assert!(matches!(e, IoError::Config { .. }));
+    assert_eq!(
+        msg,
+        "invalid model config: bias is true but the weights hold no tensor 'blocks.0.bias' (the \
+         block's biases, [8]); the config belongs to a different model, or the bias was not saved"
     );
-    let msg = load_model::<f32>(&path, &IMAGE).unwrap_err().to_string();
-    assert!(
-        msg.ends_with("biases are not supported yet (coming with the decomposition engine): config.json sets bias: true"),
-        "{msg}"
+    assert!(hint.contains("fix config.json"), "{hint}");
+
+    let bias = vector_raw("blocks.0.bias", &Array1::zeros(8), Dtype::F32);
+    let (_, msg, _) = load(vec![bias], Some(r#"{"bias": false}"#));
+    assert_eq!(
+        msg,
+        "invalid model config: bias is false but the weights hold blocks.0.bias [8]; the config \
+         belongs to a different model"
+    );
+
+    let (e, msg, hint) = load(
+        vec![vector_raw("embed.bias", &Array1::zeros(4), Dtype::F32)],
+        None,
+    );
+    assert!(matches!(e, IoError::Unsupported { .. }));
+    assert_eq!(
+        msg,
+        "embed.bias [4] is not supported: an embedding bias β makes the block's input \
+         e = E x + β affine in the model input, and the loaded model (e = E x) has no place for \
+         the shift, so evaluating and truncating it would silently differ from the checkpoint"
+    );
+    assert!(hint.contains("bias=False"), "{hint}");
+
+    let (_, msg, hint) = load(
+        vec![vector_raw("head.bias", &Array1::zeros(3), Dtype::F32)],
+        None,
+    );
+    assert_eq!(
+        msg,
+        "head.bias [3] is not supported: a head bias adds a constant to each logit; it changes \
+         no interaction matrix, but the loaded model has no place for it, so evaluating and \
+         truncating the model would silently differ from the checkpoint"
+    );
+    assert!(hint.contains("remove head.bias"), "{hint}");
+
+    // A NaN in the bias is found when the weights are read.
+    let mut b = Array1::zeros(8);
+    b[5] = f64::NAN;
+    let (e, msg, _) = load(vec![vector_raw("blocks.0.bias", &b, Dtype::F32)], None);
+    assert!(matches!(e, IoError::NonFinite { .. }));
+    assert_eq!(
+        msg,
+        "tensor 'blocks.0.bias' holds 1 non-finite value (NaN or infinity) out of 4, the first \
+         at index [5]"
     );
 }
 
@@ -278,7 +389,10 @@ fn image_layout_refuses_tensors_it_would_ignore() {
     let e = load_model::<f32>(&path, &IMAGE).unwrap_err();
     let (msg, hint) = message_and_hint(&e);
     assert!(
-        msg.contains("tensors outside the image layout (embed.weight, blocks.0.weight, head.weight): norm.weight;"),
+        msg.contains(
+            "tensors outside the image layout (embed.weight, blocks.0.weight, blocks.0.bias, \
+             head.weight): norm.weight;"
+        ),
         "{msg}"
     );
     assert!(hint.contains("--layout single"), "{hint}");
@@ -319,6 +433,9 @@ fn single_spec(w: &str, v: &str, p: &str, embed: Option<&str>) -> LayoutSpec {
         v: v.into(),
         p: p.into(),
         embed: embed.map(String::from),
+        w_bias: None,
+        v_bias: None,
+        norm_gain: None,
     }
 }
 
@@ -400,6 +517,161 @@ fn single_layer_shape_mismatches() {
         err("w", "v", "q", None)
             .starts_with("no tensor named 'q'; the file holds 8 tensors: embed, embed_bad, p,")
     );
+}
+
+#[test]
+fn single_layer_with_biases_and_a_norm_gain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let (b, c) = (
+        mat(1, 5, 11).row(0).to_owned(),
+        mat(1, 5, 12).row(0).to_owned(),
+    );
+    let gamma = mat(1, 3, 13).row(0).mapv(|x| 1.0 + x);
+    let mut tensors = single_tensors(["mlp.w", "mlp.v", "mlp.p"], None);
+    tensors.extend([
+        vector_raw("mlp.b_w", &b, Dtype::F32),
+        vector_raw("mlp.b_v", &c, Dtype::F32),
+        vector_raw("ln.weight", &gamma, Dtype::BF16),
+    ]);
+    save(&path, &tensors);
+    let spec = LayoutSpec::Single {
+        w: "mlp.w".into(),
+        v: "mlp.v".into(),
+        p: "mlp.p".into(),
+        embed: None,
+        w_bias: Some("mlp.b_w".into()),
+        v_bias: Some("mlp.b_v".into()),
+        norm_gain: Some("ln.weight".into()),
+    };
+    let loaded = load_model::<f64>(&path, &spec).unwrap();
+    let info = &loaded.info;
+    assert_eq!(
+        info.w_bias,
+        Some(Source {
+            tensor: "mlp.b_w".into(),
+            rows: None
+        })
+    );
+    assert_eq!(info.norm_gain.as_ref().unwrap().tensor, "ln.weight");
+    // y = P((W diag(γ) x + b) ⊙ (V diag(γ) x + c)) on the normalised input x.
+    let x = mat(4, 3, 8);
+    let xg = &x * &gamma;
+    let expected = ((xg.dot(&mat(5, 3, 1).t()) + &b) * (xg.dot(&mat(5, 3, 2).t()) + &c))
+        .dot(&mat(2, 5, 3).t());
+    assert_close(&loaded.model.forward(x.view(), Par::Seq), &expected);
+    let text = info.to_string();
+    assert!(
+        text.contains("  γ = ln.weight  [3]\n")
+            && text.contains("  b = mlp.b_w  [5]\n")
+            && text.contains("  c = mlp.b_v  [5]\n"),
+        "{text}"
+    );
+    assert_eq!(info.notes.len(), 1);
+    assert!(
+        info.notes[0].starts_with("the norm gain ln.weight is folded into W and V")
+            && info.notes[0].ends_with("describe the normalised input"),
+        "{:?}",
+        info.notes
+    );
+
+    // One bias alone is fine (the other is zero).
+    let only_c = LayoutSpec::Single {
+        w: "mlp.w".into(),
+        v: "mlp.v".into(),
+        p: "mlp.p".into(),
+        embed: None,
+        w_bias: None,
+        v_bias: Some("mlp.b_v".into()),
+        norm_gain: None,
+    };
+    let layer = load_model::<f64>(&path, &only_c)
+        .unwrap()
+        .model
+        .layer()
+        .clone();
+    assert!(layer.w_bias().is_none() && layer.v_bias().is_some());
+}
+
+#[test]
+fn single_layer_bias_and_gain_problems_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let mut nan_gain = Array1::ones(3);
+    nan_gain[2] = f64::INFINITY;
+    let mut tensors = single_tensors(["w", "v", "p"], None);
+    tensors.extend([
+        vector_raw("bias4", &Array1::zeros(4), Dtype::F32),
+        vector_raw("gain3", &Array1::ones(3), Dtype::F32),
+        vector_raw("gain5", &Array1::ones(5), Dtype::F32),
+        vector_raw("gain_inf", &nan_gain, Dtype::F32),
+        raw("gain_row", &mat(1, 3, 1), Dtype::F32),
+    ]);
+    save(&path, &tensors);
+    let err = |w_bias: Option<&str>, v_bias: Option<&str>, gain: Option<&str>| {
+        let spec = LayoutSpec::Single {
+            w: "w".into(),
+            v: "v".into(),
+            p: "p".into(),
+            embed: None,
+            w_bias: w_bias.map(String::from),
+            v_bias: v_bias.map(String::from),
+            norm_gain: gain.map(String::from),
+        };
+        let e = load_model::<f32>(&path, &spec).unwrap_err();
+        let m = e.to_string();
+        let m = m
+            .strip_prefix(&format!("{}: ", path.display()))
+            .unwrap()
+            .to_string();
+        (e, m)
+    };
+    let (e, m) = err(Some("bias4"), None, None);
+    assert_eq!(
+        m,
+        "tensor 'bias4' has shape [4], expected [5]: the bias of W x has one entry per hidden \
+         unit (d_hidden = 5, the rows of W ('w'))"
+    );
+    assert!(e.hint().unwrap().contains("bilens inspect"));
+    assert_eq!(
+        err(None, Some("bias4"), None).1,
+        "tensor 'bias4' has shape [4], expected [5]: the bias of V x has one entry per hidden \
+         unit (d_hidden = 5, the rows of W ('w'))"
+    );
+    assert_eq!(
+        err(None, None, Some("gain5")).1,
+        "tensor 'gain5' has shape [5], expected [3]: a norm gain has one entry per input of the \
+         layer (d_in = 3, the columns of W ('w'))"
+    );
+    assert_eq!(
+        err(None, None, Some("gain_row")).1,
+        "tensor 'gain_row' has shape [1, 3], expected [3]: a norm gain has one entry per input \
+         of the layer (d_in = 3, the columns of W ('w'))"
+    );
+    let (e, m) = err(None, None, Some("gain_inf"));
+    assert!(matches!(e, IoError::NonFinite { .. }));
+    assert_eq!(
+        m,
+        "tensor 'gain_inf' holds 1 non-finite value (NaN or infinity) out of 3, the first at \
+         index [2]"
+    );
+    let (e, m) = err(Some("b"), None, None);
+    assert!(matches!(e, IoError::MissingTensor { .. }));
+    assert!(
+        m.starts_with("no tensor named 'b'; the file holds 8 tensors"),
+        "{m}"
+    );
+    // A gain of the right shape loads.
+    let fine = LayoutSpec::Single {
+        w: "w".into(),
+        v: "v".into(),
+        p: "p".into(),
+        embed: None,
+        w_bias: None,
+        v_bias: None,
+        norm_gain: Some("gain3".into()),
+    };
+    assert!(load_model::<f32>(&path, &fine).is_ok());
 }
 
 #[test]

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use bilens_decomp::DecomposeParams;
 use bilens_io::{LayoutSpec, ResultsFile, load_image_dataset, load_model};
 
 use super::decompose::{Job, run_job};
@@ -40,12 +39,7 @@ pub fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     }
     let results_dir = args.out.join("results");
     let figures_dir = args.out.join("figures");
-    let job = Job {
-        model: &model,
-        layout: LayoutSpec::default(),
-        out: &results_dir,
-        params: DecomposeParams::default(),
-    };
+    let job = Job::new(&model, &results_dir);
     printer.note(format!("decomposing {}", model.display()));
     let report = run_job::<f32>(&job, printer)?;
 

@@ -18,6 +18,7 @@ pub fn run(command: Command, printer: &Printer) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(&a, printer),
         Command::Inspect(a) => inspect::run(&a, printer),
         Command::Decompose(a) => decompose::run(&a, printer),
+        Command::Hosvd(a) => decompose::run_hosvd(&a, printer),
         Command::Plot(a) => plot::run(&a, printer),
         Command::Train(t) => train::run(t, printer),
         Command::Eval(a) => eval::run(&a, printer),

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use bilens_io::ResultsFile;
 use bilens_plot::{
-    GridParams, ImageParams, ImageShape, OverviewParams, SpectrumParams, eigenvector_grid,
-    overview, spectrum,
+    GridParams, ImageParams, ImageShape, OverviewParams, SingularValueParams, SpectrumParams,
+    eigenvector_grid, overview, singular_values, spectrum,
 };
 use ndarray::{Array1, Array2, Array3, Axis};
 
@@ -56,8 +56,22 @@ pub fn plot_results(
     // "class 3" for class outputs, "output 3" for any other direction.
     let noun = match results.metadata().get("outputs").map(String::as_str) {
         Some("classes") => "class",
+        Some(kind) if kind.starts_with("hosvd") => "component",
         _ => "output",
     };
+    let mut written = Vec::new();
+    if let Some(sv) = results.tensor::<f32>(bilens_io::names::SINGULAR_VALUES)? {
+        let sv = sv
+            .into_dimensionality::<ndarray::Ix1>()
+            .context("singular values are a vector")?;
+        let fig = singular_values(
+            &out.join("singular_values"),
+            "HOSVD: singular values of the interaction tensor",
+            sv.view(),
+            &SingularValueParams::default(),
+        )?;
+        written.push(fig.png);
+    }
     let shown = shape.n_out.min(MAX_OUTPUT_FIGURES);
     if shown < shape.n_out {
         printer.note(format!(
@@ -79,7 +93,6 @@ pub fn plot_results(
             "eigenvectors of length {image_len} are not square images: drawing spectra only"
         ));
     }
-    let mut written = Vec::new();
     let bar = printer.bar(shown as u64, "plot");
     // The overview needs only each output's top positive component.
     let mut tops: Vec<Array1<f32>> = Vec::new();

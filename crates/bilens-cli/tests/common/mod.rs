@@ -126,3 +126,59 @@ pub fn assert_spectra_match_f64(got: &[f64], want: &[f64], what: &str) {
         );
     }
 }
+
+/// A seeded xorshift generator of values in [-1, 1) (tests need reproducible data, not quality).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    pub fn vec(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+/// Writes F32 tensors `(name, shape, values)` with the safetensors crate.
+pub fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f64>)]) {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|&x| (x as f32).to_le_bytes()).collect())
+        .collect();
+    let views: std::collections::HashMap<String, safetensors::tensor::TensorView<'_>> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| {
+            (
+                n.to_string(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+/// The values a test wrote, rounded to f32 as the file holds them.
+pub fn as_f32(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x as f32)).collect()
+}
+
+/// `c = Pᵀu` for row-major `P: [o, h]`.
+pub fn coefficients(p: &[f64], u: &[f64], h: usize) -> Vec<f64> {
+    let mut c = vec![0.0; h];
+    for (o, &uo) in u.iter().enumerate() {
+        for a in 0..h {
+            c[a] += uo * p[o * h + a];
+        }
+    }
+    c
+}

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
@@ -42,6 +42,12 @@ pub fn raw(name: &str, a: &Array2<f64>, dtype: Dtype) -> Raw {
         a.shape().to_vec(),
         bytes_of(a, dtype),
     )
+}
+
+/// A vector tensor `[n]` in the given dtype.
+pub fn vector_raw(name: &str, a: &Array1<f64>, dtype: Dtype) -> Raw {
+    let m = a.clone().insert_axis(ndarray::Axis(0));
+    (name.to_string(), dtype, vec![a.len()], bytes_of(&m, dtype))
 }
 
 /// Writes `tensors` with the reference serialiser.

@@ -39,17 +39,28 @@ pub enum Command {
     /// Train a bilinear model (the paper's MNIST classifier).
     #[command(subcommand)]
     Train(TrainCommand),
-    /// Test accuracy of an image model on an MNIST-style dataset.
+    /// Test accuracy of an image model on an MNIST-style dataset, or one of the paper's
+    /// evaluations (`bilens eval truncation ...`).
     Eval(EvalArgs),
+    /// Regenerate a paper's results into a report (trains what it needs).
+    #[command(subcommand)]
+    Reproduce(ReproduceCommand),
 }
 
 /// Where the bilinear layer is in a model file.
 #[derive(Debug, Clone, Args)]
 pub struct LayoutArgs {
     /// Layout of the model file: `image` (the paper's image classifier: embed.weight,
-    /// blocks.0.weight, head.weight), `single` (one layer named by --w/--v/--p), or `auto`.
+    /// blocks.0.weight, head.weight), `single` (one layer named by --w/--v/--p), `lm` (a
+    /// bilinear transformer: transformer.h.{i}.mlp.w/p), `gated` (a Llama-style
+    /// model.layers.{i}.mlp.gate_proj/up_proj/down_proj, read bilinearly: an approximation), or
+    /// `auto`.
     #[arg(long, value_enum, default_value_t = LayoutKind::Auto)]
     pub layout: LayoutKind,
+    /// For layered models (`lm`, `gated`): the layer whose MLP to use, or `all` (`decompose`
+    /// writes one results directory per layer, OUT/layer-I).
+    #[arg(long, value_name = "I|all")]
+    pub layer: Option<LayerArg>,
     /// For `--layout single`: the tensor holding W [d_hidden, d_in].
     #[arg(long, value_name = "NAME")]
     pub w: Option<String>,
@@ -81,7 +92,8 @@ pub struct LayoutArgs {
 #[derive(Debug, Clone, Args)]
 pub struct OutputsArgs {
     /// Output directions: `classes` (one per output unit), `FILE:TENSOR` (every row of a
-    /// tensor, e.g. an SAE encoder), `contrast:A-B`, or `contrast:A-mean`.
+    /// tensor, e.g. an SAE encoder), `contrast:A-B`, `contrast:A-mean`, or for a language
+    /// model `tokens:ID,ID,A-B` (unembedding rows of tokens, and contrasts of two).
     #[arg(long, default_value = "classes", value_name = "SPEC")]
     pub outputs: String,
     /// A subset of the directions, in order: `0..100` (end exclusive), `3,7,9`, or a mix.
@@ -143,6 +155,32 @@ pub enum LayoutKind {
     Image,
     /// One bilinear layer with named tensors.
     Single,
+    /// The MLP of a bilinear transformer (the paper's public naming).
+    Lm,
+    /// The MLP of a Llama-style gated transformer, read bilinearly (an approximation).
+    Gated,
+}
+
+/// `--layer` values: one layer, or every layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerArg {
+    /// One layer.
+    One(usize),
+    /// Every layer of the file.
+    All,
+}
+
+impl std::str::FromStr for LayerArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" => Ok(LayerArg::All),
+            _ => s.parse().map(LayerArg::One).map_err(|_| {
+                format!("'{s}' is neither a layer index nor `all` (e.g. --layer 3, --layer all)")
+            }),
+        }
+    }
 }
 
 /// Arguments of `bilens inspect`.
@@ -199,6 +237,26 @@ pub struct DecomposeArgs {
     pub solve: SolveArgs,
     #[command(flatten)]
     pub layout: LayoutArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Labels, checkpoints and restarts of a decomposition run.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// A Hugging Face tokenizer.json of the model: token outputs are labelled by their
+    /// strings, and each output's first components by the tokens whose embeddings project
+    /// most (and least) on them.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Start over: discard an interrupted run's state in the results directory (by default
+    /// the same job resumes from its finished chunks) and recompute results already complete.
+    #[arg(long)]
+    pub restart: bool,
+    /// Outputs per chunk: the unit of streaming to disk and of resuming after an interruption
+    /// (default: as many as fit in 256 MB of results, at most 4096).
+    #[arg(long, value_name = "N")]
+    pub chunk: Option<usize>,
 }
 
 /// Arguments of `bilens hosvd`.
@@ -219,6 +277,8 @@ pub struct HosvdArgs {
     pub solve: SolveArgs,
     #[command(flatten)]
     pub layout: LayoutArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Arguments of `bilens plot`.
@@ -276,11 +336,23 @@ pub struct TrainMnistArgs {
     pub residual: bool,
 }
 
-/// Arguments of `bilens eval`.
+/// Arguments of `bilens eval`: either `bilens eval MODEL` (test accuracy) or a subcommand.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct EvalArgs {
+    /// An evaluation; without one, the test accuracy of MODEL.
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    #[command(flatten)]
+    pub accuracy: EvalAccuracyArgs,
+}
+
+/// Arguments of `bilens eval MODEL` (test accuracy).
+#[derive(Debug, Args)]
+pub struct EvalAccuracyArgs {
     /// The model file (.safetensors) of an image classifier.
-    pub model: PathBuf,
+    #[arg(required = true)]
+    pub model: Option<PathBuf>,
     /// Directory holding the MNIST-style IDX files.
     #[arg(long, default_value = "data/mnist")]
     pub data: PathBuf,
@@ -300,4 +372,196 @@ pub struct DemoArgs {
     /// The MNIST data (default: the shipped copy), for the model's test accuracy.
     #[arg(long)]
     pub data: Option<PathBuf>,
+}
+
+/// `bilens eval` subcommands: the evaluations of the bilinear-MLP paper.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Test accuracy when each class logit keeps only its top-k components, for k = 0..K.
+    Truncation(TruncationArgs),
+    /// Masks from a class's top eigenvectors added to test images, against permuted masks.
+    Adversarial(AdversarialArgs),
+    /// One test image explained: its logits and the components that make them.
+    Explain(ExplainArgs),
+    /// How alike the top eigenvectors of several models are (seeds, sizes).
+    Consistency(ConsistencyArgs),
+    /// How well each output feature's first K components approximate its true activation:
+    /// correlation on the inputs where it is active, for K = 1..max-k.
+    Approx(ApproxArgs),
+}
+
+/// Arguments of `bilens eval approx`.
+#[derive(Debug, Args)]
+pub struct ApproxArgs {
+    /// A results directory written by `bilens decompose` (with eigenvectors).
+    pub results: PathBuf,
+    /// A safetensors file of recorded activations: the layer's inputs `[n, d]` and the output
+    /// features' true activations `[n, features]`.
+    #[arg(long, value_name = "FILE")]
+    pub activations: PathBuf,
+    /// The tensor of layer inputs in --activations, in the space of the eigenvectors (the
+    /// normalised MLP input; the input SAE's feature activations for results in a feature
+    /// basis).
+    #[arg(long, default_value = "inputs", value_name = "NAME")]
+    pub inputs_tensor: String,
+    /// The tensor of true feature activations in --activations.
+    #[arg(long, default_value = "activations", value_name = "NAME")]
+    pub activations_tensor: String,
+    /// Largest number of components K on the curve.
+    #[arg(long, default_value_t = 64)]
+    pub max_k: usize,
+    /// The correlation counted as a good approximation in the summary.
+    #[arg(long, default_value_t = 0.75)]
+    pub threshold: f64,
+    /// Directory for approx.json, the CSV files and the figure.
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+/// The image model and dataset every evaluation reads.
+#[derive(Debug, Clone, Args)]
+pub struct EvalDataArgs {
+    /// The model file (.safetensors) of an image classifier.
+    pub model: PathBuf,
+    /// Directory holding the MNIST-style IDX files.
+    #[arg(long, default_value = "data/mnist")]
+    pub data: PathBuf,
+    /// Directory to write the CSV, JSON and figures into.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// `--rules` values of `bilens eval truncation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleArg {
+    /// The k components of largest |λ|.
+    Abs,
+    /// The k most positive and the k most negative components.
+    Paired,
+    /// The k components of largest mean |activation| on the training images.
+    Activation,
+}
+
+/// Arguments of `bilens eval truncation`.
+#[derive(Debug, Args)]
+pub struct TruncationArgs {
+    #[command(flatten)]
+    pub io: EvalDataArgs,
+    /// Largest k on the curve (every k from 0 to this, plus k = all).
+    #[arg(long, default_value_t = 30)]
+    pub max_k: usize,
+    /// Selection rules, comma separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "abs,paired,activation"
+    )]
+    pub rules: Vec<RuleArg>,
+}
+
+/// Arguments of `bilens eval adversarial`.
+#[derive(Debug, Args)]
+pub struct AdversarialArgs {
+    #[command(flatten)]
+    pub io: EvalDataArgs,
+    /// Target classes, e.g. `3,5` or `0..10` (default: every class).
+    #[arg(long, value_name = "ROWS")]
+    pub targets: Option<String>,
+    /// Top positive eigenvectors of the target whose pseudo-inverse gives the masks.
+    #[arg(long, default_value_t = 10)]
+    pub components: usize,
+    /// Which of them the mask raises (0: the top eigenvector).
+    #[arg(long, default_value_t = 0)]
+    pub mask: usize,
+    /// Largest mask strength: the L2 norm, in pixel units (pixels in [0, 1]), of what is added.
+    #[arg(long, default_value_t = 15.0)]
+    pub max_strength: f64,
+    /// Strengths evaluated between 0 and --max-strength.
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+    /// Randomly permuted masks averaged for the baseline.
+    #[arg(long, default_value_t = 5)]
+    pub baselines: usize,
+    /// Seed of the permutations.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Arguments of `bilens eval explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub io: EvalDataArgs,
+    /// Index of the test image.
+    #[arg(long, default_value_t = 0)]
+    pub index: usize,
+    /// The class whose logit is explained (default: the predicted class).
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// Components of each sign shown.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+}
+
+/// `--sign` values of `bilens eval consistency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignArg {
+    /// Components with λ > 0, largest first.
+    Positive,
+    /// Components with λ < 0, most negative first.
+    Negative,
+}
+
+/// Arguments of `bilens eval consistency`.
+#[derive(Debug, Args)]
+pub struct ConsistencyArgs {
+    /// Two or more model files (.safetensors) of image classifiers with the same classes.
+    #[arg(required = true, num_args = 2..)]
+    pub models: Vec<PathBuf>,
+    /// Directory to write the CSV, JSON and figure into.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Top eigenvectors compared per class.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Which eigenvectors.
+    #[arg(long, value_enum, default_value_t = SignArg::Positive)]
+    pub sign: SignArg,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// `bilens reproduce` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReproduceCommand {
+    /// The MNIST (and Fashion-MNIST) results of "Bilinear MLPs enable weight-based
+    /// mechanistic interpretability" (Pearce et al., ICLR 2025), Section 4 and Appendices.
+    Mnist(ReproduceMnistArgs),
+}
+
+/// Arguments of `bilens reproduce mnist`.
+#[derive(Debug, Args)]
+pub struct ReproduceMnistArgs {
+    /// Directory for the report, figures, models and data files.
+    #[arg(long, short, default_value = "bilens-reproduction")]
+    pub out: PathBuf,
+    /// The paper's training budget (epochs, seeds, sizes, sweep grid) instead of the quick one.
+    #[arg(long)]
+    pub full: bool,
+    /// The MNIST data (default: the shipped copy).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The Fashion-MNIST data (default: data/fashion-mnist, skipped with a note when absent).
+    #[arg(long)]
+    pub fashion_data: Option<PathBuf>,
+    /// Reuse models already trained in the output directory (same recipe) instead of
+    /// retraining them.
+    #[arg(long)]
+    pub resume: bool,
+    /// A seconds-long budget of tiny models that exercises every step (for tests).
+    #[arg(long, hide = true, conflicts_with = "full")]
+    pub smoke: bool,
 }

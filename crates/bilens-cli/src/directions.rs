@@ -8,6 +8,7 @@ use bilens_io::{parse_file_tensor, read_rows};
 use ndarray::{Array2, Axis};
 
 use crate::error::BadInput;
+use crate::tokens::{TokenContext, token_directions};
 
 /// The resolved output directions.
 #[derive(Debug, Clone)]
@@ -26,15 +27,21 @@ pub struct Directions<T> {
 /// - `classes` (default): the rows of the identity, one per output unit;
 /// - `FILE:TENSOR`: every row of a tensor of a safetensors file (e.g. an SAE encoder
 ///   `[n_features, d_out]`; a `[d_out, n]` tensor is read by columns);
-/// - `contrast:A-B`: `e_A - e_B`; `contrast:A-mean`: `e_A` minus the mean of the others.
+/// - `contrast:A-B`: `e_A - e_B`; `contrast:A-mean`: `e_A` minus the mean of the others;
+/// - `tokens:ID,A-B,...` for a language model: the unembedding rows of tokens (and contrasts
+///   of two), labelled by their strings when `tokens` has a vocabulary.
 ///
 /// `--rows` keeps a subset, in order: `0..100` (end exclusive), `3,7,9`, or a mix.
 pub fn resolve<T: Real>(
     outputs: &str,
     rows: Option<&str>,
     d_out: usize,
+    tokens: &TokenContext,
 ) -> anyhow::Result<Directions<T>> {
-    let (matrix, labels, kind) = if outputs == "classes" {
+    let (matrix, labels, kind) = if let Some(spec) = outputs.strip_prefix("tokens:") {
+        let (matrix, labels) = token_directions::<T>(spec, outputs, tokens, d_out)?;
+        (matrix, labels, outputs.to_string())
+    } else if outputs == "classes" {
         (
             class_directions::<T>(d_out),
             (0..d_out).map(|o| o.to_string()).collect(),
@@ -77,7 +84,8 @@ pub fn resolve<T: Real>(
     } else {
         return Err(BadInput::new(
             format!("--outputs {outputs}: not a direction set bilens knows"),
-            "use classes, FILE:TENSOR (e.g. sae.safetensors:encoder.weight), contrast:A-B or contrast:A-mean",
+            "use classes, FILE:TENSOR (e.g. sae.safetensors:encoder.weight), contrast:A-B, \
+             contrast:A-mean, or tokens:ID,A-B for a language model's tokens",
         )
         .into());
     };
@@ -179,21 +187,22 @@ mod tests {
 
     #[test]
     fn contrasts_and_classes() {
-        let d = resolve::<f64>("contrast:3-5", None, 10).unwrap();
+        let none = TokenContext::default();
+        let d = resolve::<f64>("contrast:3-5", None, 10, &none).unwrap();
         assert_eq!(d.labels, vec!["3-5"]);
         assert_eq!(d.matrix.row(0)[3], 1.0);
         assert_eq!(d.matrix.row(0)[5], -1.0);
-        let m = resolve::<f64>("contrast:2-mean", None, 5).unwrap();
+        let m = resolve::<f64>("contrast:2-mean", None, 5, &none).unwrap();
         assert!((m.matrix.row(0).sum()).abs() < 1e-12);
-        let c = resolve::<f32>("classes", Some("1,3"), 4).unwrap();
+        let c = resolve::<f32>("classes", Some("1,3"), 4, &none).unwrap();
         assert_eq!(c.labels, vec!["1", "3"]);
         assert_eq!(c.matrix.row(1)[3], 1.0);
         assert!(
-            resolve::<f64>("contrast:3-12", None, 10)
+            resolve::<f64>("contrast:3-12", None, 10, &none)
                 .unwrap_err()
                 .to_string()
                 .contains("below d_out = 10")
         );
-        assert!(resolve::<f64>("bogus", None, 10).is_err());
+        assert!(resolve::<f64>("bogus", None, 10, &none).is_err());
     }
 }

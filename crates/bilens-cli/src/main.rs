@@ -7,6 +7,7 @@ mod commands;
 mod directions;
 mod error;
 mod printer;
+mod tokens;
 
 use std::process::ExitCode;
 

@@ -21,10 +21,16 @@ use crate::linalg;
 use crate::scalar::Real;
 use crate::shared::{InteractionBasis, Route};
 
-/// Outputs whose interaction matrices are formed together inside a chunk (one shared-basis
-/// GEMM; `BATCH · d_in²/2` numbers, 270 MB for d_in = 1024 in f32: fewer, larger batches
-/// stream the shared basis through memory fewer times).
+/// Outputs handed to the threads together inside a chunk on the direct route.
 const BATCH: usize = 128;
+
+/// Bytes of interaction matrices the shared route forms at once (one pass of the basis through
+/// memory per batch: larger batches stream it fewer times and make a better GEMM; 1 GiB is 256
+/// matrices of d_in = 1024 in f32).
+const SHARED_BATCH_BYTES: usize = 1 << 30;
+
+/// Most outputs per shared-route batch (beyond this the GEMM gains nothing).
+const SHARED_BATCH_MAX: usize = 512;
 
 /// How independent outputs are spread over threads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -286,62 +292,86 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
         k: Some(k),
         ..*params
     };
+    // The shared route forms a batch of full matrices at once into one reused buffer; the
+    // direct route needs a [d_hidden, d_in] scratch and a [d_in, d_in] matrix per thread.
+    let batch = match shared {
+        Some(_) => (SHARED_BATCH_BYTES / (d * d * std::mem::size_of::<T>()))
+            .clamp(1, SHARED_BATCH_MAX)
+            .min(params.chunk_size)
+            .min(n.max(1)),
+        None => BATCH,
+    };
+    let mut formed = shared.as_ref().map(|_| Array3::<T>::zeros((batch, d, d)));
     for start in (0..n).step_by(params.chunk_size) {
         let end = (start + params.chunk_size).min(n);
         let chunk = outputs.slice(s![start..end, ..]);
-        // c = Pᵀu for the whole chunk in one GEMM: [n_chunk, d_out] x [d_out, d_hidden].
-        let coeffs = linalg::matmul(chunk, layer.p(), big);
-        // The direct route needs a [d_hidden, d_in] scratch per thread; the shared one none.
-        let scratch_rows = if shared.is_some() {
-            0
-        } else {
-            layer.d_hidden()
-        };
-        let init = || {
-            (
-                Array2::<T>::zeros((scratch_rows, d)),
-                Array2::<T>::zeros((d, d)),
-            )
-        };
+        // c = Pᵀu for the whole chunk in one GEMM: [n_chunk, d_out] x [d_out, d_hidden]; the
+        // shared route only needs it for the bias terms.
+        let coeffs =
+            (shared.is_none() || layer.has_biases()).then(|| linalg::matmul(chunk, layer.p(), big));
         let mut results = Vec::with_capacity(end - start);
-        // Within a chunk, batches of BATCH outputs: the shared route's packed matrices take
-        // d_in²/2 numbers each, so they are formed a batch at a time, not a chunk at a time.
-        for b0 in (start..end).step_by(BATCH) {
-            let b1 = (b0 + BATCH).min(end);
-            let packed = shared
-                .as_ref()
-                .map(|b| b.form_packed(outputs.slice(s![b0..b1, ..]), big));
-            let one = |o: usize, scratch: &mut (Array2<T>, Array2<T>)| {
-                let (buf, q) = scratch;
-                match (&shared, &packed) {
-                    (Some(b), Some(p)) => b.unpack_into(p.row(o - b0), q.view_mut()),
-                    _ => interaction_from_coefficients(
-                        layer,
-                        coeffs.row(o - start),
-                        buf,
-                        q.view_mut(),
-                        Par::Seq,
-                    ),
+        for b0 in (start..end).step_by(batch) {
+            let b1 = (b0 + batch).min(end);
+            let batch_results: Result<Vec<_>, DecompError> = match (&shared, formed.as_mut()) {
+                (Some(interaction), Some(formed)) => {
+                    let mut qs = formed.slice_mut(s![..b1 - b0, .., ..]);
+                    interaction.form_into(outputs.slice(s![b0..b1, ..]), qs.view_mut(), big);
+                    let one = |(i, q): (usize, ArrayView2<'_, T>)| {
+                        if !q.iter().all(|x| x.is_finite()) {
+                            return Err(DecompError::NonFinite { output: b0 + i });
+                        }
+                        solve_one(q, basis, &params)
+                    };
+                    let qs = qs.view();
+                    match params.parallelism {
+                        Parallelism::AcrossOutputs => qs
+                            .outer_iter()
+                            .into_par_iter()
+                            .enumerate()
+                            .map(one)
+                            .collect(),
+                        Parallelism::Sequential => qs.outer_iter().enumerate().map(one).collect(),
+                    }
                 }
-                if !q.iter().all(|x| x.is_finite()) {
-                    return Err(DecompError::NonFinite { output: o });
+                _ => {
+                    let coeffs = coeffs.as_ref().expect("computed for the direct route");
+                    let init = || {
+                        (
+                            Array2::<T>::zeros((layer.d_hidden(), d)),
+                            Array2::<T>::zeros((d, d)),
+                        )
+                    };
+                    let one = |o: usize, scratch: &mut (Array2<T>, Array2<T>)| {
+                        let (buf, q) = scratch;
+                        interaction_from_coefficients(
+                            layer,
+                            coeffs.row(o - start),
+                            buf,
+                            q.view_mut(),
+                            Par::Seq,
+                        );
+                        if !q.iter().all(|x| x.is_finite()) {
+                            return Err(DecompError::NonFinite { output: o });
+                        }
+                        solve_one(q.view(), basis, &params)
+                    };
+                    match params.parallelism {
+                        Parallelism::AcrossOutputs => (b0..b1)
+                            .into_par_iter()
+                            .map_init(init, |scratch, o| one(o, scratch))
+                            .collect(),
+                        Parallelism::Sequential => {
+                            let mut scratch = init();
+                            (b0..b1).map(|o| one(o, &mut scratch)).collect()
+                        }
+                    }
                 }
-                solve_one(q.view(), basis, &params)
             };
-            let batch: Result<Vec<_>, DecompError> = match params.parallelism {
-                Parallelism::AcrossOutputs => (b0..b1)
-                    .into_par_iter()
-                    .map_init(init, |scratch, o| one(o, scratch))
-                    .collect(),
-                Parallelism::Sequential => {
-                    let mut scratch = init();
-                    (b0..b1).map(|o| one(o, &mut scratch)).collect()
-                }
-            };
-            results.extend(batch?);
+            results.extend(batch_results?);
         }
         let mut part = Decomposition::from_results(results, k, width, params.eigenvectors);
         if layer.has_biases() {
+            let coeffs = coeffs.as_ref().expect("computed when the layer has biases");
             let (q, q0) = linear_terms(layer, coeffs.view(), big);
             part.linear_terms = Some(match basis {
                 Some(b) => linalg::matmul(q.view(), b.decoder(), big),

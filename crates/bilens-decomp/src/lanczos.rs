@@ -9,19 +9,25 @@
 //! 1. Grow an orthonormal basis `V` block by block: `Z_j = Q V_j`, then the next block is `Z_j`
 //!    orthogonalised against the **whole** basis (block Gram–Schmidt by GEMMs, a second pass
 //!    when cancellation was large, Cholesky QR within the block: full reorthogonalisation, so
-//!    no ghost eigenvalues), with exhausted directions replaced by fresh random ones.
-//! 2. When the basis holds `max_basis` (default `4k`) vectors, Rayleigh–Ritz: eigendecompose
-//!    `T = Vᵀ Z` (small, `m x m`) and rank the Ritz pairs by the requested order.
+//!    no ghost eigenvalues), with exhausted directions replaced by fresh random ones. The
+//!    Gram–Schmidt coefficients are the entries of the projected matrix `H = Vᵀ Q V`, so `H`
+//!    costs nothing beyond the orthogonalisation.
+//! 2. From a basis of about `3k` vectors on, every few blocks: Rayleigh–Ritz, i.e.
+//!    eigendecompose `H` (small, `m x m`) and rank the Ritz pairs by the requested order. The
+//!    residual of a Ritz pair `(θ, V y)` comes for free from the block recurrence,
+//!    `‖Q V y − θ V y‖ = ‖R y_last‖` (`R` the coefficient of the next block, `y_last` the last
+//!    block of `y`), exactly (to rounding) until the first restart; after one, the formula is
+//!    a lower bound and a passing estimate is confirmed by computing the residuals.
 //! 3. Converged when each of the k wanted Ritz pairs has residual `‖Q x − θ x‖ ≤ tol · ‖Q‖`
-//!    (with `‖Q‖` estimated by the largest `|θ|`). Otherwise thick restart: keep the best
-//!    `k + b` Ritz vectors, recompute their products with Q, and grow again from the dominant
-//!    directions of their residuals.
+//!    (with `‖Q‖` estimated by the largest `|θ|`). When the basis reaches `max_basis` without
+//!    converging: thick restart, keeping the best `k + b` Ritz vectors, recomputing their
+//!    products with Q, and growing again from the dominant directions of their residuals.
 //!
-//! The iteration always runs in f64, also for f32 matrices (converted once, `d²` numbers). In
-//! f32 the rounding of each `Q V` product (`~ε √d ‖Q‖`) caps the attainable residual near
-//! `1e-4 ‖Q‖` on the dense spectra of real layers, which left eigenvalues near the k-th wrong
-//! by up to 1e-3 (measured); in f64 the same iteration reaches any tolerance, for about twice
-//! the GEMM time of f32.
+//! Precision: the iteration runs in f64 whatever the matrix's precision. For f32 matrices the
+//! products with Q are f32 GEMMs (twice as fast; their rounding, `~ε √d ‖Q‖`, was measured as a
+//! residual floor of `4e-8 ‖Q‖` at d = 1024) and everything else is f64. The small
+//! eigenproblem of `H` must be f64 too: solved in f32 it left residuals stuck near
+//! `1.5e-4 ‖Q‖`, above the f32 tolerance (measured).
 //!
 //! It never hangs: after `max_restarts` restarts without convergence it returns `None` and the
 //! caller falls back to the full solver (and reports it). The start block is pseudo-random from
@@ -43,7 +49,7 @@ pub struct LanczosParams {
     /// Basis size at which to restart. 0 chooses from k and the block.
     pub max_basis: usize,
     /// Residual tolerance relative to `‖Q‖`. 0 chooses by precision (`1e-10` in f64,
-    /// `1e-5` in f32).
+    /// `1e-4` in f32).
     pub tol: f64,
     /// Restarts before giving up (the caller then uses the full solver).
     pub max_restarts: usize,
@@ -65,16 +71,24 @@ impl Default for LanczosParams {
 struct Plan {
     block: usize,
     keep: usize,
+    /// Basis size of the first Rayleigh–Ritz check.
+    first_check: usize,
+    /// Vectors added between checks.
+    step: usize,
     max_basis: usize,
     tol: f64,
 }
 
 impl LanczosParams {
     fn plan<T: Real>(&self, d: usize, k: usize) -> Option<Plan> {
+        // Smaller blocks reach a given residual with fewer products (measured at d = 1024,
+        // k = 64 on layer matrices: a residual of 1e-4 ‖Q‖ after ~200 vectors in blocks of 8,
+        // ~250 in blocks of 16, ~320 in blocks of 32), larger ones make better GEMMs; 8 is the
+        // measured optimum there.
         let block = if self.block > 0 {
             self.block
         } else {
-            k.div_ceil(4).clamp(4, 16)
+            k.div_ceil(8).clamp(4, 8)
         };
         // Every block is exactly `block` wide: truncating one would drop part of `Q V_j` from
         // the basis and break the Krylov relation the restart relies on. So the kept count and
@@ -86,6 +100,10 @@ impl LanczosParams {
             4 * k
         };
         let max_basis = keep + block * wanted.saturating_sub(keep).div_ceil(block).max(2);
+        let first_check = (3 * k)
+            .next_multiple_of(block)
+            .clamp(keep + block, max_basis);
+        let step = 16usize.next_multiple_of(block);
         // The solver always works in f64 (see the module docs); the default tolerance follows
         // the precision of the results. For f32 results 1e-4 ‖Q‖ is enough: eigenvalue errors
         // go as ‖r‖²/gap and were measured at 1e-7..1e-9 relative, below f32's own resolution.
@@ -100,6 +118,8 @@ impl LanczosParams {
         (max_basis + block <= d).then_some(Plan {
             block,
             keep,
+            first_check,
+            step,
             max_basis,
             tol,
         })
@@ -123,7 +143,8 @@ pub(crate) struct RitzPairs<T> {
 
 /// The `k` eigenpairs of the symmetric `q` first in `order`, or `None` when the solver did not
 /// converge within `params.max_restarts` (or the problem is too small for it; see
-/// [`lanczos_applies`]). Computed in f64 whatever `T` is.
+/// [`lanczos_applies`]). Computed in f64 whatever `T` is, except for the products with an f32
+/// `q` (see the module docs).
 pub(crate) fn lanczos_top_k<T: Real>(
     q: ArrayView2<'_, T>,
     k: usize,
@@ -134,9 +155,11 @@ pub(crate) fn lanczos_top_k<T: Real>(
     let Some(plan) = params.plan::<T>(q.nrows(), k) else {
         return Ok(None);
     };
-    // Products with Q in Q's own precision (an f32 GEMM is twice as fast and its rounding,
-    // ~ε √d ‖Q‖ per product, stays below the tolerance), everything else in f64.
     let d = q.nrows();
+    // Products with Q in Q's own precision, into reused buffers. (Q X)ᵀ = Xᵀ Q for symmetric
+    // Q: with the thin block on the left, the GEMM does not repack all of Q for every block.
+    let mut xt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
+    let mut yt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
     let mut matvec = |x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>| {
         // Column blocks of column-major arrays: contiguous, so the conversions are plain
         // (vectorised) slice loops.
@@ -144,20 +167,27 @@ pub(crate) fn lanczos_top_k<T: Real>(
         let xs = x
             .as_slice_memory_order()
             .expect("Krylov blocks are contiguous");
-        let xt = Array2::from_shape_vec((d, cols).f(), xs.iter().map(|&v| T::of_f64(v)).collect())
-            .expect("d x cols numbers");
-        let mut yt = Array2::<T>::zeros((d, cols).f());
-        // (Q X)ᵀ = Xᵀ Q for symmetric Q: with the thin block on the left, the GEMM does not
-        // repack all of Q for every block.
+        let mut xb = xt.slice_mut(s![.., ..cols]);
+        for (o, &v) in xb
+            .as_slice_memory_order_mut()
+            .expect("column block of a column-major array")
+            .iter_mut()
+            .zip(xs)
+        {
+            *o = T::of_f64(v);
+        }
+        let mut yb = yt.slice_mut(s![.., ..cols]);
         linalg::gemm(
-            yt.view_mut().reversed_axes(),
+            yb.view_mut().reversed_axes(),
             false,
-            xt.t(),
+            xb.t(),
             q,
             T::one(),
             par,
         );
-        let ys = yt.as_slice_memory_order().expect("allocated contiguous");
+        let ys = yb
+            .as_slice_memory_order()
+            .expect("column block of a column-major array");
         let os = out
             .as_slice_memory_order_mut()
             .expect("Krylov blocks are contiguous");
@@ -175,7 +205,64 @@ pub(crate) fn lanczos_top_k<T: Real>(
     )
 }
 
+/// All eigenpairs of the small symmetric `h` (lower triangle read): values ascending and the
+/// eigenvectors as the columns of an `[m, m]` array.
+fn dense_eigen<T: Real>(h: ArrayView2<'_, T>) -> Result<(Vec<T>, Array2<T>), DecompError> {
+    let dense = linalg::eigh_dense(h, true, Par::Seq)?;
+    let u = dense.vectors.expect("vectors requested");
+    let m = h.nrows();
+    let mut y = Array2::zeros((m, m).f());
+    for j in 0..m {
+        for (i, x) in y.column_mut(j).iter_mut().enumerate() {
+            *x = u[(i, j)];
+        }
+    }
+    Ok((dense.values, y))
+}
+
+/// The Krylov basis and what the iteration knows about it.
+struct Basis {
+    /// Orthonormal columns `[d, max_basis + b]` (column-major: column blocks are contiguous).
+    v: Array2<f64>,
+    /// Products `Z = Q V` of the first `nz` columns `[d, max_basis]`.
+    z: Array2<f64>,
+    /// `H = Vᵀ Z` (column-major `[max_basis, max_basis]`): column `j` holds valid rows
+    /// `..filled[j]` (the Gram–Schmidt coefficients of its block); the rest is mirrored.
+    h: Array2<f64>,
+    filled: Vec<usize>,
+    /// `R = V_nextᵀ Z_last` (`[b, b]`): how the last multiplied block's product enters the next
+    /// block, for the residual estimates.
+    r_last: Array2<f64>,
+    /// Multiplied columns, and columns in the basis (`nz <= nv`).
+    nz: usize,
+    nv: usize,
+    /// Whether every block so far is its predecessor's orthogonalised product, so that
+    /// `Q V = V H + V_next R E_lastᵀ` holds to rounding and the residual estimates are the
+    /// residuals (false after a restart or a random replacement).
+    exact: bool,
+}
+
+impl Basis {
+    /// The symmetric projected matrix of the multiplied part, lower triangle valid.
+    fn projected(&self) -> Array2<f64> {
+        let m = self.nz;
+        let mut out = Array2::<f64>::zeros((m, m).f());
+        for j in 0..m {
+            for i in j..m {
+                out[(i, j)] = if i < self.filled[j] {
+                    // Both coefficients were computed (same block): average them.
+                    0.5 * (self.h[(i, j)] + self.h[(j, i)])
+                } else {
+                    self.h[(j, i)]
+                };
+            }
+        }
+        out
+    }
+}
+
 /// The thick-restart block Lanczos iteration itself, in f64.
+#[allow(clippy::too_many_arguments)]
 fn krylov_schur(
     d: usize,
     matvec: &mut dyn FnMut(ArrayView2<'_, f64>, ArrayViewMut2<'_, f64>),
@@ -187,115 +274,203 @@ fn krylov_schur(
 ) -> Result<Option<RitzPairs<f64>>, DecompError> {
     let b = plan.block;
     let cap = plan.max_basis;
-    // Column-major so that column blocks are contiguous GEMM operands.
-    let mut v = Array2::<f64>::zeros((d, cap).f());
-    let mut z = Array2::<f64>::zeros((d, plan.max_basis).f());
+    let mut kb = Basis {
+        v: Array2::zeros((d, cap + b).f()),
+        z: Array2::zeros((d, cap).f()),
+        h: Array2::zeros((cap, cap).f()),
+        filled: vec![0; cap],
+        r_last: Array2::zeros((b, b)),
+        nz: 0,
+        nv: 0,
+        exact: true,
+    };
     let mut rng = SplitMix(0x5EED_0000 ^ d as u64);
     let mut scratch = Array2::<f64>::zeros((d, b).f());
     fill_random(scratch.view_mut(), &mut rng);
-    let mut nv = append_block(&mut v, 0, scratch.view_mut(), &mut rng, par);
-    let mut nz = 0;
-    for restarts in 0..=max_restarts {
-        // Grow: multiply the pending block, orthogonalise its product into the next block,
-        // until the basis holds `max_basis` multiplied vectors.
-        loop {
-            let (a, e) = (nz, nv);
-            matvec(v.slice(s![.., a..e]), z.slice_mut(s![.., a..e]));
-            nz = e;
-            if nz >= plan.max_basis {
-                break;
-            }
+    kb.nv = append_block(&mut kb.v, 0, scratch.view_mut(), &mut rng, par).0;
+    let mut next_check = plan.first_check;
+    let mut restarts = 0;
+    loop {
+        // Multiply the pending block and orthogonalise its product into the next block.
+        let (a, e) = (kb.nz, kb.nv);
+        matvec(kb.v.slice(s![.., a..e]), kb.z.slice_mut(s![.., a..e]));
+        kb.nz = e;
+        if e < cap {
             let mut w = scratch.view_mut();
-            w.assign(&z.slice(s![.., a..e]));
+            w.assign(&kb.z.slice(s![.., a..e]));
             // In exact arithmetic `Q V_j` only has components along `V_{j-1}` and `V_j` (the
             // block three-term recurrence): removing those first (cheap) leaves little for the
             // full reorthogonalisation to cancel, so it rarely needs its second pass.
-            let local = a.saturating_sub(b)..e;
-            let recent = v.slice(s![.., local]);
-            let coef = linalg::matmul(recent.t(), w.view(), par);
-            linalg::gemm(w.view_mut(), true, recent, coef.view(), -1.0, par);
-            nv = append_block(&mut v, nv, w, &mut rng, par);
+            let lo = a.saturating_sub(b);
+            let recent = kb.v.slice(s![.., lo..e]);
+            let local = linalg::matmul(recent.t(), w.view(), par);
+            linalg::gemm(w.view_mut(), true, recent, local.view(), -1.0, par);
+            let full = orthogonalise_against(kb.v.slice(s![.., ..e]), w.view_mut(), par);
+            let mut col = kb.h.slice_mut(s![..e, a..e]);
+            match full {
+                Some(c) => col.assign(&c),
+                None => col.fill(0.0),
+            }
+            col.slice_mut(s![lo.., ..])
+                .zip_mut_with(&local, |x, &y| *x += y);
+            let (nv, grown) = append_block(&mut kb.v, e, w, &mut rng, par);
+            kb.nv = nv;
+            kb.exact &= grown;
+            linalg::gemm(
+                kb.r_last.view_mut(),
+                false,
+                kb.v.slice(s![.., e..e + b]).t(),
+                kb.z.slice(s![.., a..e]),
+                1.0,
+                par,
+            );
+        } else {
+            // The last block before a restart: its coefficients are not needed to grow.
+            let c = linalg::matmul(kb.v.slice(s![.., ..e]).t(), kb.z.slice(s![.., a..e]), par);
+            kb.h.slice_mut(s![..e, a..e]).assign(&c);
         }
+        for f in &mut kb.filled[a..e] {
+            *f = e;
+        }
+        if kb.nz < next_check && kb.nz < cap {
+            continue;
+        }
+
         // Rayleigh–Ritz on the multiplied part of the basis.
-        let vm = v.slice(s![.., ..nz]);
-        let zm = z.slice(s![.., ..nz]);
-        let mut t = linalg::matmul(vm.t(), zm, par);
-        crate::interaction::symmetrize_in_place(t.view_mut());
-        let dense = linalg::eigh_dense(t.view(), true, Par::Seq)?;
-        let y = dense.vectors.expect("vectors requested");
-        let order_idx = pick(&dense.values, nz, order);
+        let nz = kb.nz;
+        let (values, y) = dense_eigen(kb.projected().view())?;
+        let order_idx = pick(&values, nz, order);
         let wanted = &order_idx[..k];
-        let yw = Array2::from_shape_fn((nz, k), |(i, j)| y[(i, wanted[j])]);
-        let theta: Vec<f64> = wanted.iter().map(|&i| dense.values[i]).collect();
-        let x = linalg::matmul(vm, yw.view(), par);
-        let mut r = linalg::matmul(zm, yw.view(), par);
-        for (j, &th) in theta.iter().enumerate() {
-            r.column_mut(j).scaled_add(-th, &x.column(j));
-        }
-        let norm_est = dense.values.iter().fold(0.0f64, |m, &l| m.max(l.abs()));
-        let worst = (0..k)
-            .map(|j| r.column(j).dot(&r.column(j)).sqrt())
-            .fold(0.0, f64::max);
-        if worst <= plan.tol * norm_est.max(f64::MIN_POSITIVE) || nz >= d {
+        let theta: Vec<f64> = wanted.iter().map(|&i| values[i]).collect();
+        let norm_est = values.iter().fold(0.0f64, |m, &l| m.max(l.abs()));
+        let limit = plan.tol * norm_est.max(f64::MIN_POSITIVE);
+        // The residuals' parts along the next block, `‖R y_last‖`: free, and while the Krylov
+        // relation is exact (no restart yet) they are the residuals themselves; otherwise a
+        // lower bound, so that a failed estimate is a failed check and a passed one is
+        // confirmed explicitly (two GEMMs).
+        let estimated = (nz < cap).then(|| {
+            let last = y.slice(s![a..e, ..]);
+            wanted
+                .iter()
+                .map(|&i| {
+                    let r = kb.r_last.dot(&last.column(i));
+                    r.dot(&r).sqrt()
+                })
+                .fold(0.0, f64::max)
+        });
+        let converged = match estimated {
+            Some(worst) if worst > limit => false,
+            Some(_) if kb.exact => true,
+            _ => {
+                let yw = Array2::from_shape_fn((nz, k).f(), |(i, j)| y[(i, wanted[j])]);
+                let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw.view(), par);
+                let mut r = linalg::matmul(kb.z.slice(s![.., ..nz]), yw.view(), par);
+                for (j, &th) in theta.iter().enumerate() {
+                    r.column_mut(j).scaled_add(-th, &x.column(j));
+                }
+                let worst = (0..k)
+                    .map(|j| r.column(j).dot(&r.column(j)).sqrt())
+                    .fold(0.0, f64::max);
+                worst <= limit
+            }
+        };
+        if converged || nz >= d {
+            let yw = Array2::from_shape_fn((nz, k).f(), |(i, j)| y[(i, wanted[j])]);
+            let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw.view(), par);
             return Ok(Some(RitzPairs {
                 values: theta,
                 vectors: x.t().to_owned(),
             }));
         }
+        if nz < cap {
+            next_check = (nz + plan.step).min(cap);
+            continue;
+        }
         if restarts == max_restarts {
-            break;
+            return Ok(None);
         }
-        // Thick restart from the best `keep` Ritz vectors. Their products with Q are
-        // recomputed, not carried along as `Z Y`: carried products keep the Krylov relation
-        // only up to the rounding of every earlier restart, which in f32 accumulates into a
-        // residual floor (measured ~1e-4 ‖Q‖ after a few restarts); fresh ones hold it to one
-        // GEMM's rounding. Growth resumes from the `b` dominant directions of the kept
-        // vectors' residuals, which span the block the Krylov space would have grown by.
-        let keep = plan.keep.min(nz);
-        let kept = &order_idx[..keep];
-        let yk = Array2::from_shape_fn((nz, keep), |(i, j)| y[(i, kept[j])]);
-        let mut new_v = linalg::matmul(vm, yk.view(), par);
-        if let Some(r_inv) = cholesky_inverse_factor(new_v.view(), par) {
-            new_v = linalg::matmul(new_v.view(), r_inv.view(), par);
-        }
-        v.slice_mut(s![.., ..keep]).assign(&new_v);
-        let vk = v.slice(s![.., ..keep]);
-        matvec(vk, z.slice_mut(s![.., ..keep]));
-        let zk = z.slice(s![.., ..keep]);
-        let tk = linalg::matmul(vk.t(), zk, par);
-        let mut residual = zk.to_owned();
-        linalg::gemm(residual.view_mut(), true, vk, tk.view(), -1.0, par);
-        orthogonalise_against(vk, residual.view_mut(), par);
-        let gram = linalg::matmul(residual.t(), residual.view(), par);
-        let dominant = linalg::eigh_dense(gram.view(), true, Par::Seq)?;
-        let u = dominant.vectors.expect("vectors requested");
-        // eigh_dense is ascending: the last b columns are the dominant directions.
-        let top = Array2::from_shape_fn((keep, b), |(i, j)| u[(i, keep - 1 - j)]);
-        let mut w = scratch.view_mut();
-        w.assign(&linalg::matmul(residual.view(), top.view(), par));
-        nz = keep;
-        nv = append_block(&mut v, keep, w, &mut rng, par);
+        restarts += 1;
+        restart(
+            &mut kb,
+            matvec,
+            &y,
+            &order_idx,
+            plan,
+            &mut scratch,
+            &mut rng,
+            par,
+        )?;
+        next_check = cap;
     }
-    Ok(None)
 }
 
-/// Orthogonalises the block `w` against `v[:, ..n]` and within itself, appends it at column
-/// `n`, and returns the new column count. Directions that vanish (the Krylov space is
-/// exhausted: a column loses all but `1e-8` of its norm) are replaced by random vectors,
-/// orthogonalised the same way.
+/// Thick restart from the best `keep` Ritz vectors. Their products with Q are recomputed, not
+/// carried along as `Z Y`: carried products keep the Krylov relation only up to the rounding
+/// of every earlier restart, which in f32 accumulates into a residual floor (measured
+/// ~1e-4 ‖Q‖ after a few restarts); fresh ones hold it to one GEMM's rounding. Growth resumes
+/// from the `b` dominant directions of the kept vectors' residuals, which span the block the
+/// Krylov space would have grown by.
+#[allow(clippy::too_many_arguments)]
+fn restart(
+    kb: &mut Basis,
+    matvec: &mut dyn FnMut(ArrayView2<'_, f64>, ArrayViewMut2<'_, f64>),
+    y: &Array2<f64>,
+    order_idx: &[usize],
+    plan: &Plan,
+    scratch: &mut Array2<f64>,
+    rng: &mut SplitMix,
+    par: Par,
+) -> Result<(), DecompError> {
+    let b = plan.block;
+    let nz = kb.nz;
+    let keep = plan.keep.min(nz);
+    let kept = &order_idx[..keep];
+    let yk = Array2::from_shape_fn((nz, keep), |(i, j)| y[(i, kept[j])]);
+    let mut new_v = linalg::matmul(kb.v.slice(s![.., ..nz]), yk.view(), par);
+    if let Some(r_inv) = cholesky_inverse_factor(new_v.view(), par) {
+        new_v = linalg::matmul(new_v.view(), r_inv.view(), par);
+    }
+    kb.v.slice_mut(s![.., ..keep]).assign(&new_v);
+    let vk = kb.v.slice(s![.., ..keep]);
+    matvec(vk, kb.z.slice_mut(s![.., ..keep]));
+    let zk = kb.z.slice(s![.., ..keep]);
+    let tk = linalg::matmul(vk.t(), zk, par);
+    kb.h.slice_mut(s![..keep, ..keep]).assign(&tk);
+    for f in &mut kb.filled[..keep] {
+        *f = keep;
+    }
+    let mut residual = zk.to_owned();
+    linalg::gemm(residual.view_mut(), true, vk, tk.view(), -1.0, par);
+    orthogonalise_against(vk, residual.view_mut(), par);
+    let gram = linalg::matmul(residual.t(), residual.view(), par);
+    let dominant = linalg::eigh_dense(gram.view(), true, Par::Seq)?;
+    let u = dominant.vectors.expect("vectors requested");
+    // eigh_dense is ascending: the last b columns are the dominant directions.
+    let top = Array2::from_shape_fn((keep, b), |(i, j)| u[(i, keep - 1 - j)]);
+    let mut w = scratch.view_mut();
+    w.assign(&linalg::matmul(residual.view(), top.view(), par));
+    kb.nz = keep;
+    kb.nv = append_block(&mut kb.v, keep, w, rng, par).0;
+    kb.exact = false;
+    Ok(())
+}
+
+/// Orthonormalises the block `w` (already orthogonal to `v[:, ..n]`) within itself, appends
+/// it at column `n`, and returns the new column count and whether the block spans `w` (false
+/// when directions that vanished, the Krylov space being exhausted, were replaced by random
+/// vectors orthogonalised against the basis).
 fn append_block<T: Real>(
     v: &mut Array2<T>,
     n: usize,
     mut w: ArrayViewMut2<'_, T>,
     rng: &mut SplitMix,
     par: Par,
-) -> usize {
+) -> (usize, bool) {
     let width = w.ncols();
     let norms: Vec<T> = w.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
-    // Block classical Gram-Schmidt against the basis (GEMMs), twice when needed.
-    orthogonalise_against(v.slice(s![.., ..n]), w.view_mut(), par);
     // Within the block: Cholesky QR twice (GEMMs) when the block is well conditioned, which is
     // the rule; column by column with random replacements when the Krylov space is exhausted.
+    // (The caller has already orthogonalised `w` against the basis.)
     let alive = w
         .columns()
         .into_iter()
@@ -303,7 +478,7 @@ fn append_block<T: Real>(
         .all(|(c, &n0)| c.dot(&c).sqrt() > T::of_f64(1e-6) * n0);
     if alive && cholesky_qr(w.view_mut(), par) && cholesky_qr(w.view_mut(), par) {
         v.slice_mut(s![.., n..n + width]).assign(&w);
-        return n + width;
+        return (n + width, true);
     }
     for (j, &norm_in) in norms.iter().enumerate() {
         let mut col = w.column(j).to_owned();
@@ -334,7 +509,7 @@ fn append_block<T: Real>(
             );
         }
     }
-    n + width
+    (n + width, false)
 }
 
 /// `w <- w L⁻ᵀ` with `wᵀw = L Lᵀ` (Cholesky QR): orthonormalises the columns of a
@@ -393,15 +568,20 @@ fn cholesky_inverse_factor<T: Real>(w: ArrayView2<'_, T>, par: Par) -> Option<Ar
 /// `w <- w - B (Bᵀ w)` for an orthonormal basis `B`, repeated once when a column lost more
 /// than `1 - 1/√2` of its norm (the Kahan–Parlett criterion: a second pass restores
 /// orthogonality to working precision, and is only needed when cancellation was large).
-fn orthogonalise_against<T: Real>(basis: ArrayView2<'_, T>, mut w: ArrayViewMut2<'_, T>, par: Par) {
+/// Returns the coefficients `Bᵀ w_in` (both passes summed), `None` for an empty basis.
+fn orthogonalise_against<T: Real>(
+    basis: ArrayView2<'_, T>,
+    mut w: ArrayViewMut2<'_, T>,
+    par: Par,
+) -> Option<Array2<T>> {
     if basis.ncols() == 0 {
-        return;
+        return None;
     }
     let norms = |w: &ArrayViewMut2<'_, T>| -> Vec<T> {
         w.columns().into_iter().map(|c| c.dot(&c)).collect()
     };
     let before = norms(&w);
-    let coef = linalg::matmul(basis.t(), w.view(), par);
+    let mut coef = linalg::matmul(basis.t(), w.view(), par);
     linalg::gemm(w.view_mut(), true, basis, coef.view(), -T::one(), par);
     let after = norms(&w);
     if before
@@ -409,9 +589,11 @@ fn orthogonalise_against<T: Real>(basis: ArrayView2<'_, T>, mut w: ArrayViewMut2
         .zip(&after)
         .any(|(b, a)| *a < T::of_f64(0.5) * *b)
     {
-        let coef = linalg::matmul(basis.t(), w.view(), par);
-        linalg::gemm(w.view_mut(), true, basis, coef.view(), -T::one(), par);
+        let again = linalg::matmul(basis.t(), w.view(), par);
+        linalg::gemm(w.view_mut(), true, basis, again.view(), -T::one(), par);
+        coef += &again;
     }
+    Some(coef)
 }
 
 fn fill_random<T: Real>(mut w: ArrayViewMut2<'_, T>, rng: &mut SplitMix) {

@@ -19,6 +19,11 @@
 //! | [`interaction_matrix`] | `Q(u)` from the factors, symmetrised | `2 d_hidden d_in²` | always; the 3-tensor `B` is never formed |
 //! | [`eigh_full`] | dense symmetric eigendecomposition, sorted and sign-fixed | `~5 d_in³` (`4/3 d_in³` values only) | you want the whole spectrum, or `k` is a sizeable fraction of `d_in` |
 //! | [`decompose`] / [`decompose_chunked`] | the above for many output directions, rayon across outputs | per output as above | classes, token or SAE directions |
+//! | [`truncated_sums`] | every output rebuilt from k of its components, for all k and [`Selection`] rules at once | one `n × d_in × d` GEMM per output, then `O(n d)` per rule | truncation curves (MATH.md section 7) |
+//! | [`pseudo_inverse_rows`], [`LineProbe`] | adversarial masks `u_j · m_i = δ_ij`; a model's outputs along `x + s m`, an exact quadratic in `s` | `O(k² d)`; `O(n h)` per direction | masks from the weights alone (section 8) |
+//! | [`matched_similarity`] | `|cos|` between two models' components after the best one-to-one matching | `O(k² d + k³)` | consistency across seeds and sizes |
+//! | [`approximation_correlations`] | Pearson correlation of a feature's activation with its first K components' sum `Σ_{k≤K} λ_k (v_kᵀx)²`, on the inputs where it is active, for every K | one `[n, d] × [d, K]` GEMM per feature | how well a few components explain an SAE feature |
+//! | [`extreme_rows`] | the rows of a table (a token embedding) with the largest and smallest projections on each vector | one GEMM per block of 64 vectors | labelling components by tokens |
 //!
 //! ## Conventions
 //!
@@ -52,10 +57,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod adversarial;
+mod approx;
 mod basis;
 mod decompose;
 mod eigen;
 mod error;
+mod evaluate;
 mod hosvd;
 mod interaction;
 mod lanczos;
@@ -63,17 +71,28 @@ mod layer;
 pub mod linalg;
 mod model;
 mod outputs;
+mod projection;
 mod scalar;
 mod shared;
+mod similarity;
 mod stats;
 mod truncate;
 
+pub use adversarial::{LineOutputs, LineProbe, pseudo_inverse_rows};
+pub use approx::{
+    ApproximationSummary, Components, FeatureApproximation, approximation_correlations, pearson,
+    summarize_approximations,
+};
 pub use basis::{InputBasis, TopInteractions};
 pub use decompose::{
     DecomposeParams, Decomposition, Parallelism, decompose, decompose_chunked, result_dims,
 };
 pub use eigen::{Method, Order, Solver, Spectrum, eigh, eigh_full, fix_sign};
 pub use error::DecompError;
+pub use evaluate::{
+    Selection, SelectionOrder, activation_importance, argmax_rows, linear_part, second_moment,
+    truncated_sums,
+};
 pub use faer::Par;
 pub use hosvd::{Hosvd, hidden_gram, hosvd, output_gram};
 pub use interaction::{
@@ -84,7 +103,11 @@ pub use lanczos::{LanczosParams, lanczos_applies};
 pub use layer::BilinearLayer;
 pub use model::BilinearModel;
 pub use outputs::{class_directions, contrast_direction, contrast_mean_direction, select_rows};
+pub use projection::{Extremes, extreme_rows};
 pub use scalar::Real;
 pub use shared::{InteractionBasis, Route};
+pub use similarity::{
+    abs_cosine_matrix, matched_similarity, max_weight_assignment, ranked_similarity,
+};
 pub use stats::{effective_count, effective_rank, effective_rank_of, norm_fraction};
 pub use truncate::{activations, reconstruct};

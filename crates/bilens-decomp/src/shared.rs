@@ -16,7 +16,10 @@
 //! that fits a memory budget.
 
 use faer::Par;
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
+use ndarray::{
+    Array2, ArrayView1, ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis, ShapeBuilder, s,
+};
+use rayon::prelude::*;
 
 use crate::layer::BilinearLayer;
 use crate::linalg;
@@ -25,6 +28,15 @@ use crate::scalar::Real;
 /// Packed columns built per step of the basis precomputation: bounds its scratch to
 /// `d_hidden x TILE` numbers.
 const TILE: usize = 4096;
+
+/// Packed columns formed per GEMM in [`InteractionBasis::form_into`]: its scratch is
+/// `c x FORM_TILE` numbers (16 MB for 256 outputs in f32), small enough to be scattered into the
+/// outputs' matrices while it is still in cache.
+const FORM_TILE: usize = 16384;
+
+/// Outputs per group in the scatter of [`InteractionBasis::form_into`]: a 64-byte cache line
+/// of the column-major GEMM result holds 16 outputs' entries in f32.
+const SCATTER_GROUP: usize = 16;
 
 /// How each output's interaction matrix is formed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -117,27 +129,35 @@ impl<T: Real> InteractionBasis<T> {
                 width += d - i1;
                 i1 += 1;
             }
-            let mut k = ArrayViewMut2::from_shape((h, width), &mut buf[..h * width])
-                .expect("the buffer holds h x width numbers");
-            for a in 0..h {
+            let rows = &mut buf[..h * width];
+            // Row a of the tile: K[a, (i, j)] for the tile's (i, j), contiguous.
+            let fill = |(a, row): (usize, &mut [T])| {
                 let (wa, va) = (w.row(a), v.row(a));
+                let (wa, va) = (
+                    wa.as_slice().expect("layer weights are row-major"),
+                    va.as_slice().expect("layer weights are row-major"),
+                );
                 let mut at = 0;
                 for i in i0..i1 {
                     let (wi, vi) = (wa[i] * half, va[i] * half);
                     let n = d - i;
-                    let mut dst = k.slice_mut(s![a, at..at + n]);
-                    ndarray::Zip::from(&mut dst)
-                        .and(va.slice(s![i..]))
-                        .and(wa.slice(s![i..]))
-                        .for_each(|x, &vj, &wj| *x = wi * vj + vi * wj);
+                    for ((x, &vj), &wj) in row[at..at + n].iter_mut().zip(&va[i..]).zip(&wa[i..]) {
+                        *x = wi * vj + vi * wj;
+                    }
                     at += n;
                 }
+            };
+            match par {
+                Par::Seq => rows.chunks_mut(width).enumerate().for_each(fill),
+                Par::Rayon(_) => rows.par_chunks_mut(width).enumerate().for_each(fill),
             }
+            let k = ArrayView2::from_shape((h, width), &buf[..h * width])
+                .expect("the buffer holds h x width numbers");
             linalg::gemm(
                 packed.slice_mut(s![.., start..start + width]),
                 false,
                 layer.p(),
-                k.view(),
+                k,
                 T::one(),
                 par,
             );
@@ -158,6 +178,81 @@ impl<T: Real> InteractionBasis<T> {
         linalg::matmul(outputs, self.packed.view(), par)
     }
 
+    /// `Q(u)` of each row of `outputs` (`[c, d_out]`) written into `out` (`[c, d_in, d_in]`,
+    /// each a row-major symmetric matrix): the result of [`form_packed`](Self::form_packed)
+    /// followed by [`unpack_into`](Self::unpack_into), without the packed intermediate.
+    ///
+    /// The packed basis is multiplied a tile of columns at a time into a small column-major
+    /// scratch (`c d_out d_in²` flops in all, the GEMM shape faer runs fastest: the outputs are
+    /// the small left operand packed once, the basis streams through as the right one), and
+    /// each tile is scattered into the upper triangles while it is still in cache; the lower
+    /// triangles are mirrored at the end. `par` parallelises the GEMMs, the scatter and the
+    /// mirror.
+    #[track_caller]
+    pub fn form_into(&self, outputs: ArrayView2<'_, T>, mut out: ArrayViewMut3<'_, T>, par: Par) {
+        let (c, d) = (outputs.nrows(), self.d);
+        assert_eq!(
+            outputs.ncols(),
+            self.packed.nrows(),
+            "outputs must be [c, d_out]"
+        );
+        assert_eq!(
+            out.dim(),
+            (c, d, d),
+            "form_into: out must be [c, d_in, d_in]"
+        );
+        assert!(
+            out.is_standard_layout(),
+            "form_into: out must be a contiguous row-major array"
+        );
+        let tile = FORM_TILE.max(d);
+        let mut scratch = Array2::<T>::zeros((c, tile).f());
+        let (mut i0, mut start) = (0, 0);
+        while i0 < d {
+            let (mut i1, mut width) = (i0, 0);
+            while i1 < d && width + (d - i1) <= tile {
+                width += d - i1;
+                i1 += 1;
+            }
+            let mut buf = scratch.slice_mut(s![.., ..width]);
+            linalg::gemm(
+                buf.view_mut(),
+                false,
+                outputs,
+                self.packed.slice(s![.., start..start + width]),
+                T::one(),
+                par,
+            );
+            let buf = buf.view();
+            // Rows i0..i1 of the upper triangles of a group of outputs: for each packed column,
+            // the group's entries are adjacent in `buf`.
+            let scatter = |(g, mut group): (usize, ArrayViewMut3<'_, T>)| {
+                let o0 = g * SCATTER_GROUP;
+                let mut at = 0;
+                for i in i0..i1 {
+                    let n = d - i;
+                    for (r, mut q) in group.outer_iter_mut().enumerate() {
+                        let src = buf.slice(s![o0 + r, at..at + n]);
+                        q.slice_mut(s![i, i..]).assign(&src);
+                    }
+                    at += n;
+                }
+            };
+            let groups = out.axis_chunks_iter_mut(Axis(0), SCATTER_GROUP);
+            match par {
+                Par::Seq => groups.enumerate().for_each(scatter),
+                Par::Rayon(_) => groups.into_par_iter().enumerate().for_each(scatter),
+            }
+            start += width;
+            i0 = i1;
+        }
+        let mirror = |q: ArrayViewMut2<'_, T>| mirror_upper(q);
+        match par {
+            Par::Seq => out.outer_iter_mut().for_each(mirror),
+            Par::Rayon(_) => out.outer_iter_mut().into_par_iter().for_each(mirror),
+        }
+    }
+
     /// Unpacks one packed symmetric matrix into `out` (`[d_in, d_in]`).
     #[track_caller]
     pub fn unpack_into(&self, packed: ArrayView1<'_, T>, mut out: ArrayViewMut2<'_, T>) {
@@ -171,8 +266,78 @@ impl<T: Real> InteractionBasis<T> {
         for i in 0..d {
             let row = packed.slice(s![at..at + d - i]);
             out.slice_mut(s![i, i..]).assign(&row);
-            out.slice_mut(s![i.., i]).assign(&row);
             at += d - i;
+        }
+        mirror_upper(out);
+    }
+}
+
+/// Copies the upper triangle of a square matrix onto its lower triangle, in tiles so that the
+/// transposed reads stay in cache.
+fn mirror_upper<T: Real>(mut a: ArrayViewMut2<'_, T>) {
+    const B: usize = 32;
+    let n = a.nrows();
+    let Some(x) = a.as_slice_mut() else {
+        // Not row-major contiguous: the plain (slower) loop.
+        for i in 0..n {
+            for j in i + 1..n {
+                a[(j, i)] = a[(i, j)];
+            }
+        }
+        return;
+    };
+    for bi in (0..n).step_by(B) {
+        for bj in (bi..n).step_by(B) {
+            for i in bi..(bi + B).min(n) {
+                let j0 = if bi == bj { i + 1 } else { bj };
+                for j in j0..(bj + B).min(n) {
+                    x[j * n + i] = x[i * n + j];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interaction::interaction_matrix;
+    use ndarray::Array3;
+
+    /// A deterministic pseudo-random matrix (no `rand` in the library's dependencies).
+    fn filled(seed: u64, shape: (usize, usize)) -> Array2<f64> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        Array2::from_shape_simple_fn(shape, || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+    }
+
+    #[test]
+    fn form_into_equals_the_direct_matrices_across_tiles_groups_and_threads() {
+        // d = 200 packs 20100 numbers per matrix: two formation tiles; 19 outputs: a partial
+        // scatter group.
+        for &(d, h, o, c) in &[
+            (1usize, 2usize, 1usize, 3usize),
+            (37, 9, 4, 5),
+            (200, 6, 3, 19),
+        ] {
+            let layer = BilinearLayer::new(filled(1, (h, d)), filled(2, (h, d)), filled(3, (o, h)));
+            let u = filled(4, (c, o));
+            let basis = InteractionBasis::new(&layer, Par::Seq);
+            for par in [Par::Seq, Par::rayon(2)] {
+                let mut out = Array3::from_elem((c, d, d), f64::NAN);
+                basis.form_into(u.view(), out.view_mut(), par);
+                for r in 0..c {
+                    let want = interaction_matrix(&layer, u.row(r));
+                    let err = (&out.index_axis(Axis(0), r) - &want)
+                        .iter()
+                        .fold(0.0f64, |m, x| m.max(x.abs()));
+                    assert!(err < 1e-13 * h as f64, "d {d}, output {r}: {err}");
+                }
+            }
         }
     }
 }

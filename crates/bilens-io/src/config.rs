@@ -1,5 +1,6 @@
-//! The `config.json` that the paper's public code (a Hugging Face `PretrainedConfig`) saves
-//! beside an image model.
+//! The `config.json` saved beside a model: the paper's public code (a Hugging Face
+//! `PretrainedConfig`) writes one beside its image models and its bilinear transformers, and
+//! Hugging Face writes one beside a Llama-style model.
 //!
 //! Only the architectural fields matter here; training fields (`lr`, `wd`, `epochs`...) and
 //! Hugging Face bookkeeping are ignored. A missing field takes the public code's default
@@ -9,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{IoError, Result};
 
@@ -29,9 +31,34 @@ pub(crate) struct ImageConfig {
     pub bias: Option<bool>,
 }
 
-/// The `config.json` in the same directory as `model`, parsed, with its path; `None` when there
-/// is no such file.
-pub(crate) fn read_sibling_config(model: &Path) -> Result<Option<(PathBuf, ImageConfig)>> {
+/// The architectural fields of a bilinear transformer's `config.json` (the public code's
+/// `Config`): what the MLP computes.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub(crate) struct LmConfig {
+    /// Number of layers.
+    pub n_layer: Option<usize>,
+    /// Whether the MLP is bilinear (`false`: a plain `w -> act -> p` MLP).
+    pub bilinear: Option<bool>,
+    /// An activation on the left branch (`relu`, `silu`, `gelu`), making the MLP gated.
+    pub gate: Option<String>,
+    /// Whether the layers are normalised (RMSNorm without a gain in the public code).
+    pub normalization: Option<bool>,
+}
+
+/// The fields of a Hugging Face Llama-style `config.json` that say what its MLP computes.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub(crate) struct GatedConfig {
+    /// The activation of the gate branch, e.g. `silu`.
+    pub hidden_act: Option<String>,
+    /// The architecture's name, e.g. `llama`.
+    pub model_type: Option<String>,
+}
+
+/// The `config.json` in the same directory as `model`, parsed as `C`, with its path; `None`
+/// when there is no such file.
+pub(crate) fn read_sibling_config<C: DeserializeOwned>(
+    model: &Path,
+) -> Result<Option<(PathBuf, C)>> {
     let dir = match model.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -57,14 +84,17 @@ mod tests {
     fn reads_the_public_codes_config_and_ignores_training_fields() {
         let dir = tempfile::tempdir().expect("temp dir");
         let model = dir.path().join("model.safetensors");
-        assert_eq!(read_sibling_config(&model).expect("no file is fine"), None);
+        assert_eq!(
+            read_sibling_config::<ImageConfig>(&model).expect("no file is fine"),
+            None
+        );
         std::fs::write(
             dir.path().join("config.json"),
             r#"{"lr": 0.001, "wd": 0.5, "d_hidden": 64, "n_layer": 1, "residual": true,
                 "architectures": ["Model"], "transformers_version": "4.44.0"}"#,
         )
         .expect("write");
-        let (path, c) = read_sibling_config(&model)
+        let (path, c) = read_sibling_config::<ImageConfig>(&model)
             .expect("valid")
             .expect("present");
         assert_eq!(path, dir.path().join("config.json"));
@@ -78,7 +108,7 @@ mod tests {
             }
         );
         std::fs::write(dir.path().join("config.json"), r#"{"residual": "yes"}"#).expect("write");
-        let e = read_sibling_config(&model).expect_err("wrong type");
+        let e = read_sibling_config::<ImageConfig>(&model).expect_err("wrong type");
         let msg = e.to_string();
         assert!(
             msg.contains("config.json: invalid model config:")

@@ -183,6 +183,22 @@ pub enum IoError {
         /// What the user can do instead.
         hint: String,
     },
+    /// A layered model (a transformer) needs a layer that it holds.
+    #[error(
+        "{path}: {}",
+        match .requested {
+            Some(i) => format!("the model has no layer {i}; it holds {available}"),
+            None => format!("the model holds {available}; which one to decompose?"),
+        }
+    )]
+    Layer {
+        /// The model file.
+        path: PathBuf,
+        /// The layer asked for, if any.
+        requested: Option<usize>,
+        /// The layers the file holds, described (e.g. `layers 0..12`).
+        available: String,
+    },
     /// Automatic layout detection found no unambiguous bilinear layer.
     #[error(
         "{path}: cannot tell which tensors form the bilinear layer; the file holds {}:{}",
@@ -194,6 +210,14 @@ pub enum IoError {
         path: PathBuf,
         /// Every tensor of the file, sorted by name.
         tensors: Vec<TensorInfo>,
+    },
+    /// A tokenizer file cannot be used.
+    #[error("{path}: {reason}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A results directory or one of its files is missing or malformed.
     #[error("{path}: {reason}")]
@@ -218,8 +242,9 @@ impl IoError {
     /// What the user can do about the error, one line, when there is something to say.
     ///
     /// Kept out of the message so that a CLI prints it on its own `hint:` line. Hints refer to
-    /// the `bilens` command-line flags (`--layout`, `--w`, `--v`, `--p`, `--embed`, `--w-bias`,
-    /// `--v-bias`, `--norm-gain`, `--residual`) because that is where users meet these errors.
+    /// the `bilens` command-line flags (`--layout`, `--layer`, `--w`, `--v`, `--p`, `--embed`,
+    /// `--w-bias`, `--v-bias`, `--norm-gain`, `--residual`) because that is where users meet
+    /// these errors.
     pub fn hint(&self) -> Option<String> {
         let s = |t: &str| Some(t.to_string());
         match self {
@@ -280,11 +305,20 @@ impl IoError {
                  tensor shapes (pass --residual true if the block is residual)",
             ),
             IoError::Unsupported { hint, .. } => Some(hint.clone()),
+            IoError::Layer { .. } => s(
+                "pass --layer I with one of them, or --layer all for one results directory per \
+                 layer",
+            ),
             IoError::AmbiguousLayout { .. } => s(
                 "name the layer: --layout single --w NAME --v NAME --p NAME [--embed NAME] \
-                 (biases and a norm gain with --w-bias, --v-bias, --norm-gain), or --layout \
+                 (biases and a norm gain with --w-bias, --v-bias, --norm-gain), --layout \
                  image for the paper's image models (embed.weight, blocks.0.weight, \
-                 [blocks.0.bias,] head.weight)",
+                 [blocks.0.bias,] head.weight), or --layout lm / --layout gated for a \
+                 transformer's MLP",
+            ),
+            IoError::Tokenizer { .. } => s(
+                "pass the model's tokenizer.json in the Hugging Face format \
+                 (`tokenizer.save_pretrained(dir)` writes one)",
             ),
             IoError::Results { .. } => {
                 s("(re)run `bilens decompose MODEL --out DIR` to write the results directory")

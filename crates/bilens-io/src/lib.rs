@@ -3,10 +3,17 @@
 //! - **Models**: [`SafetensorsFile`] memory-maps a checkpoint and reads only the tensors asked
 //!   for, converting F32/F64/F16/BF16 to `f32` or `f64` and rejecting NaN/Inf. [`load_model`]
 //!   finds the bilinear layer through a layout ([`LayoutSpec`]: the paper's `image` models, a
-//!   `single` named layer, or `auto` detection), checks every shape against the others before
-//!   reading, folds in what can be folded exactly (block biases `b, c`, a norm gain `γ`), and
-//!   returns a [`bilens_decomp::BilinearModel`]. [`inspect_model`] does the same from the
-//!   header alone.
+//!   `single` named layer, one layer's MLP of a bilinear transformer (`lm`) or of a Llama-style
+//!   gated model read bilinearly (`gated`, labelled an approximation), or `auto` detection),
+//!   checks every shape against the others before reading, folds in what can be folded exactly
+//!   (block biases `b, c`, a norm gain `γ` and shift `β`), and returns a
+//!   [`bilens_decomp::BilinearModel`]. [`inspect_model`] does the same from the header alone;
+//!   [`model_layers`] lists a transformer's layers.
+//! - **Tokens**: [`Vocab`] reads a Hugging Face `tokenizer.json`'s vocabulary as display
+//!   strings; [`ModelInfo::tokens`] says where a language model's embedding and unembedding
+//!   are.
+//! - **Activations**: [`read_activations`] reads recorded layer inputs and feature activations
+//!   for checking a decomposition against data.
 //! - **Vectors**: [`read_rows`] reads a set of vectors named `FILE:TENSOR`
 //!   ([`parse_file_tensor`]) — output directions such as an SAE encoder, or an input basis such
 //!   as its decoder — stored as rows or as columns.
@@ -16,7 +23,8 @@
 //!   per-output extras ([`ExtraSpec`]: bias terms, statistics, top feature interactions) and
 //!   global tensors (a HOSVD spectrum); [`read_results`] and [`ResultsFile`] read it back. This
 //!   directory is the contract between `bilens decompose`, `bilens hosvd`, `bilens plot` and
-//!   notebooks; the tensors are listed in [`names`].
+//!   notebooks; the tensors are listed in [`names`]. [`ResultsWriter::create_resumable`]
+//!   survives being killed: the same job continues from its finished chunks ([`resume`]).
 //!
 //! Errors are [`IoError`]s whose message reads `<file>: <what is wrong>`; [`IoError::hint`]
 //! says what to do about it.
@@ -44,6 +52,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod activations;
 mod config;
 mod decode;
 mod error;
@@ -51,22 +60,27 @@ mod idx;
 mod layout;
 mod results;
 mod results_read;
+pub mod resume;
 mod safetensors_file;
+mod tokenizer;
 mod vectors;
 mod write;
 
+pub use activations::{ACTIVATIONS, Activations, INPUTS, read_activations};
 pub use error::{IoError, Result};
 pub use idx::{ImageDataset, ImageSet, MNIST_FILES, load_image_dataset, read_idx};
 pub use layout::{
-    Inspection, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, describe_model, inspect_model,
-    load_model, read_model,
+    Inspection, LayerChoice, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, TokenMatrices,
+    describe_model, inspect_model, load_model, model_layers, read_model,
 };
 pub use results::{
-    CrossInteraction, DECOMPOSITION_FILE, ExtraData, ExtraSpec, FORMAT_VERSION, HosvdSummary,
-    InteractionArrays, OutputSummary, ResultsChunk, ResultsMeta, ResultsShape, ResultsWriter,
-    SUMMARY_FILE, SUMMARY_TOP, SelfInteraction, Summary, names,
+    ComponentTokens, CrossInteraction, DECOMPOSITION_FILE, ExtraData, ExtraSpec, FORMAT_VERSION,
+    HosvdSummary, InteractionArrays, OutputSummary, ResultsChunk, ResultsMeta, ResultsShape,
+    ResultsWriter, SUMMARY_FILE, SUMMARY_TOP, SelfInteraction, Summary, TokenScore, names,
 };
 pub use results_read::{Results, ResultsFile, read_results};
+pub use resume::ResumeState;
 pub use safetensors_file::{SafetensorsFile, TensorInfo};
+pub use tokenizer::Vocab;
 pub use vectors::{RowsRead, parse_file_tensor, read_rows};
 pub use write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_arrays, write_atomic};

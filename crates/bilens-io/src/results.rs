@@ -18,6 +18,8 @@
 //!     self_interaction_features  [n_out, m]     I64: f (descending |value|; -1 = padding)
 //!     cross_interaction_values   [n_out, m]     largest |Q_D[a, b]|, a < b,
 //!     cross_interaction_features [n_out, m, 2]  I64: (a, b) (descending |value|; -1 = padding)
+//!     top_tokens          [n_out, c, t]        I64: a language model's first c components,
+//!     bottom_tokens       [n_out, c, t]        the t tokens at each end (-1 = padding)
 //!   global tensors, written once (declared as TensorSpecs), e.g. for `bilens hosvd`:
 //!     singular_values     [S]                  σ_s, descending
 //!     output_vectors      [S, d_out]           u_s (Q(u_s)/σ_s is component s)
@@ -40,6 +42,14 @@
 //! [`ResultsWriter::finish`] moves the tensors into place and then writes `summary.json`. Both
 //! files carry the same `run_id`, so a crash between the two renames (a new decomposition
 //! beside an old summary) is detected by [`ResultsFile::open`] rather than misread.
+//!
+//! A writer made by [`ResultsWriter::create_resumable`] for a described job also survives
+//! being killed: its temporary file has a known name and every finished chunk is synced and
+//! logged (see [`crate::resume`]), so the same job started again continues where it stopped
+//! ([`ResultsWriter::pending`] says what is left). Its `run_id` is `job-` and the job's
+//! digest rather than a time: running the same job twice, interrupted or not, gives
+//! byte-identical files, and results that are already complete can be recognised
+//! ([`ResultsFile::run_id`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +61,10 @@ use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayV
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IoError, Result};
+use crate::resume::{
+    LogChunk, LogHeader, PARTIAL_FILE, RESUME_FILE, ResumeLog, ResumeState, describe_difference,
+    job_id, read_log, remove_if_present,
+};
 use crate::write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_atomic};
 
 /// File name of the tensors in a results directory.
@@ -93,6 +107,11 @@ pub mod names {
     pub const CROSS_INTERACTION_VALUES: &str = "cross_interaction_values";
     /// Per-output extra `[n_out, m, 2]` (I64): their feature pairs.
     pub const CROSS_INTERACTION_FEATURES: &str = "cross_interaction_features";
+    /// Per-output extra `[n_out, c, t]` (I64): for each of the first `c` components, the `t`
+    /// tokens of largest embedding projection (-1 = padding).
+    pub const TOP_TOKENS: &str = "top_tokens";
+    /// Per-output extra `[n_out, c, t]` (I64): the `t` tokens of most negative projection.
+    pub const BOTTOM_TOKENS: &str = "bottom_tokens";
 
     /// Global `[S]`: HOSVD singular values.
     pub const SINGULAR_VALUES: &str = "singular_values";
@@ -174,6 +193,33 @@ pub struct CrossInteraction {
     pub value: f64,
 }
 
+/// The tokens at both ends of one component of a language model's output: the tokens whose
+/// embeddings `e_t` have the largest and the most negative projection `e_tᵀv` on the
+/// component's direction `v` (in the residual stream). The activation `λ (vᵀx)²` ignores the
+/// sign of `v`, so tokens at either end excite the component.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentTokens {
+    /// The component's position among the output's stored components.
+    pub component: usize,
+    /// Its eigenvalue.
+    pub eigenvalue: f64,
+    /// The tokens of largest projection, descending.
+    pub top: Vec<TokenScore>,
+    /// The tokens of most negative projection, ascending.
+    pub bottom: Vec<TokenScore>,
+}
+
+/// One token and its projection on a component.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenScore {
+    /// The token id.
+    pub id: usize,
+    /// Its string from the tokenizer (its id without one).
+    pub token: String,
+    /// `e_tᵀv`.
+    pub score: f64,
+}
+
 /// The summary of one output direction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputSummary {
@@ -202,6 +248,10 @@ pub struct OutputSummary {
     /// The largest cross interactions, by descending `|value|`, at most [`SUMMARY_TOP`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_cross_interactions: Option<Vec<CrossInteraction>>,
+    /// A language model's first components labelled by tokens (`bilens decompose
+    /// --tokenizer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_tokens: Option<Vec<ComponentTokens>>,
 }
 
 impl OutputSummary {
@@ -226,6 +276,7 @@ impl OutputSummary {
             constant: None,
             top_self_interactions: None,
             top_cross_interactions: None,
+            component_tokens: None,
         }
     }
 }
@@ -472,6 +523,11 @@ pub struct ResultsWriter<T> {
     /// Declared globals and whether each was written.
     globals: Vec<(TensorSpec, bool)>,
     hosvd: Option<HosvdSummary>,
+    /// The resume log of a resumable writer.
+    log: Option<ResumeLog>,
+    /// Counters ([`ResultsWriter::add_count`]): totals, and what the next logged chunk adds.
+    counts: BTreeMap<String, u64>,
+    pending_counts: BTreeMap<String, u64>,
     _precision: std::marker::PhantomData<T>,
 }
 
@@ -498,98 +554,190 @@ impl<T: Real + Element> ResultsWriter<T> {
         extras: &[ExtraSpec],
         globals: &[TensorSpec],
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
-        let file_path = dir.join(DECOMPOSITION_FILE);
-        let declare_err = |tensor: &str, reason: String| IoError::Write {
-            path: file_path.clone(),
-            tensor: tensor.to_string(),
-            reason,
+        let plan = Plan::new::<T>(dir, shape, meta, extras, globals, run_id())?;
+        let file = SafetensorsWriter::create(&plan.file_path, plan.specs.clone(), &plan.metadata)?;
+        Ok(plan.into_writer(file, None))
+    }
+
+    /// Like [`ResultsWriter::create`], for the job described by `job` (a JSON object of
+    /// everything that determines the results), resuming an interrupted run of the same job
+    /// in `dir` when there is one: its finished chunks are kept and [`ResultsWriter::pending`]
+    /// lists the outputs left. State of a different job is deleted, and the returned
+    /// [`ResumeState`] says why.
+    pub fn create_resumable(
+        dir: &Path,
+        shape: ResultsShape,
+        meta: &ResultsMeta,
+        extras: &[ExtraSpec],
+        globals: &[TensorSpec],
+        job: &serde_json::Value,
+    ) -> Result<(Self, ResumeState)> {
+        let id = job_id(job);
+        let plan = Plan::new::<T>(dir, shape, meta, extras, globals, format!("job-{id}"))?;
+        let partial = dir.join(PARTIAL_FILE);
+        let state = match read_log(dir)? {
+            None => ResumeState::Fresh,
+            Some(found) => match Self::resume(plan.clone(), &partial, &id, job, found)? {
+                Ok(resumed) => return Ok(resumed),
+                Err(reason) => ResumeState::Discarded { reason },
+            },
         };
-        let mut metadata = BTreeMap::from([
-            ("model".to_string(), meta.model.clone()),
-            ("layout".to_string(), meta.layout.clone()),
-            ("method".to_string(), meta.method.clone()),
-            ("k".to_string(), shape.k.to_string()),
-            ("order".to_string(), meta.order.name().to_string()),
-            ("precision".to_string(), <T as Real>::DTYPE.to_string()),
-            (
-                "bilens_version".to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
-            ("run_id".to_string(), run_id()),
-        ]);
-        for (key, value) in &meta.extra {
-            if RESERVED.contains(&key.as_str()) {
-                return Err(declare_err(
-                    "__metadata__",
-                    format!("extra key '{key}' would overwrite the writer's own"),
+        Self::start_resumable(plan, &partial, job, &id, state)
+    }
+
+    /// Continues the run a resume log describes, or says why it cannot (`Err(reason)`: another
+    /// job, a damaged log, a partial file that is not the logged one).
+    fn resume(
+        plan: Plan,
+        partial: &Path,
+        id: &str,
+        job: &serde_json::Value,
+        found: std::result::Result<crate::resume::LogRead, String>,
+    ) -> Result<std::result::Result<(Self, ResumeState), String>> {
+        let log = match found {
+            Ok(log) if log.header.job_id == id => log,
+            Ok(log) => return Ok(Err(describe_difference(&log.header.job, job))),
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let reopened = SafetensorsWriter::reopen(
+            &plan.file_path,
+            partial,
+            plan.specs.clone(),
+            &plan.metadata,
+        )?;
+        let Some(file) = reopened else {
+            return Ok(Err(format!(
+                "{PARTIAL_FILE} is missing or does not match {RESUME_FILE}"
+            )));
+        };
+        let dir = plan.dir.clone();
+        let mut writer = plan.into_writer(file, Some(ResumeLog::reopen(&dir, log.valid_len)?));
+        // On an inconsistent log the writer is dropped and the caller starts over (which
+        // truncates the partial file).
+        Ok(writer.replay(log.chunks).map(|state| (writer, state)))
+    }
+
+    fn start_resumable(
+        plan: Plan,
+        partial: &Path,
+        job: &serde_json::Value,
+        id: &str,
+        state: ResumeState,
+    ) -> Result<(Self, ResumeState)> {
+        let dir = plan.dir.clone();
+        remove_if_present(&dir.join(RESUME_FILE))?;
+        let file = SafetensorsWriter::create_resumable(
+            &plan.file_path,
+            partial,
+            plan.specs.clone(),
+            &plan.metadata,
+        )?;
+        let log = ResumeLog::create(
+            &dir,
+            &LogHeader {
+                resume_format: 1,
+                job_id: id.to_string(),
+                job: job.clone(),
+            },
+        )?;
+        Ok((plan.into_writer(file, Some(log)), state))
+    }
+
+    /// Takes back the chunks of a resume log: their summaries, counters and rows (credited as
+    /// written). An inconsistent log is an `Err` with the reason.
+    fn replay(&mut self, chunks: Vec<LogChunk>) -> std::result::Result<ResumeState, String> {
+        let n_chunks = chunks.len();
+        let mut outputs = 0;
+        for chunk in chunks {
+            let n = chunk.summaries.len();
+            let fits = chunk.first + n <= self.shape.n_out
+                && chunk
+                    .summaries
+                    .iter()
+                    .enumerate()
+                    .all(|(i, s)| s.index == chunk.first + i)
+                && (chunk.first..chunk.first + n).all(|o| self.summaries[o].is_none());
+            if !fits {
+                return Err(format!(
+                    "{RESUME_FILE} lists outputs {}..{} twice or beyond the {} declared",
+                    chunk.first,
+                    chunk.first + n,
+                    self.shape.n_out
                 ));
             }
-            metadata.insert(key.clone(), value.clone());
-        }
-        let ResultsShape {
-            n_out,
-            k,
-            d_in,
-            d_out,
-            ..
-        } = shape;
-        let float = <T as Element>::DTYPE;
-        let mut specs = vec![TensorSpec::new(EIGENVALUES, float, &[n_out, k])];
-        if shape.eigenvectors {
-            specs.push(TensorSpec::new(EIGENVECTORS, float, &[n_out, k, d_in]));
-            if let Some(d_input) = shape.d_input {
-                specs.push(TensorSpec::new(
-                    INPUT_EIGENVECTORS,
-                    float,
-                    &[n_out, k, d_input],
-                ));
+            for (name, row) in self.row_sizes() {
+                self.file.credit(&name, n * row);
             }
-        }
-        specs.push(TensorSpec::new(OUTPUTS, float, &[n_out, d_out]));
-        let mut extra_specs = Vec::with_capacity(extras.len());
-        for e in extras {
-            if e.dtype != float && e.dtype != Dtype::I64 {
-                return Err(declare_err(
-                    &e.name,
-                    format!(
-                        "declared {} but the results are stored in {}: a per-output extra holds \
-                         {} values or I64 indices",
-                        e.dtype.name(),
-                        float.name(),
-                        float.name()
-                    ),
-                ));
+            for (k, v) in chunk.counts {
+                *self.counts.entry(k).or_default() += v;
             }
-            let mut stored = vec![n_out];
-            stored.extend_from_slice(&e.trailing);
-            extra_specs.push(TensorSpec::new(e.name.clone(), e.dtype, &stored));
-        }
-        for t in extra_specs.iter().chain(globals) {
-            if names::FIXED.contains(&t.name.as_str()) {
-                return Err(declare_err(
-                    &t.name,
-                    "the name belongs to a tensor every results directory has".into(),
-                ));
+            for s in chunk.summaries {
+                let o = s.index;
+                self.summaries[o] = Some(s);
             }
+            outputs += n;
         }
-        specs.extend(extra_specs.iter().cloned());
-        specs.extend(globals.iter().cloned());
-        // Duplicate names are refused here.
-        let file = SafetensorsWriter::create(&file_path, specs, &metadata)?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            file_path,
-            shape,
-            file,
-            metadata,
-            summaries: vec![None; n_out],
-            extras: extra_specs,
-            globals: globals.iter().map(|g| (g.clone(), false)).collect(),
-            hosvd: None,
-            _precision: std::marker::PhantomData,
+        Ok(if n_chunks == 0 {
+            ResumeState::Fresh
+        } else {
+            ResumeState::Resumed {
+                outputs,
+                chunks: n_chunks,
+            }
         })
+    }
+
+    /// Every per-output tensor with the number of elements one output's row holds.
+    fn row_sizes(&self) -> Vec<(String, usize)> {
+        let s = self.shape;
+        let mut rows = vec![
+            (EIGENVALUES.to_string(), s.k),
+            (OUTPUTS.to_string(), s.d_out),
+        ];
+        if s.eigenvectors {
+            rows.push((EIGENVECTORS.to_string(), s.k * s.d_in));
+            if let Some(d) = s.d_input {
+                rows.push((INPUT_EIGENVECTORS.to_string(), s.k * d));
+            }
+        }
+        for e in &self.extras {
+            rows.push((e.name.clone(), e.shape.iter().skip(1).product()));
+        }
+        rows
+    }
+
+    /// The outputs not written yet, as ranges of consecutive outputs in order (everything for
+    /// a fresh writer; what an interrupted run left for a resumed one).
+    pub fn pending(&self) -> Vec<std::ops::Range<usize>> {
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        for (o, s) in self.summaries.iter().enumerate() {
+            if s.is_some() {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some(r) if r.end == o => r.end = o + 1,
+                _ => ranges.push(o..o + 1),
+            }
+        }
+        ranges
+    }
+
+    /// The summaries of the outputs written so far (including resumed ones), by index.
+    pub fn summaries(&self) -> impl Iterator<Item = &OutputSummary> {
+        self.summaries.iter().flatten()
+    }
+
+    /// Adds `n` to counter `key` (e.g. solver fallbacks), carried with the next chunk into the
+    /// resume log so that a resumed run's total includes the chunks before the interruption.
+    /// Every counter is written into both files' metadata on [`ResultsWriter::finish`].
+    pub fn add_count(&mut self, key: &str, n: u64) {
+        *self.counts.entry(key.to_string()).or_default() += n;
+        *self.pending_counts.entry(key.to_string()).or_default() += n;
+    }
+
+    /// The total of counter `key` so far.
+    pub fn count(&self, key: &str) -> u64 {
+        self.counts.get(key).copied().unwrap_or(0)
     }
 
     /// The declared sizes.
@@ -770,6 +918,15 @@ impl<T: Real + Element> ResultsWriter<T> {
                 ExtraData::Index(a) => write_rows(&mut self.file, name, first, a)?,
             }
         }
+        if let Some(log) = &mut self.log {
+            // The tensors first: a chunk the log names must be on disk.
+            self.file.sync()?;
+            log.append(&LogChunk {
+                first,
+                summaries: summaries.clone(),
+                counts: std::mem::take(&mut self.pending_counts),
+            })?;
+        }
         for s in summaries {
             let o = s.index;
             self.summaries[o] = Some(s);
@@ -791,15 +948,41 @@ impl<T: Real + Element> ResultsWriter<T> {
         label: impl Fn(usize) -> String,
         extras: &[(&str, ExtraData<'_, T>)],
     ) -> Result<()> {
+        self.write_decomposition_with(
+            first,
+            part,
+            outputs,
+            input_eigenvectors,
+            label,
+            extras,
+            |_| {},
+        )
+    }
+
+    /// [`ResultsWriter::write_decomposition`], with `annotate` completing each output's
+    /// summary before it is stored (e.g. with [`OutputSummary::component_tokens`]).
+    #[allow(clippy::too_many_arguments)] // the chunk's parts, as write_decomposition's
+    pub fn write_decomposition_with(
+        &mut self,
+        first: usize,
+        part: &Decomposition<T>,
+        outputs: ArrayView2<'_, T>,
+        input_eigenvectors: Option<ArrayView3<'_, T>>,
+        label: impl Fn(usize) -> String,
+        extras: &[(&str, ExtraData<'_, T>)],
+        annotate: impl Fn(&mut OutputSummary),
+    ) -> Result<()> {
         let summaries = (0..part.n_outputs())
             .map(|o| {
-                OutputSummary::new(
+                let mut s = OutputSummary::new(
                     first + o,
                     label(first + o),
                     part.eigenvalues.row(o),
                     part.norm_sq[o],
                     part.abs_sum.as_ref().map(|a| a[o]),
-                )
+                );
+                annotate(&mut s);
+                s
             })
             .collect();
         self.write_chunk(ResultsChunk {
@@ -857,8 +1040,12 @@ impl<T: Real + Element> ResultsWriter<T> {
     }
 
     /// Checks every output and global was written, moves `decomposition.safetensors` into
-    /// place, then writes `summary.json` (each atomically).
-    pub fn finish(self) -> Result<()> {
+    /// place, then writes `summary.json` (each atomically). A resumable writer's log is removed
+    /// once the tensors are in place.
+    pub fn finish(mut self) -> Result<()> {
+        for (key, value) in std::mem::take(&mut self.counts) {
+            self.set_metadata(&key, value.to_string());
+        }
         let missing: Vec<usize> = (0..self.shape.n_out)
             .filter(|&o| self.summaries[o].is_none())
             .collect();
@@ -892,7 +1079,139 @@ impl<T: Real + Element> ResultsWriter<T> {
         let mut json = serde_json::to_vec_pretty(&summary).expect("the summary serialises");
         json.push(b'\n');
         self.file.finish()?;
+        if let Some(log) = self.log {
+            log.remove()?;
+        }
         write_atomic(&self.dir.join(SUMMARY_FILE), &json)
+    }
+}
+
+/// Everything a [`ResultsWriter`] declares, checked, before a file is made.
+#[derive(Clone)]
+struct Plan {
+    dir: PathBuf,
+    file_path: PathBuf,
+    shape: ResultsShape,
+    specs: Vec<TensorSpec>,
+    metadata: BTreeMap<String, String>,
+    extras: Vec<TensorSpec>,
+    globals: Vec<TensorSpec>,
+}
+
+impl Plan {
+    fn new<T: Real + Element>(
+        dir: &Path,
+        shape: ResultsShape,
+        meta: &ResultsMeta,
+        extras: &[ExtraSpec],
+        globals: &[TensorSpec],
+        run_id: String,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
+        let file_path = dir.join(DECOMPOSITION_FILE);
+        let declare_err = |tensor: &str, reason: String| IoError::Write {
+            path: file_path.clone(),
+            tensor: tensor.to_string(),
+            reason,
+        };
+        let mut metadata = BTreeMap::from([
+            ("model".to_string(), meta.model.clone()),
+            ("layout".to_string(), meta.layout.clone()),
+            ("method".to_string(), meta.method.clone()),
+            ("k".to_string(), shape.k.to_string()),
+            ("order".to_string(), meta.order.name().to_string()),
+            ("precision".to_string(), <T as Real>::DTYPE.to_string()),
+            (
+                "bilens_version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("run_id".to_string(), run_id),
+        ]);
+        for (key, value) in &meta.extra {
+            if RESERVED.contains(&key.as_str()) {
+                return Err(declare_err(
+                    "__metadata__",
+                    format!("extra key '{key}' would overwrite the writer's own"),
+                ));
+            }
+            metadata.insert(key.clone(), value.clone());
+        }
+        let ResultsShape {
+            n_out,
+            k,
+            d_in,
+            d_out,
+            ..
+        } = shape;
+        let float = <T as Element>::DTYPE;
+        let mut specs = vec![TensorSpec::new(EIGENVALUES, float, &[n_out, k])];
+        if shape.eigenvectors {
+            specs.push(TensorSpec::new(EIGENVECTORS, float, &[n_out, k, d_in]));
+            if let Some(d_input) = shape.d_input {
+                specs.push(TensorSpec::new(
+                    INPUT_EIGENVECTORS,
+                    float,
+                    &[n_out, k, d_input],
+                ));
+            }
+        }
+        specs.push(TensorSpec::new(OUTPUTS, float, &[n_out, d_out]));
+        let mut extra_specs = Vec::with_capacity(extras.len());
+        for e in extras {
+            if e.dtype != float && e.dtype != Dtype::I64 {
+                return Err(declare_err(
+                    &e.name,
+                    format!(
+                        "declared {} but the results are stored in {}: a per-output extra holds \
+                         {} values or I64 indices",
+                        e.dtype.name(),
+                        float.name(),
+                        float.name()
+                    ),
+                ));
+            }
+            let mut stored = vec![n_out];
+            stored.extend_from_slice(&e.trailing);
+            extra_specs.push(TensorSpec::new(e.name.clone(), e.dtype, &stored));
+        }
+        for t in extra_specs.iter().chain(globals) {
+            if names::FIXED.contains(&t.name.as_str()) {
+                return Err(declare_err(
+                    &t.name,
+                    "the name belongs to a tensor every results directory has".into(),
+                ));
+            }
+        }
+        specs.extend(extra_specs.iter().cloned());
+        specs.extend(globals.iter().cloned());
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            file_path,
+            shape,
+            specs,
+            metadata,
+            extras: extra_specs,
+            globals: globals.to_vec(),
+        })
+    }
+
+    fn into_writer<T>(self, file: SafetensorsWriter, log: Option<ResumeLog>) -> ResultsWriter<T> {
+        ResultsWriter {
+            dir: self.dir,
+            file_path: self.file_path,
+            shape: self.shape,
+            file,
+            metadata: self.metadata,
+            summaries: vec![None; self.shape.n_out],
+            extras: self.extras,
+            globals: self.globals.into_iter().map(|g| (g, false)).collect(),
+            hosvd: None,
+            log,
+            counts: BTreeMap::new(),
+            pending_counts: BTreeMap::new(),
+            _precision: std::marker::PhantomData,
+        }
     }
 }
 

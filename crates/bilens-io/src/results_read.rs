@@ -219,6 +219,12 @@ impl ResultsFile {
         &self.summary.metadata
     }
 
+    /// The `run_id` both files share: a time-based id, or `job-` and the job's digest for a
+    /// resumable run (the same job always has the same id).
+    pub fn run_id(&self) -> Option<&str> {
+        self.summary.metadata.get("run_id").map(String::as_str)
+    }
+
     /// The tensor sizes.
     pub fn shape(&self) -> ResultsShape {
         self.summary.shape

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bilens_decomp::Real;
 use memmap2::Mmap;
@@ -57,6 +58,8 @@ pub struct SafetensorsFile {
     entries: BTreeMap<String, Entry>,
     infos: Vec<TensorInfo>,
     metadata: BTreeMap<String, String>,
+    /// Bytes of tensor data decoded so far (see [`SafetensorsFile::bytes_read`]).
+    bytes_read: AtomicU64,
 }
 
 impl std::fmt::Debug for SafetensorsFile {
@@ -148,7 +151,20 @@ impl SafetensorsFile {
             entries,
             infos,
             metadata,
+            bytes_read: AtomicU64::new(0),
         })
+    }
+
+    /// Bytes of tensor data this handle has decoded so far. The file is memory-mapped and only
+    /// the byte ranges of the tensors (or rows) asked for are touched, so this is what was read
+    /// of the data section: loading one layer of a many-layer checkpoint reads that layer's
+    /// tensors and nothing else (the loader tests check it).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, bytes: usize) {
+        self.bytes_read.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// The file's path, as given to [`SafetensorsFile::open`].
@@ -255,6 +271,7 @@ impl SafetensorsFile {
         let begin = self.data_start + entry.begin + rows.start * row_bytes;
         let end = self.data_start + entry.begin + rows.end * row_bytes;
         debug_assert!(end <= self.data_start + entry.end);
+        self.count(end - begin);
         let decoded =
             decode::<T>(entry.dtype, &self.map[begin..end]).expect("dtype checked as supported");
         let mut shape = info.shape.clone();
@@ -290,6 +307,7 @@ impl SafetensorsFile {
             });
         }
         let bytes = &self.map[self.data_start + entry.begin..self.data_start + entry.end];
+        self.count(bytes.len());
         let values = bytes
             .chunks_exact(8)
             .map(|b| {

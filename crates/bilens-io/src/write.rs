@@ -5,6 +5,12 @@
 //! never half a file. The safetensors writer declares every tensor up front (the format puts
 //! all offsets in the header) and then accepts data for any tensor at any element offset, so
 //! results can be streamed to disk chunk by chunk without holding them in memory.
+//!
+//! A writer can also keep its temporary file under a known name
+//! ([`SafetensorsWriter::create_resumable`]) and be reopened on it after a crash
+//! ([`SafetensorsWriter::reopen`]): what was synced ([`SafetensorsWriter::sync`]) before the
+//! crash is still there, and the header, which is deterministic for the same declarations and
+//! metadata, proves the file is the one being resumed.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -110,11 +116,53 @@ struct Slot {
     written: usize,
 }
 
+/// Where the data goes until [`SafetensorsWriter::finish`] renames it into place.
+enum Backing {
+    /// An anonymous temporary file, removed if the writer is dropped unfinished.
+    Temporary(NamedTempFile),
+    /// A file under a known name, kept if the writer is dropped unfinished (for resuming).
+    Named(File, PathBuf),
+}
+
+impl Backing {
+    fn file(&self) -> &File {
+        match self {
+            Backing::Temporary(t) => t.as_file(),
+            Backing::Named(f, _) => f,
+        }
+    }
+}
+
+impl Write for Backing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Backing::Temporary(t) => t.write(buf),
+            Backing::Named(f, _) => f.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Backing::Temporary(t) => t.flush(),
+            Backing::Named(f, _) => f.flush(),
+        }
+    }
+}
+
+impl Seek for Backing {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Backing::Temporary(t) => t.seek(pos),
+            Backing::Named(f, _) => f.seek(pos),
+        }
+    }
+}
+
 /// A safetensors file being written: every tensor declared up front, data streamed in at any
 /// element offset, the file appearing at its destination only on [`SafetensorsWriter::finish`].
 pub struct SafetensorsWriter {
     target: PathBuf,
-    file: BufWriter<NamedTempFile>,
+    file: BufWriter<Backing>,
     data_start: u64,
     slots: Vec<Slot>,
     metadata: BTreeMap<String, String>,
@@ -141,52 +189,91 @@ impl SafetensorsWriter {
         specs: Vec<TensorSpec>,
         metadata: &BTreeMap<String, String>,
     ) -> Result<Self> {
-        let mut slots = Vec::with_capacity(specs.len());
-        let mut offset = 0u64;
-        for spec in specs {
-            if spec.name == "__metadata__" || slots.iter().any(|s: &Slot| s.spec.name == spec.name)
-            {
-                return Err(IoError::Write {
-                    path: path.into(),
-                    tensor: spec.name,
-                    reason: "declared twice".into(),
-                });
-            }
-            let bytes = (spec.elements() * spec.dtype.size()) as u64;
-            slots.push(Slot {
-                spec,
-                begin: offset,
-                written: 0,
-            });
-            offset += bytes;
-        }
-        let mut json = header_json(&slots, metadata);
-        // The data section starts 8-byte aligned; the format pads the header with spaces.
-        json.resize(
-            (8 + json.len() + LATE_METADATA_RESERVE).next_multiple_of(8) - 8,
-            b' ',
-        );
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let layout = Layout::new(path, specs, metadata)?;
+        let dir = parent_dir(path);
         let tmp = NamedTempFile::new_in(&dir).map_err(|e| IoError::os(&dir, e))?;
-        let data_start = 8 + json.len() as u64;
-        tmp.as_file()
-            .set_len(data_start + offset)
-            .map_err(|e| IoError::os(path, e))?;
-        let mut file = BufWriter::with_capacity(1 << 20, tmp);
-        file.write_all(&(json.len() as u64).to_le_bytes())
-            .and_then(|()| file.write_all(&json))
-            .map_err(|e| IoError::os(path, e))?;
-        Ok(Self {
+        layout.start(path, Backing::Temporary(tmp))
+    }
+
+    /// Like [`SafetensorsWriter::create`], but the data is kept in `partial` (created or
+    /// truncated) until [`SafetensorsWriter::finish`], and `partial` survives a crash or a drop
+    /// so that [`SafetensorsWriter::reopen`] can continue it.
+    pub fn create_resumable(
+        path: &Path,
+        partial: &Path,
+        specs: Vec<TensorSpec>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let layout = Layout::new(path, specs, metadata)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(partial)
+            .map_err(|e| IoError::os(partial, e))?;
+        layout.start(path, Backing::Named(file, partial.to_path_buf()))
+    }
+
+    /// Reopens the `partial` file of an interrupted [`SafetensorsWriter::create_resumable`]
+    /// with the same declarations and metadata. `None` (and nothing changed) when the file is
+    /// not that one: its header or length differ. Nothing counts as written: the caller credits
+    /// what it knows was synced with [`SafetensorsWriter::credit`].
+    pub fn reopen(
+        path: &Path,
+        partial: &Path,
+        specs: Vec<TensorSpec>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Option<Self>> {
+        let layout = Layout::new(path, specs, metadata)?;
+        let mut file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(partial)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(IoError::os(partial, e)),
+        };
+        let len = file.metadata().map_err(|e| IoError::os(partial, e))?.len();
+        if len != layout.data_start + layout.data_len {
+            return Ok(None);
+        }
+        let mut head = vec![0u8; layout.data_start as usize];
+        std::io::Read::read_exact(&mut file, &mut head).map_err(|e| IoError::os(partial, e))?;
+        if head != layout.head() {
+            return Ok(None);
+        }
+        let Layout {
+            slots,
+            data_start,
+            metadata,
+            ..
+        } = layout;
+        Ok(Some(Self {
             target: path.to_path_buf(),
-            file,
+            file: BufWriter::with_capacity(1 << 20, Backing::Named(file, partial.to_path_buf())),
             data_start,
             slots,
-            metadata: metadata.clone(),
+            metadata,
             scratch: Vec::new(),
-        })
+        }))
+    }
+
+    /// Counts `elements` of tensor `name` as written (data a reopened file already holds).
+    pub fn credit(&mut self, name: &str, elements: usize) {
+        if let Some(s) = self.slots.iter_mut().find(|s| s.spec.name == name) {
+            s.written += elements;
+        }
+    }
+
+    /// Flushes buffered data and waits until the operating system has it on disk: after this
+    /// returns, a crash loses nothing written so far.
+    pub fn sync(&mut self) -> Result<()> {
+        self.file
+            .flush()
+            .and_then(|()| self.file.get_ref().file().sync_data())
+            .map_err(|e| IoError::os(&self.target, e))
     }
 
     /// Adds or replaces a `__metadata__` entry after creation (written by
@@ -293,14 +380,106 @@ impl SafetensorsWriter {
             .and_then(|_| self.file.write_all(&json))
             .map_err(|e| IoError::os(&self.target, e))?;
         let target = self.target;
-        let tmp = self
+        let backing = self
             .file
             .into_inner()
             .map_err(|e| IoError::os(&target, e.into_error()))?;
-        tmp.as_file()
+        backing
+            .file()
             .sync_all()
             .map_err(|e| IoError::os(&target, e))?;
-        persist(tmp, &target)
+        match backing {
+            Backing::Temporary(tmp) => persist(tmp, &target),
+            Backing::Named(file, partial) => {
+                share(&file, &target)?;
+                drop(file);
+                std::fs::rename(&partial, &target).map_err(|e| IoError::os(&target, e))
+            }
+        }
+    }
+}
+
+/// The declared tensors' places and the header, before any file exists.
+struct Layout {
+    slots: Vec<Slot>,
+    metadata: BTreeMap<String, String>,
+    /// The JSON header, padded.
+    json: Vec<u8>,
+    data_start: u64,
+    data_len: u64,
+}
+
+impl Layout {
+    fn new(
+        path: &Path,
+        specs: Vec<TensorSpec>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let mut slots = Vec::with_capacity(specs.len());
+        let mut offset = 0u64;
+        for spec in specs {
+            if spec.name == "__metadata__" || slots.iter().any(|s: &Slot| s.spec.name == spec.name)
+            {
+                return Err(IoError::Write {
+                    path: path.into(),
+                    tensor: spec.name,
+                    reason: "declared twice".into(),
+                });
+            }
+            let bytes = (spec.elements() * spec.dtype.size()) as u64;
+            slots.push(Slot {
+                spec,
+                begin: offset,
+                written: 0,
+            });
+            offset += bytes;
+        }
+        let mut json = header_json(&slots, metadata);
+        // The data section starts 8-byte aligned; the format pads the header with spaces.
+        json.resize(
+            (8 + json.len() + LATE_METADATA_RESERVE).next_multiple_of(8) - 8,
+            b' ',
+        );
+        Ok(Self {
+            slots,
+            metadata: metadata.clone(),
+            data_start: 8 + json.len() as u64,
+            json,
+            data_len: offset,
+        })
+    }
+
+    /// The first `data_start` bytes of the file: header length and header.
+    fn head(&self) -> Vec<u8> {
+        let mut head = (self.json.len() as u64).to_le_bytes().to_vec();
+        head.extend_from_slice(&self.json);
+        head
+    }
+
+    /// Sizes `backing`, writes the header and returns the writer.
+    fn start(self, path: &Path, backing: Backing) -> Result<SafetensorsWriter> {
+        backing
+            .file()
+            .set_len(self.data_start + self.data_len)
+            .map_err(|e| IoError::os(path, e))?;
+        let mut file = BufWriter::with_capacity(1 << 20, backing);
+        file.write_all(&self.head())
+            .map_err(|e| IoError::os(path, e))?;
+        Ok(SafetensorsWriter {
+            target: path.to_path_buf(),
+            file,
+            data_start: self.data_start,
+            slots: self.slots,
+            metadata: self.metadata,
+            scratch: Vec::new(),
+        })
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -342,30 +521,34 @@ pub fn write_arrays<T: Element>(
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, synced, renamed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     let mut tmp = NamedTempFile::new_in(&dir).map_err(|e| IoError::os(&dir, e))?;
     tmp.write_all(bytes).map_err(|e| IoError::os(path, e))?;
     tmp.as_file().sync_all().map_err(|e| IoError::os(path, e))?;
     persist(tmp, path)
 }
 
-/// Renames the finished temporary file over `target`. Temporary files are created private
-/// (0600); results and models are meant to be shared, so they get the usual 0644 first.
+/// Renames the finished temporary file over `target`, shared ([`share`]).
 fn persist(tmp: NamedTempFile, target: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| IoError::os(target, e))?;
-    }
+    share(tmp.as_file(), target)?;
     let file: File = tmp
         .persist(target)
         .map_err(|e| IoError::os(target, e.error))?;
     drop(file);
+    Ok(())
+}
+
+/// Temporary files are created private (0600); results and models are meant to be shared,
+/// so they get the usual 0644 before they are moved into place.
+fn share(file: &File, target: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| IoError::os(target, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (file, target);
     Ok(())
 }
 

@@ -13,7 +13,10 @@ use ndarray::{Array1, Array2, Axis, concatenate};
 use safetensors::Dtype;
 
 const IMAGE: LayoutSpec = LayoutSpec::Image { residual: None };
-const AUTO: LayoutSpec = LayoutSpec::Auto { residual: None };
+const AUTO: LayoutSpec = LayoutSpec::Auto {
+    residual: None,
+    layer: None,
+};
 
 /// A tiny image model: d_input 12, d_in = d_hidden = 4, 3 classes.
 struct ImageWeights {
@@ -731,6 +734,7 @@ fn residual_flag_does_not_apply_to_a_single_layer() {
         &path,
         &LayoutSpec::Auto {
             residual: Some(true),
+            layer: None,
         },
     )
     .unwrap_err();

@@ -212,7 +212,7 @@ pub fn overview<T: Real, S: AsRef<str>>(
 
 /// One slot of a panel figure: a picture, or an empty frame saying why there is none.
 #[derive(Clone, Default)]
-struct Cell {
+pub(crate) struct Cell {
     /// `[rows, cols]`; `None` draws an empty frame.
     values: Option<Array2<f64>>,
     title: Option<String>,
@@ -222,7 +222,7 @@ struct Cell {
 }
 
 impl Cell {
-    fn image<T: Real>(
+    pub(crate) fn image<T: Real>(
         images: &ImageParams,
         vector: ArrayView1<'_, T>,
         title: String,
@@ -240,7 +240,7 @@ impl Cell {
 }
 
 /// Rows of panels under a title, with optional row labels and a colour key on the right.
-struct PanelFigure {
+pub(crate) struct PanelFigure {
     title: String,
     rows: Vec<(String, Vec<Cell>)>,
     raster: (u32, u32),
@@ -261,7 +261,7 @@ const ROW_LABEL: u32 = 40;
 const MARGIN: u32 = 20;
 
 impl PanelFigure {
-    fn new(
+    pub(crate) fn new(
         title: &str,
         images: &ImageParams,
         rows: Vec<(String, Vec<Cell>)>,

@@ -14,6 +14,8 @@
 //! | [`singular_values`] | a singular-value spectrum, linear or log axis | `[n]` |
 //! | [`line_chart`] | named curves against x with an optional reference line (truncation curves) | [`Series`] of `[n]` |
 //! | [`heatmap`] | a matrix with labelled axes and a colour bar | `[rows, cols]` |
+//! | [`gallery`] | rows of pictures, each with its own title (an input and its explanation, masks) | [`PictureRow`]s of `[d]` |
+//! | [`bar_chart`] | signed values of named categories as bars (logits, contributions) | `[n]` |
 //!
 //! ## Conventions
 //!
@@ -61,6 +63,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod bars;
 mod bitmap;
 mod chart;
 mod colorbar;
@@ -68,6 +71,7 @@ mod colormap;
 mod error;
 mod font;
 mod format;
+mod gallery;
 mod grid;
 mod heatmap;
 mod lines;
@@ -77,9 +81,11 @@ mod save;
 mod select;
 mod spectrum;
 
+pub use bars::bar_chart;
 pub use chart::LegendPosition;
 pub use colormap::{ColorScale, Colormap, MISSING};
 pub use error::PlotError;
+pub use gallery::{Picture, PictureRow, gallery};
 pub use grid::{GridParams, OverviewParams, eigenvector_grid, overview};
 pub use heatmap::{HeatmapParams, HeatmapScale, heatmap};
 pub use lines::{LineChart, Reference, Series, line_chart};

@@ -4,14 +4,33 @@ use anyhow::Context;
 use bilens_decomp::{BilinearModel, Par};
 use bilens_io::{ImageSet, load_image_dataset, load_model};
 
-use crate::args::EvalArgs;
+use crate::args::{EvalAccuracyArgs, EvalArgs, EvalCommand};
 use crate::error::BadInput;
 use crate::printer::Printer;
 
 pub fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
+    match &args.command {
+        None => accuracy(&args.accuracy, printer),
+        Some(EvalCommand::Truncation(a)) => super::truncation::run(a, printer),
+        Some(EvalCommand::Adversarial(a)) => super::adversarial::run(a, printer),
+        Some(EvalCommand::Explain(a)) => super::explain::run(a, printer),
+        Some(EvalCommand::Consistency(a)) => super::consistency::run(a, printer),
+        Some(EvalCommand::Approx(a)) => super::approx::run(a, printer),
+    }
+}
+
+/// `bilens eval MODEL`: the test accuracy.
+fn accuracy(args: &EvalAccuracyArgs, printer: &Printer) -> anyhow::Result<()> {
+    let Some(model) = &args.model else {
+        return Err(BadInput::new(
+            "bilens eval needs a MODEL or an evaluation",
+            "e.g. `bilens eval MODEL --data data/mnist` or `bilens eval truncation MODEL --out DIR`",
+        )
+        .into());
+    };
     let spec = super::layout::resolve(&args.layout)?;
-    let loaded = load_model::<f32>(&args.model, &spec)
-        .with_context(|| format!("cannot load {}", args.model.display()))?;
+    let loaded = load_model::<f32>(model, &spec)
+        .with_context(|| format!("cannot load {}", model.display()))?;
     let data = load_image_dataset(&args.data)
         .with_context(|| format!("cannot load the dataset in {}", args.data.display()))?;
     let correct = correct_predictions(&loaded.model, &data.test)?;
@@ -19,7 +38,7 @@ pub fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
     printer.data(format!(
         "test accuracy: {:.2}% ({correct}/{n}) for {}",
         100.0 * correct as f64 / n as f64,
-        args.model.display()
+        model.display()
     ));
     Ok(())
 }

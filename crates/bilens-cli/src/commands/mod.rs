@@ -1,13 +1,21 @@
 //! One module per command. Each resolves its arguments (paths exist, options agree) before
 //! doing any work, then wires the library crates together.
 
+mod adversarial;
+mod approx;
+mod checkpoint;
+mod consistency;
 mod decompose;
 mod demo;
 mod eval;
+mod evaluation;
+mod explain;
 mod inspect;
 mod layout;
 mod plot;
+mod reproduce;
 mod train;
+mod truncation;
 
 use crate::args::Command;
 use crate::printer::Printer;
@@ -22,5 +30,6 @@ pub fn run(command: Command, printer: &Printer) -> anyhow::Result<()> {
         Command::Plot(a) => plot::run(&a, printer),
         Command::Train(t) => train::run(t, printer),
         Command::Eval(a) => eval::run(&a, printer),
+        Command::Reproduce(r) => reproduce::run(r, printer),
     }
 }

@@ -57,6 +57,7 @@ pub fn plot_results(
     let noun = match results.metadata().get("outputs").map(String::as_str) {
         Some("classes") => "class",
         Some(kind) if kind.starts_with("hosvd") => "component",
+        Some(kind) if kind.starts_with("tokens:") => "token",
         _ => "output",
     };
     let mut written = Vec::new();
@@ -93,14 +94,15 @@ pub fn plot_results(
             "eigenvectors of length {image_len} are not square images: drawing spectra only"
         ));
     }
+    let stems = file_stems(&labels[..shown]);
     let bar = printer.bar(shown as u64, "plot");
     // The overview needs only each output's top positive component.
     let mut tops: Vec<Array1<f32>> = Vec::new();
     let mut top_values: Vec<f32> = Vec::new();
     for (o, label) in labels.iter().enumerate().take(shown) {
         let fig = spectrum(
-            &out.join(format!("spectrum_{}", file_safe(label))),
-            &format!("{noun} {label}: eigenvalue spectrum"),
+            &out.join(format!("spectrum_{}", stems[o])),
+            &spectrum_title(noun, label, &results.summary().outputs[o]),
             eigenvalues.row(o),
             &SpectrumParams::default(),
         )?;
@@ -108,7 +110,7 @@ pub fn plot_results(
         if let (Some(image), Some(vecs)) = (image, read(o..o + 1)?) {
             let vecs = vecs.index_axis_move(Axis(0), 0);
             let fig = eigenvector_grid(
-                &out.join(format!("eigenvectors_{}", file_safe(label))),
+                &out.join(format!("eigenvectors_{}", stems[o])),
                 &format!("{noun} {label}: top eigenvectors"),
                 eigenvalues.row(o),
                 vecs.view(),
@@ -153,6 +155,48 @@ pub fn plot_results(
         written.push(fig.png);
     }
     Ok(written)
+}
+
+/// The spectrum's title; for a language model labelled by tokens, the tokens at both ends of
+/// the strongest component too (`λ₁ ⟷ ' the', ' a' | ' sat', ' ran'`).
+fn spectrum_title(noun: &str, label: &str, summary: &bilens_io::OutputSummary) -> String {
+    let mut title = if noun == "token" {
+        format!("{noun} '{label}': eigenvalue spectrum")
+    } else {
+        format!("{noun} {label}: eigenvalue spectrum")
+    };
+    if let Some(first) = summary.component_tokens.as_ref().and_then(|c| c.first()) {
+        let ends = |t: &[bilens_io::TokenScore]| {
+            t.iter()
+                .take(2)
+                .map(|t| format!("'{}'", t.token))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        title.push_str(&format!(
+            "; λ₁ ⟷ {} | {}",
+            ends(&first.top),
+            ends(&first.bottom)
+        ));
+    }
+    title
+}
+
+/// A file name stem per label: the label made safe, with the output index appended where two
+/// labels would give the same name (token strings such as ` the` and `.the` both become
+/// `_the`).
+fn file_stems(labels: &[String]) -> Vec<String> {
+    let safe: Vec<String> = labels.iter().map(|l| file_safe(l)).collect();
+    safe.iter()
+        .enumerate()
+        .map(|(o, s)| {
+            if safe.iter().filter(|t| *t == s).count() > 1 {
+                format!("{s}_{o}")
+            } else {
+                s.clone()
+            }
+        })
+        .collect()
 }
 
 /// A label made safe for a file name.

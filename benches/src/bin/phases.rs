@@ -1,0 +1,128 @@
+//! Times the phases of the shared-basis route on one layer shape (a profiling aid).
+//!
+//!     cargo run --release -p bilens-benches --bin phases -- route D_IN D_HIDDEN D_OUT N K
+//!     cargo run --release -p bilens-benches --bin phases -- lanczos D K REPS [BLOCK MAX_BASIS]
+//!
+//! CPU times are per thread (`/proc/thread-self/schedstat`), so that a busy machine inflates
+//! them less than wall times.
+
+use std::time::Instant;
+
+use bilens_benches::synthetic_layer;
+use bilens_decomp::{
+    InteractionBasis, LanczosParams, Method, Order, Par, eigh, interaction_matrix,
+};
+use ndarray::{Array2, Array3};
+
+/// Nanoseconds this thread has run on a CPU.
+fn cpu_ns() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let a: Vec<usize> = args[1..]
+        .iter()
+        .map(|s| s.parse().expect("number"))
+        .collect();
+    match args[0].as_str() {
+        "route" => route(a[0], a[1], a[2], a[3], a[4]),
+        "lanczos" => lanczos(a[0], a[1], a[2], a.get(3).copied(), a.get(4).copied()),
+        m => panic!("unknown mode {m}"),
+    }
+}
+
+fn lanczos(d: usize, k: usize, reps: usize, block: Option<usize>, max_basis: Option<usize>) {
+    let (layer, dirs) = synthetic_layer(0, d, 4 * d, d, 8);
+    let qs: Vec<Array2<f32>> = (0..8)
+        .map(|r| interaction_matrix(&layer, dirs.row(r)))
+        .collect();
+    let p = LanczosParams {
+        block: block.unwrap_or(0),
+        max_basis: max_basis.unwrap_or(0),
+        ..Default::default()
+    };
+    let mut worst = 0.0f64;
+    let full: Vec<_> = qs
+        .iter()
+        .map(|q| {
+            eigh(
+                q.mapv(f64::from).view(),
+                Some(k),
+                Order::AbsDescending,
+                false,
+                Method::Full,
+                &p,
+                Par::Seq,
+            )
+            .expect("full")
+        })
+        .collect();
+    let (t, c) = (Instant::now(), cpu_ns());
+    for r in 0..reps {
+        let q = &qs[r % qs.len()];
+        let s = eigh(
+            q.view(),
+            Some(k),
+            Order::AbsDescending,
+            true,
+            Method::Lanczos,
+            &p,
+            Par::Seq,
+        )
+        .expect("converges");
+        let f = &full[r % qs.len()];
+        for (a, b) in s.values.iter().zip(&f.values) {
+            worst = worst.max((f64::from(*a) - b).abs() / b.abs());
+        }
+    }
+    println!(
+        "lanczos d {d} k {k}: {:.2} ms cpu, {:.2} ms wall each; worst relative eigenvalue error {worst:.1e}",
+        (cpu_ns() - c) / 1e6 / reps as f64,
+        t.elapsed().as_secs_f64() * 1e3 / reps as f64
+    );
+}
+
+fn route(d: usize, h: usize, o: usize, n: usize, k: usize) {
+    let (layer, dirs) = synthetic_layer(0, d, h, o, n);
+    let t = Instant::now();
+    let basis = InteractionBasis::new(&layer, Par::rayon(0));
+    let tb = t.elapsed().as_secs_f64();
+    let fl = (o * h * d * (d + 1)) as f64;
+    println!(
+        "basis: {tb:.2} s, {:.0} GFLOP/s ({:.0} GFLOP)",
+        fl / tb / 1e9,
+        fl / 1e9
+    );
+    let mut qs = Array3::<f32>::zeros((n, d, d));
+    let t = Instant::now();
+    basis.form_into(dirs.view(), qs.view_mut(), Par::rayon(0));
+    let tf = t.elapsed().as_secs_f64();
+    let fl = (n * o * d * (d + 1)) as f64;
+    println!(
+        "form {n}: {tf:.3} s, {:.0} GFLOP/s ({:.1} ms per output on all threads)",
+        fl / tf / 1e9,
+        tf * 1e3 / n as f64
+    );
+    let p = LanczosParams::default();
+    let c = cpu_ns();
+    for q in qs.outer_iter() {
+        eigh(
+            q,
+            Some(k),
+            Order::AbsDescending,
+            true,
+            Method::Lanczos,
+            &p,
+            Par::Seq,
+        )
+        .expect("converges");
+    }
+    println!(
+        "lanczos: {:.2} ms cpu each",
+        (cpu_ns() - c) / 1e6 / n as f64
+    );
+}

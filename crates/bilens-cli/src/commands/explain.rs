@@ -1,0 +1,302 @@
+//! `bilens eval explain MODEL --data DIR --index I --out DIR`: one test image explained from
+//! the weights (the paper's explanation panel): the image, the model's logits, and the
+//! components `λ (vᵀe)²` that make up the explained class's logit, largest first, each drawn
+//! as its pixel-space picture `Eᵀv`.
+//!
+//! The logit is exactly `linear part + Σ_k λ_k (v_kᵀe)²` over all components; the figure shows
+//! the few that contribute most of each sign and the JSON lists them with the remainder.
+
+use std::path::{Path, PathBuf};
+
+use bilens_decomp::{Par, activations, argmax_rows, linear_part};
+use bilens_io::ImageSet;
+use bilens_plot::{ImageParams, Picture, PictureRow, bar_chart, gallery};
+use ndarray::{Array1, Axis, s};
+use serde_json::json;
+
+use super::evaluation::{
+    ClassComponents, ImageModel, check_compatible, ensure_dir, image_shape, load_data, write_json,
+};
+use crate::args::ExplainArgs;
+use crate::error::BadInput;
+use crate::printer::Printer;
+
+/// One component's part in the explained logit.
+#[derive(Debug, Clone)]
+pub struct Contribution {
+    /// Its index in the class's spectrum (0: largest `|λ|`); shown counting from 1.
+    pub rank: usize,
+    /// Its eigenvalue.
+    pub lambda: f64,
+    /// `vᵀe`: how much of the input lies along it.
+    pub projection: f64,
+    /// `λ (vᵀe)²`.
+    pub value: f64,
+}
+
+/// The explanation of one image.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// Index of the image in the test set.
+    pub index: usize,
+    /// Its label.
+    pub label: usize,
+    /// The model's prediction.
+    pub predicted: usize,
+    /// The class whose logit is explained.
+    pub class: usize,
+    /// The logits `[C]`.
+    pub logits: Array1<f64>,
+    /// The explained logit's part outside the eigendecomposition (linear path, biases).
+    pub linear: f64,
+    /// Every component's contribution, largest `|value|` first.
+    pub contributions: Vec<Contribution>,
+}
+
+pub fn run(args: &ExplainArgs, printer: &Printer) -> anyhow::Result<()> {
+    let model = ImageModel::load(&args.io.model, &args.io.layout)?;
+    let data = load_data(&args.io.data)?;
+    check_compatible(&model, &data.test, &args.io.data)?;
+    if args.index >= data.test.len() {
+        return Err(BadInput::new(
+            format!(
+                "--index {} is past the {} test images of {}",
+                args.index,
+                data.test.len(),
+                args.io.data.display()
+            ),
+            format!("use --index 0..{}", data.test.len()),
+        )
+        .into());
+    }
+    if let Some(c) = args.class
+        && c >= model.n_classes()
+    {
+        return Err(BadInput::new(
+            format!(
+                "--class {c} is not one of the model's {} classes",
+                model.n_classes()
+            ),
+            "omit --class to explain the predicted class",
+        )
+        .into());
+    }
+    let components = ClassComponents::of(&model.model)?;
+    let e = compute(&model, &components, &data.test, args.index, args.class);
+    let files = write(&e, &components, &data.test, args.top, &args.io.out, "")?;
+    print_summary(&e, args.top, printer);
+    printer.data(format!(
+        "wrote {}",
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(())
+}
+
+/// Explains test image `index` for `class` (default: the predicted one).
+pub fn compute(
+    model: &ImageModel,
+    components: &ClassComponents,
+    set: &ImageSet,
+    index: usize,
+    class: Option<usize>,
+) -> Explanation {
+    let m = &model.model;
+    let x = set
+        .images
+        .slice(s![index..index + 1, ..])
+        .mapv(|p| f64::from(p) * (1.0 / 255.0));
+    let logits = m.forward(x.view(), Par::Seq).row(0).to_owned();
+    let predicted = argmax_rows(logits.view().insert_axis(Axis(0)))[0];
+    let class = class.unwrap_or(predicted);
+    let e = m.layer_input(x.view(), Par::Seq);
+    let linear = linear_part(m, e.view(), Par::Seq)[(0, class)];
+    let values = components.values.row(class);
+    let vectors = components.vectors.slice(s![class, .., ..]);
+    let act = activations(values, vectors, e.view(), Par::Seq);
+    let proj = vectors.dot(&e.row(0));
+    let mut contributions: Vec<Contribution> = (0..values.len())
+        .map(|k| Contribution {
+            rank: k,
+            lambda: values[k],
+            projection: proj[k],
+            value: act[(0, k)],
+        })
+        .collect();
+    contributions.sort_by(|a, b| b.value.abs().total_cmp(&a.value.abs()));
+    Explanation {
+        index,
+        label: usize::from(set.labels[index]),
+        predicted,
+        class,
+        logits,
+        linear,
+        contributions,
+    }
+}
+
+/// The `top` largest contributions of one sign.
+fn of_sign(e: &Explanation, positive: bool, top: usize) -> Vec<&Contribution> {
+    e.contributions
+        .iter()
+        .filter(|c| {
+            if positive {
+                c.value > 0.0
+            } else {
+                c.value < 0.0
+            }
+        })
+        .take(top)
+        .collect()
+}
+
+pub fn print_summary(e: &Explanation, top: usize, printer: &Printer) {
+    printer.data(format!(
+        "test image {}: label {}, predicted {}; explaining the logit of class {} = {:.4}",
+        e.index, e.label, e.predicted, e.class, e.logits[e.class]
+    ));
+    let logits: Vec<String> = e
+        .logits
+        .iter()
+        .enumerate()
+        .map(|(c, l)| format!("{c}:{l:+.2}"))
+        .collect();
+    printer.data(format!("logits: {}", logits.join("  ")));
+    let quad: f64 = e.contributions.iter().map(|c| c.value).sum();
+    for (positive, what) in [(true, "raise"), (false, "lower")] {
+        let picked = of_sign(e, positive, top);
+        let parts: Vec<String> = picked
+            .iter()
+            .map(|c| format!("{:+.3} (#{} λ={:+.3})", c.value, c.rank + 1, c.lambda))
+            .collect();
+        printer.data(format!("components that {what} it: {}", parts.join(", ")));
+    }
+    let shown: f64 = of_sign(e, true, top)
+        .iter()
+        .chain(of_sign(e, false, top).iter())
+        .map(|c| c.value)
+        .sum();
+    printer.data(format!(
+        "logit = {:.4} (linear part) + {:.4} (these {} components) + {:.4} (the other {})",
+        e.linear,
+        shown,
+        of_sign(e, true, top).len() + of_sign(e, false, top).len(),
+        quad - shown,
+        e.contributions.len() - of_sign(e, true, top).len() - of_sign(e, false, top).len()
+    ));
+}
+
+/// Writes `explain_<index>.json`, the panel `explain_<index>.{png,svg}` and the logits
+/// `explain_<index>_logits.{png,svg}` into `out`. `labels_note` is appended to titles (e.g.
+/// the dataset's name).
+pub fn write(
+    e: &Explanation,
+    components: &ClassComponents,
+    set: &ImageSet,
+    top: usize,
+    out: &Path,
+    labels_note: &str,
+) -> anyhow::Result<Vec<PathBuf>> {
+    ensure_dir(out)?;
+    let stem = format!("explain_{}", e.index);
+    let quad: f64 = e.contributions.iter().map(|c| c.value).sum();
+    let json_path = out.join(format!("{stem}.json"));
+    write_json(
+        &json_path,
+        &json!({
+            "index": e.index,
+            "label": e.label,
+            "predicted": e.predicted,
+            "class": e.class,
+            "logits": e.logits.to_vec(),
+            "logit": e.logits[e.class],
+            "linear_part": e.linear,
+            "sum_of_components": quad,
+            "reconstruction_error": e.logits[e.class] - e.linear - quad,
+            "rank": "1 = largest |λ| of the class",
+            "top_components": e.contributions.iter().take(4 * top.max(1)).map(|c| json!({
+                "rank": c.rank + 1,
+                "eigenvalue": c.lambda,
+                "projection": c.projection,
+                "contribution": c.value,
+            })).collect::<Vec<_>>(),
+        }),
+    )?;
+
+    let x = set
+        .images
+        .row(e.index)
+        .mapv(|p| f64::from(p) * (1.0 / 255.0));
+    let pictures = |positive: bool| -> Vec<(Array1<f64>, String, String)> {
+        of_sign(e, positive, top)
+            .into_iter()
+            .map(|c| {
+                (
+                    components.pixels.slice(s![e.class, c.rank, ..]).to_owned(),
+                    format!("{:+.2}", c.value),
+                    format!("#{} λ={:+.3}", c.rank + 1, c.lambda),
+                )
+            })
+            .collect()
+    };
+    let (pos, neg) = (pictures(true), pictures(false));
+    let input_row = PictureRow {
+        label: "input".into(),
+        pictures: vec![Picture {
+            vector: x.view(),
+            title: format!("test image {}", e.index),
+            subtitle: Some(format!("label {}, predicted {}", e.label, e.predicted)),
+        }],
+    };
+    let params = ImageParams {
+        shape: image_shape(set),
+        ..ImageParams::default()
+    };
+    let panel = gallery(
+        &out.join(&stem),
+        &format!(
+            "Why class {} scores {:.2}{labels_note}: components λ(vᵀx)² by size",
+            e.class, e.logits[e.class]
+        ),
+        &[
+            input_row,
+            picture_row("raise", &pos),
+            picture_row("lower", &neg),
+        ],
+        &params,
+    )?
+    .png;
+    let labels: Vec<String> = (0..e.logits.len()).map(|c| c.to_string()).collect();
+    let bars = bar_chart(
+        &out.join(format!("{stem}_logits")),
+        &format!(
+            "Logits of test image {} (predicted {})",
+            e.index, e.predicted
+        ),
+        "class",
+        "logit",
+        &labels,
+        e.logits.view(),
+        Some(e.predicted),
+    )?
+    .png;
+    Ok(vec![json_path, panel, bars])
+}
+
+/// A gallery row of `(picture, title, subtitle)` items.
+fn picture_row<'a>(label: &str, items: &'a [(Array1<f64>, String, String)]) -> PictureRow<'a, f64> {
+    PictureRow {
+        label: label.to_string(),
+        pictures: items
+            .iter()
+            .map(|(v, t, st)| Picture {
+                vector: v.view(),
+                title: t.clone(),
+                subtitle: Some(st.clone()),
+            })
+            .collect(),
+    }
+}

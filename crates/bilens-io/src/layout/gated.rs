@@ -1,0 +1,157 @@
+//! The `gated` layout: the MLP of one layer of a Hugging Face Llama-style model (Llama,
+//! Mistral, Qwen2 and their relatives), `down(act(gate n) ⊙ up n)` of the normalised residual
+//! stream `n`, read **bilinearly** as `down((gate n) ⊙ (up n))`:
+//!
+//! ```text
+//! model.layers.{i}.mlp.gate_proj.weight        [d_hidden, d_model]   W
+//! model.layers.{i}.mlp.up_proj.weight          [d_hidden, d_model]   V
+//! model.layers.{i}.mlp.down_proj.weight        [d_model, d_hidden]   P
+//! model.layers.{i}.mlp.{gate,up}_proj.bias     [d_hidden]            b, c (if any)
+//! model.layers.{i}.post_attention_layernorm.weight  [d_model]       γ, folded in
+//! model.embed_tokens.weight                    [vocab, d_model]      token embedding
+//! lm_head.weight                               [vocab, d_model]      unembedding (tied if absent)
+//! ```
+//!
+//! Dropping the activation makes this an approximation of the layer, recorded in
+//! [`ModelInfo::approximation`] so that every result says so. Gemma's norms (which scale by
+//! `1 + weight` and put a `pre_feedforward_layernorm` before the MLP) are refused rather than
+//! folded wrongly.
+
+use crate::config::{GatedConfig, read_sibling_config};
+use crate::error::{IoError, Result};
+use crate::safetensors_file::SafetensorsFile;
+
+use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
+
+const PREFIX: &str = "model.layers.";
+/// What marks a layer: its gate projection.
+const GATE: &str = ".mlp.gate_proj.weight";
+const TOKEN_EMBEDDING: &str = "model.embed_tokens.weight";
+const UNEMBEDDING: &str = "lm_head.weight";
+
+/// The layers of the file, ascending.
+pub(super) fn layers(file: &SafetensorsFile) -> Vec<usize> {
+    layers::indices(file, PREFIX, GATE)
+}
+
+pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Result<ModelInfo> {
+    let path = file.path().to_path_buf();
+    let available = layers(file);
+    let i = layers::choose(file, &available, requested, "gated")?;
+    let name = |rest: &str| format!("{PREFIX}{i}.{rest}");
+    let (config_path, config) = match read_sibling_config::<GatedConfig>(&path)? {
+        Some((p, c)) => (Some(p), c),
+        None => (None, GatedConfig::default()),
+    };
+    let gemma_norm = name("pre_feedforward_layernorm.weight");
+    let is_gemma = config
+        .model_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("gemma"));
+    if is_gemma || file.info(&gemma_norm).is_some() {
+        return Err(IoError::Unsupported {
+            path: path.clone(),
+            what: "this looks like a Gemma model, whose RMSNorm scales by (1 + weight) and whose \
+                   MLP reads pre_feedforward_layernorm; folding its norm as a plain gain would \
+                   describe a different layer"
+                .into(),
+            hint: "export the MLP's gate, up and down weights and the norm's effective gain \
+                   (1 + weight) and name them with --layout single --w NAME --v NAME --p NAME \
+                   --norm-gain NAME"
+                .into(),
+        });
+    }
+    let (w_name, v_name, p_name) = (
+        name("mlp.gate_proj.weight"),
+        name("mlp.up_proj.weight"),
+        name("mlp.down_proj.weight"),
+    );
+    let (w, v, p) = (
+        matrix(file, &w_name)?,
+        matrix(file, &v_name)?,
+        matrix(file, &p_name)?,
+    );
+    let (d_hidden, d_in) = (w.shape[0], w.shape[1]);
+    if v.shape != w.shape {
+        return Err(mismatch(
+            file,
+            v,
+            format!("{:?}", w.shape),
+            format!("up_proj must have the same shape [d_hidden, d_model] as {w_name}"),
+        ));
+    }
+    if p.shape[1] != d_hidden {
+        return Err(mismatch(
+            file,
+            p,
+            format!("[_, {d_hidden}]"),
+            format!(
+                "down_proj reads the hidden units, so its columns must equal the rows of {w_name} ({d_hidden})"
+            ),
+        ));
+    }
+    let d_out = p.shape[0];
+    let bias = |tensor: String| -> Result<Option<Source>> {
+        match file.info(&tensor) {
+            None => Ok(None),
+            Some(t) if t.shape == [d_hidden] => Ok(Some(Source::whole(&tensor))),
+            Some(t) => Err(mismatch(
+                file,
+                t,
+                format!("[{d_hidden}]"),
+                format!("a projection bias has one entry per hidden unit (d_hidden = {d_hidden})"),
+            )),
+        }
+    };
+    let w_bias = bias(name("mlp.gate_proj.bias"))?;
+    let v_bias = bias(name("mlp.up_proj.bias"))?;
+    let mut notes = Vec::new();
+    if file.info(&name("mlp.down_proj.bias")).is_some() {
+        notes.push(format!(
+            "{} adds the constant uᵀb to output u; it changes no interaction matrix and is not \
+             part of the stored constants",
+            name("mlp.down_proj.bias")
+        ));
+    }
+    let (norm_gain, norm_bias) =
+        layers::norm(file, &[name("post_attention_layernorm")], d_in, &w_name)?;
+    if let Some(g) = &norm_gain {
+        notes.push(format!(
+            "the norm gain {g} is folded into gate and up; the normalisation's division is not \
+             linear and stays outside the decomposition, so the eigenvectors describe the \
+             normalised residual stream"
+        ));
+    }
+    let act = config.hidden_act.as_deref().unwrap_or("act");
+    let approximation = Some(format!(
+        "a gated MLP down({act}(gate x) ⊙ up x) read bilinearly as down((gate x) ⊙ (up x)): the \
+         results describe the bilinear part of the layer, not the layer itself"
+    ));
+    let tokens = layers::tokens(file, TOKEN_EMBEDDING, UNEMBEDDING, d_in, d_out, &mut notes);
+    Ok(ModelInfo {
+        path,
+        layout: Layout::Gated,
+        layer: Some(LayerChoice {
+            index: i,
+            available,
+        }),
+        embed: None,
+        w: Source::whole(&w_name),
+        v: Source::whole(&v_name),
+        p: Source::whole(&p_name),
+        w_bias,
+        v_bias,
+        norm_gain,
+        norm_bias,
+        linear: None,
+        residual: false,
+        d_input: d_in,
+        d_in,
+        d_hidden,
+        d_out,
+        tokens,
+        approximation,
+        config: config_path,
+        notes,
+    })
+}

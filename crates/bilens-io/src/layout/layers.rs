@@ -1,0 +1,214 @@
+//! Numbered layers of a transformer checkpoint (`{prefix}{i}.{rest}` names): which exist, and
+//! which one a run takes.
+
+use crate::error::{IoError, Result};
+use crate::safetensors_file::SafetensorsFile;
+
+use super::{Source, TokenMatrices, mismatch};
+
+/// The indices `i` for which the file holds `{prefix}{i}{suffix}`, ascending.
+pub(super) fn indices(file: &SafetensorsFile, prefix: &str, suffix: &str) -> Vec<usize> {
+    let mut found: Vec<usize> = file
+        .tensors()
+        .iter()
+        .filter_map(|t| {
+            let rest = t.name.strip_prefix(prefix)?;
+            let number = rest.strip_suffix(suffix)?;
+            // Canonical decimal only: `01` or `+1` would name a layer twice.
+            if number.is_empty()
+                || !number.bytes().all(|b| b.is_ascii_digit())
+                || (number.len() > 1 && number.starts_with('0'))
+            {
+                return None;
+            }
+            number.parse().ok()
+        })
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// The layer a run takes: `requested` when the file holds it, the only layer when none was
+/// requested; an error naming the layers otherwise.
+pub(super) fn choose(
+    file: &SafetensorsFile,
+    available: &[usize],
+    requested: Option<usize>,
+    family: &str,
+) -> Result<usize> {
+    match (requested, available) {
+        (_, []) => Err(IoError::Unsupported {
+            path: file.path().to_path_buf(),
+            what: format!("no {family} layers found"),
+            hint: format!(
+                "`bilens inspect {}` lists the tensors; check --layout",
+                file.path().display()
+            ),
+        }),
+        (Some(i), _) if available.contains(&i) => Ok(i),
+        (None, [only]) => Ok(*only),
+        (requested, _) => Err(IoError::Layer {
+            path: file.path().to_path_buf(),
+            requested,
+            available: describe(available),
+        }),
+    }
+}
+
+/// `0..12` for a contiguous run of layers, `0, 2, 5` otherwise.
+pub(super) fn describe(layers: &[usize]) -> String {
+    match (layers.first(), layers.last()) {
+        (Some(&a), Some(&b)) if b - a + 1 == layers.len() && layers.len() > 2 => {
+            format!("layers {a}..{}", b + 1)
+        }
+        _ => {
+            let list: Vec<String> = layers.iter().map(ToString::to_string).collect();
+            format!(
+                "layer{} {}",
+                if layers.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            )
+        }
+    }
+}
+
+/// The parameters of the norm applied to the MLP's input, the first of `candidates` (tensor
+/// name prefixes such as `transformer.h.3.n2`) that the file holds: its gain `γ` (`.weight`)
+/// and shift `β` (`.bias`), each `[d_in]`. Any other parameter (a norm bilens does not know)
+/// is an error rather than something silently left out of the layer.
+pub(super) fn norm(
+    file: &SafetensorsFile,
+    candidates: &[String],
+    d_in: usize,
+    reader: &str,
+) -> Result<(Option<Source>, Option<Source>)> {
+    for prefix in candidates {
+        let dotted = format!("{prefix}.");
+        let params: Vec<_> = file
+            .tensors()
+            .iter()
+            .filter(|t| t.name.starts_with(&dotted))
+            .collect();
+        if params.is_empty() {
+            continue;
+        }
+        let (mut gain, mut shift, mut unknown) = (None, None, Vec::new());
+        for t in params {
+            let slot = match &t.name[dotted.len()..] {
+                "weight" => &mut gain,
+                "bias" => &mut shift,
+                _ => {
+                    unknown.push(t.name.clone());
+                    continue;
+                }
+            };
+            if t.shape != [d_in] {
+                return Err(mismatch(
+                    file,
+                    t,
+                    format!("[{d_in}]"),
+                    format!(
+                        "the norm before the MLP has one gain and one shift per input of the \
+                         MLP (d_in = {d_in}, the columns of {reader})"
+                    ),
+                ));
+            }
+            *slot = Some(Source::whole(&t.name));
+        }
+        if !unknown.is_empty() {
+            return Err(IoError::Unsupported {
+                path: file.path().to_path_buf(),
+                what: format!(
+                    "the norm before the MLP ({prefix}) has parameters bilens cannot fold into \
+                     the layer: {}; only a gain ({prefix}.weight) and a shift ({prefix}.bias) \
+                     are understood, and leaving the others out would describe a different \
+                     layer",
+                    unknown.join(", ")
+                ),
+                hint: "export the MLP's W, V, P and the norm's effective gain into a file and \
+                       name them with --layout single --w NAME --v NAME --p NAME --norm-gain NAME"
+                    .into(),
+            });
+        }
+        return Ok((gain, shift));
+    }
+    Ok((None, None))
+}
+
+/// A language model's token embedding (`embed`, `[vocab, d_in]`) and unembedding (`head`,
+/// `[vocab, d_out]`), as far as the file holds them with usable shapes; the unembedding is the
+/// embedding when there is no head (tied weights). What is left out, and why, goes to `notes`.
+pub(super) fn tokens(
+    file: &SafetensorsFile,
+    embed: &str,
+    head: &str,
+    d_in: usize,
+    d_out: usize,
+    notes: &mut Vec<String>,
+) -> Option<TokenMatrices> {
+    let e = file.info(embed).filter(|t| t.shape.len() == 2);
+    let h = file.info(head).filter(|t| t.shape.len() == 2);
+    let embedding = match e {
+        Some(t) if t.shape[1] == d_in => Some(Source::whole(embed)),
+        Some(t) => {
+            notes.push(format!(
+                "{embed} {:?} is not [vocab, {d_in}]: not used to label components by tokens",
+                t.shape
+            ));
+            None
+        }
+        None => None,
+    };
+    let unembedding = match (h, e) {
+        (Some(t), _) if t.shape[1] == d_out => Some(Source::whole(head)),
+        (Some(t), _) => {
+            notes.push(format!(
+                "{head} {:?} is not [vocab, {d_out}]: token output directions are unavailable",
+                t.shape
+            ));
+            None
+        }
+        (None, Some(t)) if t.shape[1] == d_out => {
+            notes.push(format!(
+                "no {head}: the unembedding is taken to be tied to the token embedding {embed}"
+            ));
+            Some(Source::whole(embed))
+        }
+        (None, _) => None,
+    };
+    let rows = |s: &Option<Source>| {
+        s.as_ref()
+            .and_then(|s| file.info(&s.tensor))
+            .map(|t| t.shape[0])
+    };
+    let vocab_size = match (rows(&embedding), rows(&unembedding)) {
+        (Some(a), Some(b)) if a != b => {
+            notes.push(format!(
+                "the token embedding has {a} rows and the unembedding {b}: token ids are \
+                 checked against each separately"
+            ));
+            a.min(b)
+        }
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => return None,
+    };
+    Some(TokenMatrices {
+        vocab_size,
+        embedding,
+        unembedding,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_runs_and_lists() {
+        assert_eq!(describe(&[0, 1, 2, 3]), "layers 0..4");
+        assert_eq!(describe(&[0, 2, 5]), "layers 0, 2, 5");
+        assert_eq!(describe(&[3]), "layer 3");
+        assert_eq!(describe(&[0, 1]), "layers 0, 1");
+    }
+}

@@ -355,80 +355,65 @@ fn layer_and_token_mistakes_are_named_with_a_hint() {
     let mut rng = Rng::new(2);
     let m = model(&mut rng);
     write_model(&root.join("model.safetensors"), &m, &mut rng);
-    let run = bilens(root, &["decompose", "model.safetensors", "--out", "r"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("the model holds layers 0..3; which one to decompose?")
-            && run
-                .stderr
-                .contains("hint: pass --layer I with one of them, or --layer all"),
-        "{}",
-        run.stderr
-    );
-    let run = bilens(
-        root,
-        &[
-            "decompose",
-            "model.safetensors",
-            "--layer",
-            "7",
-            "--out",
-            "r",
-        ],
-    );
-    assert!(
-        run.stderr
-            .contains("the model has no layer 7; it holds layers 0..3"),
-        "{}",
-        run.stderr
-    );
-    let run = bilens(
-        root,
-        &[
-            "decompose",
-            "model.safetensors",
-            "--layer",
-            "0",
-            "--outputs",
-            "tokens:99",
-            "--out",
-            "r",
-        ],
-    );
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("token 99 is beyond the 12 rows of lm_head.weight")
-            && run.stderr.contains("hint: token ids run from 0 to 11"),
-        "{}",
-        run.stderr
-    );
-    let run = bilens(
-        root,
-        &[
-            "decompose",
-            "model.safetensors",
-            "--layer",
-            "x",
-            "--out",
-            "r",
-        ],
-    );
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("'x' is neither a layer index nor `all`"),
-        "{}",
-        run.stderr
-    );
-    let run = bilens(root, &["inspect", "model.safetensors", "--layer", "all"]);
-    assert!(
-        run.stderr
-            .contains("--layer all applies to `bilens decompose`"),
-        "{}",
-        run.stderr
-    );
+    // Each mistake: the command, and what its error must say.
+    let mistakes: [(&[&str], &[&str]); 5] = [
+        (
+            &["decompose", "model.safetensors", "--out", "r"],
+            &[
+                "the model holds layers 0..3; which one to decompose?",
+                "hint: pass --layer I with one of them, or --layer all",
+            ],
+        ),
+        (
+            &[
+                "decompose",
+                "model.safetensors",
+                "--layer",
+                "7",
+                "--out",
+                "r",
+            ],
+            &["the model has no layer 7; it holds layers 0..3"],
+        ),
+        (
+            &[
+                "decompose",
+                "model.safetensors",
+                "--layer",
+                "0",
+                "--outputs",
+                "tokens:99",
+                "--out",
+                "r",
+            ],
+            &[
+                "token 99 is beyond the 12 rows of lm_head.weight",
+                "hint: token ids run from 0 to 11",
+            ],
+        ),
+        (
+            &[
+                "decompose",
+                "model.safetensors",
+                "--layer",
+                "x",
+                "--out",
+                "r",
+            ],
+            &["'x' is neither a layer index nor `all`"],
+        ),
+        (
+            &["inspect", "model.safetensors", "--layer", "all"],
+            &["--layer all applies to `bilens decompose`"],
+        ),
+    ];
+    for (args, expected) in mistakes {
+        let run = bilens(root, args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        for text in expected {
+            assert!(run.stderr.contains(text), "{args:?}: {}", run.stderr);
+        }
+    }
     let run = bilens(root, &["inspect", "model.safetensors", "--layer", "1"]).ok();
     assert!(
         run.stdout

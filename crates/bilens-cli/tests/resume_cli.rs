@@ -43,8 +43,9 @@ fn write_inputs(root: &Path) {
     );
 }
 
-/// `bilens decompose` of the directions with the given extra flags, threads and environment.
-fn decompose(root: &Path, out: &str, extra: &[&str], threads: &str, env: &[(&str, &str)]) -> Run {
+/// The `bilens decompose` command of the directions with the given extra flags, threads and
+/// environment.
+fn command(root: &Path, out: &str, extra: &[&str], threads: &str, env: &[(&str, &str)]) -> Command {
     let mut args = vec![
         "decompose",
         "model.safetensors",
@@ -74,7 +75,12 @@ fn decompose(root: &Path, out: &str, extra: &[&str], threads: &str, env: &[(&str
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
+    cmd
+}
+
+/// Runs [`command`] to the end.
+fn decompose(root: &Path, out: &str, extra: &[&str], threads: &str, env: &[(&str, &str)]) -> Run {
+    let out = command(root, out, extra, threads, env).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -207,29 +213,7 @@ fn a_run_killed_at_any_moment_resumes_to_identical_files() {
         "sae.safetensors:many",
     ];
     decompose(root, "whole", &flags, "2", &[]).ok();
-    let mut args = vec![
-        "decompose",
-        "model.safetensors",
-        "--layout",
-        "single",
-        "--w",
-        "w",
-        "--v",
-        "v",
-        "--p",
-        "p",
-        "--w-bias",
-        "b_w",
-        "--v-bias",
-        "b_v",
-        "--out",
-        "killed",
-    ];
-    args.extend_from_slice(&flags);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bilens"))
-        .args(&args)
-        .current_dir(root)
-        .env("RAYON_NUM_THREADS", "2")
+    let mut child = command(root, "killed", &flags, "2", &[])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

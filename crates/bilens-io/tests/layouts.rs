@@ -61,11 +61,9 @@ fn image_logits(m: &ImageWeights, x: &Array2<f64>, residual: bool) -> Array2<f64
     z.dot(&m.head.t())
 }
 
+#[track_caller]
 fn assert_close(a: &Array2<f64>, b: &Array2<f64>) {
-    assert_eq!(a.dim(), b.dim());
-    for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
-    }
+    common::assert_close(a, b, 1e-12);
 }
 
 #[test]

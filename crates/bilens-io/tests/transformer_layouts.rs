@@ -116,10 +116,7 @@ fn write(dir: &Path, tensors: &[Raw], config: Option<&str>) -> PathBuf {
 
 #[track_caller]
 fn assert_close(a: &Array2<f64>, b: &Array2<f64>) {
-    assert_eq!(a.dim(), b.dim());
-    for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() <= 1e-10 * (1.0 + y.abs()), "{x} vs {y}");
-    }
+    common::assert_close(a, b, 1e-10);
 }
 
 #[test]

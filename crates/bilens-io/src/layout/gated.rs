@@ -17,7 +17,7 @@
 //! `1 + weight` and put a `pre_feedforward_layernorm` before the MLP) are refused rather than
 //! folded wrongly.
 
-use crate::config::{GatedConfig, read_sibling_config};
+use crate::config::GatedConfig;
 use crate::error::{IoError, Result};
 use crate::safetensors_file::SafetensorsFile;
 
@@ -35,14 +35,9 @@ pub(super) fn layers(file: &SafetensorsFile) -> Vec<usize> {
 }
 
 pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Result<ModelInfo> {
-    let path = file.path().to_path_buf();
-    let available = layers(file);
-    let i = layers::choose(file, &available, requested, "gated")?;
-    let name = |rest: &str| format!("{PREFIX}{i}.{rest}");
-    let (config_path, config) = match read_sibling_config::<GatedConfig>(&path)? {
-        Some((p, c)) => (Some(p), c),
-        None => (None, GatedConfig::default()),
-    };
+    let chosen = layers::choose_with_config::<GatedConfig>(file, PREFIX, GATE, requested, "gated")?;
+    let name = |rest: &str| chosen.name(rest);
+    let (path, config) = (chosen.path.clone(), &chosen.config);
     let gemma_norm = name("pre_feedforward_layernorm.weight");
     let is_gemma = config
         .model_type
@@ -107,20 +102,12 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
     let v_bias = bias(name("mlp.up_proj.bias"))?;
     let mut notes = Vec::new();
     if file.info(&name("mlp.down_proj.bias")).is_some() {
-        notes.push(format!(
-            "{} adds the constant uᵀb to output u; it changes no interaction matrix and is not \
-             part of the stored constants",
-            name("mlp.down_proj.bias")
-        ));
+        notes.push(layers::output_bias_note(&name("mlp.down_proj.bias")));
     }
     let (norm_gain, norm_bias) =
         layers::norm(file, &[name("post_attention_layernorm")], d_in, &w_name)?;
     if let Some(g) = &norm_gain {
-        notes.push(format!(
-            "the norm gain {g} is folded into gate and up; the normalisation's division is not \
-             linear and stays outside the decomposition, so the eigenvectors describe the \
-             normalised residual stream"
-        ));
+        notes.push(layers::folded_gain_note(g, "gate and up"));
     }
     let act = config.hidden_act.as_deref().unwrap_or("act");
     let approximation = Some(format!(
@@ -132,8 +119,8 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
         path,
         layout: Layout::Gated,
         layer: Some(LayerChoice {
-            index: i,
-            available,
+            index: chosen.index,
+            available: chosen.available,
         }),
         embed: None,
         w: Source::whole(&w_name),
@@ -151,7 +138,7 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
         d_out,
         tokens,
         approximation,
-        config: config_path,
+        config: chosen.config_path,
         notes,
     })
 }

@@ -2,9 +2,9 @@
 
 use crate::config::{ImageConfig, read_sibling_config};
 use crate::error::{IoError, Result};
-use crate::safetensors_file::{SafetensorsFile, TensorInfo};
+use crate::safetensors_file::SafetensorsFile;
 
-use super::{Layout, ModelInfo, Source, matrix};
+use super::{Layout, ModelInfo, Source, matrix, mismatch};
 
 /// The image model's embedding `E` `[d_hidden, d_input]` (`nn.Linear(d_input, d_hidden)`).
 const IMAGE_EMBED: &str = "embed.weight";
@@ -155,15 +155,9 @@ pub(super) fn describe(
     let block = matrix(file, &block_name)?;
     let head = matrix(file, IMAGE_HEAD)?;
     let (d_in, d_input) = (embed.shape[0], embed.shape[1]);
-    let mismatch = |t: &TensorInfo, expected: String, why: String| IoError::ShapeMismatch {
-        path: path.clone(),
-        tensor: t.name.clone(),
-        expected,
-        found: t.shape.clone(),
-        why,
-    };
     if block.shape[1] != d_in {
         return Err(mismatch(
+            file,
             block,
             format!("[_, {d_in}]"),
             format!(
@@ -173,6 +167,7 @@ pub(super) fn describe(
     }
     if block.shape[0] % 2 != 0 {
         return Err(mismatch(
+            file,
             block,
             format!("[2 * d_hidden, {d_in}]"),
             "a fused block stacks W over V, so its row count must be even".into(),
@@ -181,6 +176,7 @@ pub(super) fn describe(
     let d_hidden = block.shape[0] / 2;
     if head.shape[1] != d_hidden {
         return Err(mismatch(
+            file,
             head,
             format!("[_, {d_hidden}]"),
             format!(
@@ -192,6 +188,7 @@ pub(super) fn describe(
     if let Some(b) = bias {
         if b.shape != [2 * d_hidden] {
             return Err(mismatch(
+                file,
                 b,
                 format!("[{}]", 2 * d_hidden),
                 format!(
@@ -262,6 +259,7 @@ pub(super) fn describe(
     };
     if residual && d_hidden != d_in {
         return Err(mismatch(
+            file,
             block,
             format!("[{}, {d_in}]", 2 * d_in),
             format!(

@@ -1,6 +1,11 @@
 //! Numbered layers of a transformer checkpoint (`{prefix}{i}.{rest}` names): which exist, and
 //! which one a run takes.
 
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+
+use crate::config::read_sibling_config;
 use crate::error::{IoError, Result};
 use crate::safetensors_file::SafetensorsFile;
 
@@ -54,6 +59,73 @@ pub(super) fn choose(
             available: describe(available),
         }),
     }
+}
+
+/// One layer of a transformer checkpoint, chosen, with the file's sibling `config.json`.
+pub(super) struct Chosen<C> {
+    /// The model file.
+    pub path: PathBuf,
+    /// Every layer the file holds, ascending.
+    pub available: Vec<usize>,
+    /// The layer taken.
+    pub index: usize,
+    /// `{prefix}{index}.`, to which tensor names of the layer are appended.
+    pub prefix: String,
+    /// Where the config came from, if there was one.
+    pub config_path: Option<PathBuf>,
+    /// The config, or its defaults when there is none.
+    pub config: C,
+}
+
+impl<C> Chosen<C> {
+    /// The full name of the layer's tensor `rest`, e.g. `mlp.w.weight`.
+    pub fn name(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+}
+
+/// What every transformer layout does first: list the layers marked by
+/// `{prefix}{i}{marker}`, take the one requested ([`choose`]), and read the sibling config.
+pub(super) fn choose_with_config<C: DeserializeOwned + Default>(
+    file: &SafetensorsFile,
+    prefix: &str,
+    marker: &str,
+    requested: Option<usize>,
+    family: &str,
+) -> Result<Chosen<C>> {
+    let path = file.path().to_path_buf();
+    let available = indices(file, prefix, marker);
+    let index = choose(file, &available, requested, family)?;
+    let (config_path, config) = match read_sibling_config::<C>(&path)? {
+        Some((p, c)) => (Some(p), c),
+        None => (None, C::default()),
+    };
+    Ok(Chosen {
+        path,
+        available,
+        index,
+        prefix: format!("{prefix}{index}."),
+        config_path,
+        config,
+    })
+}
+
+/// The note for an output bias `name`: it shifts every output by a constant and so is left
+/// out of the interaction matrices and the stored constants.
+pub(super) fn output_bias_note(name: &str) -> String {
+    format!(
+        "{name} adds the constant uᵀb to output u; it changes no interaction matrix and is not \
+         part of the stored constants"
+    )
+}
+
+/// The note for a norm gain `gain` folded into the two input projections (`into`).
+pub(super) fn folded_gain_note(gain: &Source, into: &str) -> String {
+    format!(
+        "the norm gain {gain} is folded into {into}; the normalisation's division is not \
+         linear and stays outside the decomposition, so the eigenvectors describe the \
+         normalised residual stream"
+    )
 }
 
 /// `0..12` for a contiguous run of layers, `0, 2, 5` otherwise.

@@ -15,7 +15,7 @@
 //! stream; the decomposition is of the MLP alone, in the normalised input. Attention, the other
 //! layers and anything else in the file are ignored.
 
-use crate::config::{LmConfig, read_sibling_config};
+use crate::config::LmConfig;
 use crate::error::{IoError, Result};
 use crate::safetensors_file::SafetensorsFile;
 
@@ -33,14 +33,9 @@ pub(super) fn layers(file: &SafetensorsFile) -> Vec<usize> {
 }
 
 pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Result<ModelInfo> {
-    let path = file.path().to_path_buf();
-    let available = layers(file);
-    let i = layers::choose(file, &available, requested, "lm")?;
-    let name = |rest: &str| format!("{PREFIX}{i}.{rest}");
-    let (config_path, config) = match read_sibling_config::<LmConfig>(&path)? {
-        Some((p, c)) => (Some(p), c),
-        None => (None, LmConfig::default()),
-    };
+    let chosen = layers::choose_with_config::<LmConfig>(file, PREFIX, FUSED, requested, "lm")?;
+    let name = |rest: &str| chosen.name(rest);
+    let (path, config, i) = (chosen.path.clone(), &chosen.config, chosen.index);
     if config.bilinear == Some(false) {
         return Err(IoError::Unsupported {
             path: path.clone(),
@@ -112,20 +107,13 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
     let mut notes = Vec::new();
     for out_bias in [name("mlp.p.bias"), name("mlp.o.bias")] {
         if file.info(&out_bias).is_some() {
-            notes.push(format!(
-                "{out_bias} adds the constant uᵀb to output u; it changes no interaction matrix \
-                 and is not part of the stored constants"
-            ));
+            notes.push(layers::output_bias_note(&out_bias));
         }
     }
     let (norm_gain, norm_bias) =
         layers::norm(file, &[name("n2"), name("ln_2")], d_in, &fused_name)?;
     match (&norm_gain, config.normalization) {
-        (Some(g), _) => notes.push(format!(
-            "the norm gain {g} is folded into W and V; the normalisation's division is not \
-             linear and stays outside the decomposition, so the eigenvectors describe the \
-             normalised residual stream"
-        )),
+        (Some(g), _) => notes.push(layers::folded_gain_note(g, "W and V")),
         (None, Some(false)) => {}
         (None, _) => notes.push(
             "the MLP reads the normalised residual stream (the public code's RMSNorm has no \
@@ -134,10 +122,10 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
         ),
     }
     if let Some(n) = config.n_layer {
-        if n != available.len() {
+        if n != chosen.available.len() {
             notes.push(format!(
                 "config.json says n_layer = {n} but the file holds {}",
-                layers::describe(&available)
+                layers::describe(&chosen.available)
             ));
         }
     }
@@ -154,7 +142,7 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
         layout: Layout::Lm,
         layer: Some(LayerChoice {
             index: i,
-            available,
+            available: chosen.available,
         }),
         embed: None,
         w: Source::rows(&fused_name, 0..d_hidden),
@@ -172,7 +160,7 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
         d_out,
         tokens,
         approximation,
-        config: config_path,
+        config: chosen.config_path,
         notes,
     })
 }

@@ -1,9 +1,9 @@
 //! The single layout: one bilinear layer whose tensors are named, or detected from names.
 
-use crate::error::{IoError, Result};
+use crate::error::Result;
 use crate::safetensors_file::{SafetensorsFile, TensorInfo};
 
-use super::{Layout, ModelInfo, Source, matrix};
+use super::{Layout, ModelInfo, Source, matrix, mismatch};
 
 /// The tensor names of a single layer, as given or detected.
 pub(super) struct Names<'a> {
@@ -29,16 +29,10 @@ pub(super) fn describe(file: &SafetensorsFile, names: &Names<'_>) -> Result<Mode
     } = *names;
     let (wi, vi, pi) = (matrix(file, w)?, matrix(file, v)?, matrix(file, p)?);
     let ei = embed.map(|e| matrix(file, e)).transpose()?;
-    let mismatch = |t: &TensorInfo, expected: String, why: String| IoError::ShapeMismatch {
-        path: path.clone(),
-        tensor: t.name.clone(),
-        expected,
-        found: t.shape.clone(),
-        why,
-    };
     let (d_hidden, d_in) = (wi.shape[0], wi.shape[1]);
     if vi.shape != wi.shape {
         return Err(mismatch(
+            file,
             vi,
             format!("{:?}", wi.shape),
             format!("V must have the same shape [d_hidden, d_in] as W ('{w}')"),
@@ -46,6 +40,7 @@ pub(super) fn describe(file: &SafetensorsFile, names: &Names<'_>) -> Result<Mode
     }
     if pi.shape[1] != d_hidden {
         return Err(mismatch(
+            file,
             pi,
             format!("[_, {d_hidden}]"),
             format!("P's columns must equal d_hidden = {d_hidden}, the rows of W ('{w}')"),
@@ -54,6 +49,7 @@ pub(super) fn describe(file: &SafetensorsFile, names: &Names<'_>) -> Result<Mode
     let d_input = match ei {
         Some(e) if e.shape[0] != d_in => {
             return Err(mismatch(
+                file,
                 e,
                 format!("[{d_in}, _]"),
                 format!("the embedding's rows must equal d_in = {d_in}, the columns of W ('{w}')"),
@@ -66,7 +62,7 @@ pub(super) fn describe(file: &SafetensorsFile, names: &Names<'_>) -> Result<Mode
     let vector = |name: &str, len: usize, why: String| -> Result<Source> {
         let t = file.require(name)?;
         if t.shape != [len] {
-            return Err(mismatch(t, format!("[{len}]"), why));
+            return Err(mismatch(file, t, format!("[{len}]"), why));
         }
         Ok(Source::whole(name))
     };

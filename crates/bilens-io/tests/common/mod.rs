@@ -18,6 +18,15 @@ pub fn mat(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
     })
 }
 
+/// `a` equals `b` entry by entry to `tol` relative (plus `tol` absolute near zero).
+#[track_caller]
+pub fn assert_close(a: &Array2<f64>, b: &Array2<f64>, tol: f64) {
+    assert_eq!(a.dim(), b.dim());
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}");
+    }
+}
+
 /// Little-endian bytes of `a` stored as `dtype` (F32, F64, F16 or BF16).
 pub fn bytes_of(a: &Array2<f64>, dtype: Dtype) -> Vec<u8> {
     a.iter()

@@ -19,11 +19,14 @@
 # machine is shared), for at most QUIET_WAIT seconds (default 1800), then measures anyway and
 # says so. Rates: bilens's is N over the wall time of the whole command (loading, the shared
 # basis and writing results included); the peer's is PEER_N over its compute time (loading
-# and Python's start-up excluded), which favours the peer.
+# and Python's start-up excluded), which favours the peer. Each timed `bilens decompose` (and
+# `hosvd`) starts from an empty results directory: in an existing one it would resume from
+# finished chunks.
 #
 # Environment: SHAPE="1024 4096 1024" N=8192 PEER_N=64 K=64 REPEATS=3 MAX_LOAD=0.7
-# QUIET_WAIT=1800 WORK=target/compare BACKENDS="numpy" (add torch when it is installed in the
-# venv). The peer's venv is target/peer-venv, made from benches/peer/requirements.txt.
+# QUIET_WAIT=1800 PEER_MEM_GB=16 WORK=target/compare BACKENDS="numpy" (add torch when it is
+# installed in the venv). The peer's venv is target/peer-venv, made from
+# benches/peer/requirements.txt.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +38,7 @@ K=${K:-64}
 REPEATS=${REPEATS:-3}
 MAX_LOAD=${MAX_LOAD:-0.7}
 QUIET_WAIT=${QUIET_WAIT:-1800}
+PEER_MEM_GB=${PEER_MEM_GB:-16}
 WORK=${WORK:-target/compare}
 BACKENDS=${BACKENDS:-numpy}
 VENV=target/peer-venv
@@ -105,6 +109,7 @@ headline() {
     target/release/synth "$dir" "$d" "$h" "$o" "$N" 0 >/dev/null
     local walls=() rss=() line
     for r in $(seq "$REPEATS"); do
+        rm -rf "$dir/bilens"
         line=$(timed "bilens-$r" "$BILENS" decompose "$dir/layer.safetensors" --layout single \
             --w w --v v --p p --outputs "$dir/outputs.safetensors:directions" --k "$K" \
             --out "$dir/bilens")
@@ -155,6 +160,7 @@ hosvd() {
     say "== hosvd: layer $d/$h/$o, all $o outputs, 32 components"
     local walls=() rss=() line
     for r in $(seq "$REPEATS"); do
+        rm -rf "$dir/hosvd"
         line=$(timed "hosvd-bilens-$r" "$BILENS" hosvd "$dir/layer.safetensors" --layout single \
             --w w --v v --p p --components 32 --out "$dir/hosvd")
         read -r wall kb load <<<"$line"
@@ -163,26 +169,41 @@ hosvd() {
         walls+=("$wall")
         rss+=("$kb")
     done
-    # The peer materialises [d_out, d_in²] (4 GB in f32 here) and its SVD: run it once.
-    line=$(timed "hosvd-peer" "$PY" benches/peer/reference.py "$dir/layer.safetensors" --hosvd 32 \
-        --out "$dir/peer-hosvd.npz")
-    read -r wall kb load <<<"$line"
-    s=$(json_field "$WORK/hosvd-peer.out" seconds)
-    record "hosvd peer-numpy $d/$h/$o compute=$s wall=$wall rss_kb=$kb load=$load"
-    agree=$("$PY" benches/peer/agree.py --hosvd "$dir/hosvd" "$dir/peer-hosvd.npz") || {
-        say "   DISAGREE: $agree"
-        exit 1
-    }
-    say "   agreement: $agree"
-    printf 'hosvd: bilens %.2f s (median), peak RSS %.2f GB; peer (numpy SVD of the flattened tensor) %.1f s compute, %.1f s wall, peak RSS %.2f GB\n' \
-        "$(printf '%s\n' "${walls[@]}" | median)" "$(printf '%s\n' "${rss[@]}" | median | awk '{print $1/1048576}')" \
-        "$s" "$wall" "$(awk -v k="$kb" 'BEGIN {print k/1048576}')"
+    local b_wall b_rss
+    b_wall=$(printf '%s\n' "${walls[@]}" | median)
+    b_rss=$(printf '%s\n' "${rss[@]}" | median | awk '{print $1/1048576}')
+    # The peer materialises [d_out, d_in²] (4 GB in f32 at d_in 1024) and LAPACK's SVD of it
+    # needs several times that: run it once, its address space capped at PEER_MEM_GB so that
+    # it fails with a MemoryError instead of waking the OOM killer on a shared machine.
+    wait_quiet
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    if /usr/bin/time -f '%e %M' -o "$WORK/hosvd-peer.time" bash -c 'ulimit -v $(($1 * 1048576)); shift; exec "$@"' _ \
+        "$PEER_MEM_GB" "$PY" benches/peer/reference.py "$dir/layer.safetensors" --hosvd 32 \
+        --out "$dir/peer-hosvd.npz" >"$WORK/hosvd-peer.out" 2>"$WORK/hosvd-peer.err"; then
+        read -r wall kb <"$WORK/hosvd-peer.time"
+        s=$(json_field "$WORK/hosvd-peer.out" seconds)
+        record "hosvd peer-numpy $d/$h/$o compute=$s wall=$wall rss_kb=$kb load=$load"
+        agree=$("$PY" benches/peer/agree.py --hosvd "$dir/hosvd" "$dir/peer-hosvd.npz") || {
+            say "   DISAGREE: $agree"
+            exit 1
+        }
+        say "   agreement: $agree"
+        printf 'hosvd %s: bilens %.2f s (median), peak RSS %.2f GB; peer (numpy SVD of the flattened tensor) %.1f s compute, %.1f s wall, peak RSS %.2f GB\n' \
+            "$d/$h/$o" "$b_wall" "$b_rss" "$s" "$wall" "$(awk -v k="$kb" 'BEGIN {print k/1048576}')"
+    else
+        wall=$(grep -Eo '^[0-9.]+ [0-9]+$' "$WORK/hosvd-peer.time" | cut -d' ' -f1)
+        tail -1 "$WORK/hosvd-peer.err" >&2
+        record "hosvd peer-numpy $d/$h/$o failed within PEER_MEM_GB=$PEER_MEM_GB after wall=$wall load=$load"
+        printf 'hosvd %s: bilens %.2f s (median), peak RSS %.2f GB; peer (numpy SVD of the flattened tensor) failed: over %s GB of address space after %s s\n' \
+            "$d/$h/$o" "$b_wall" "$b_rss" "$PEER_MEM_GB" "$wall"
+    fi
 }
 
 mnist() {
     say "== mnist: bilens decompose of the shipped model"
     local walls=() line
     for r in $(seq $((REPEATS > 5 ? REPEATS : 5))); do
+        rm -rf "$WORK/mnist"
         line=$(timed "mnist-$r" "$BILENS" decompose data/models/mnist-bilinear/model.safetensors \
             --out "$WORK/mnist")
         read -r wall kb load <<<"$line"
@@ -200,12 +221,13 @@ scaling() {
     # Outputs per size: enough for a steady rate within a few minutes (the shared basis is
     # built once per run; above d_in = 1024 it exceeds the memory budget and the direct route
     # runs). The peer runs on a subset, in batches no larger than the subset.
-    for spec in "256 8192 64" "512 8192 64" "1024 8192 32" "2048 64 8" "4096 8 2"; do
+    for spec in "256 8192 64" "512 8192 64" "1024 2048 32" "2048 64 8" "4096 8 2"; do
         read -r d n pn <<<"$spec"
         local dir="$WORK/scaling-$d" k=$((d / 16))
         target/release/synth "$dir" "$d" $((4 * d)) "$d" "$n" 0 >/dev/null
         local rates=() rss=() prates=() prss=() line
         for r in $(seq "$REPEATS"); do
+            rm -rf "$dir/bilens"
             line=$(timed "scaling-$d-$r" "$BILENS" decompose "$dir/layer.safetensors" --layout single \
                 --w w --v v --p p --outputs "$dir/outputs.safetensors:directions" --k "$k" \
                 --out "$dir/bilens")
@@ -235,6 +257,7 @@ scaling() {
         say "   $(tail -1 "$out")"
     done
     column -t "$out"
+    mkdir -p benches/figures
     "$PY" benches/peer/plot_scaling.py "$out" benches/figures/scaling
 }
 

@@ -2,6 +2,11 @@
 //!
 //!     cargo run --release -p bilens-benches --bin phases -- route D_IN D_HIDDEN D_OUT N K
 //!     cargo run --release -p bilens-benches --bin phases -- lanczos D K REPS [BLOCK MAX_BASIS]
+//!     cargo run --release -p bilens-benches --bin phases -- form D_IN D_OUT N REPS
+//!
+//! `form` times only the shared-basis formation (of a layer with `d_hidden = 16`, so that the
+//! basis costs little): under `perf stat -e task-clock` its CPU time compares variants on a busy
+//! machine better than wall time does.
 //!
 //! CPU times are per thread (`/proc/thread-self/schedstat`), so that a busy machine inflates
 //! them less than wall times.
@@ -30,6 +35,7 @@ fn main() {
         .collect();
     match args[0].as_str() {
         "route" => route(a[0], a[1], a[2], a[3], a[4]),
+        "form" => form(a[0], a[1], a[2], a[3]),
         "lanczos" => lanczos(a[0], a[1], a[2], a.get(3).copied(), a.get(4).copied()),
         m => panic!("unknown mode {m}"),
     }
@@ -125,4 +131,18 @@ fn route(d: usize, h: usize, o: usize, n: usize, k: usize) {
         "lanczos: {:.2} ms cpu each",
         (cpu_ns() - c) / 1e6 / n as f64
     );
+}
+
+fn form(d: usize, o: usize, n: usize, reps: usize) {
+    let (layer, dirs) = synthetic_layer(0, d, 16, o, n);
+    let basis = InteractionBasis::new(&layer, Par::rayon(0));
+    let mut qs = Array3::<f32>::zeros((n, d, d));
+    basis.form_into(dirs.view(), qs.view_mut(), Par::rayon(0));
+    let t = Instant::now();
+    for _ in 0..reps {
+        basis.form_into(dirs.view(), qs.view_mut(), Par::rayon(0));
+    }
+    let tf = t.elapsed().as_secs_f64() / reps as f64;
+    let fl = (n * o * d * (d + 1)) as f64;
+    println!("form {n}: {tf:.3} s, {:.0} GFLOP/s wall", fl / tf / 1e9);
 }

@@ -407,7 +407,8 @@ fn reproduce_writes_a_report_with_every_claim_and_its_figures() {
     let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     for needle in [
         "## Claims",
-        "| claim | paper | bilens | agrees |",
+        "| claim | paper | paper's figure | bilens | bilens's figure | agrees |",
+        "### Where bilens and the paper differ",
         "Truncating each class",
         "consistent across random seeds",
         "Weight decay lowers the effective rank",

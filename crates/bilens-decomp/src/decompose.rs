@@ -8,7 +8,7 @@
 //! single GEMMs over the chunk, run with the kernels' own parallelism.
 
 use faer::Par;
-use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayViewMut3, Axis, s};
 use rayon::prelude::*;
 
 use crate::basis::{InputBasis, TopInteractions};
@@ -19,7 +19,7 @@ use crate::lanczos::LanczosParams;
 use crate::layer::BilinearLayer;
 use crate::linalg;
 use crate::scalar::Real;
-use crate::shared::{InteractionBasis, Route};
+use crate::shared::{FORM_GROUP, InteractionBasis, Route};
 
 /// Outputs handed to the threads together inside a chunk on the direct route.
 const BATCH: usize = 128;
@@ -256,8 +256,8 @@ pub fn result_dims<T: Real>(
 
 /// Decomposes the output directions chunk by chunk, calling `sink(first_output, chunk)` for
 /// each finished chunk in order, and returns the route used. Peak memory is that of one chunk,
-/// one `d_in x d_in` matrix and one `d_hidden x d_in` scratch per thread, and the shared basis
-/// when that route is taken.
+/// one `d_in x d_in` matrix and one `d_hidden x d_in` scratch per thread, and, when the shared
+/// route is taken, the shared basis and one batch of formed matrices (at most 1 GiB).
 ///
 /// With a `basis` (`D: [d_in, n_features]`), each output's matrix is `sym(Dᵀ Q D)` and the
 /// eigenvectors live in feature space (see [`InputBasis`]).
@@ -314,24 +314,45 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
             let b1 = (b0 + batch).min(end);
             let batch_results: Result<Vec<_>, DecompError> = match (&shared, formed.as_mut()) {
                 (Some(interaction), Some(formed)) => {
-                    let mut qs = formed.slice_mut(s![..b1 - b0, .., ..]);
-                    interaction.form_into(outputs.slice(s![b0..b1, ..]), qs.view_mut(), big);
-                    let one = |(i, q): (usize, ArrayView2<'_, T>)| {
-                        if !q.iter().all(|x| x.is_finite()) {
-                            return Err(DecompError::NonFinite { output: b0 + i });
+                    // Each group of FORM_GROUP outputs is formed on one thread (sequential
+                    // GEMMs) and its matrices solved straight after, the other threads stealing
+                    // those solves: no barrier between formation and the eigensolvers, and the
+                    // threads stay busy while one of them forms.
+                    let group =
+                        |(g, (mut qs, us)): (usize, (ArrayViewMut3<'_, T>, ArrayView2<'_, T>))| {
+                            interaction.form_into(us, qs.view_mut(), Par::Seq);
+                            let first = b0 + g * FORM_GROUP;
+                            let one = |(i, q): (usize, ArrayView2<'_, T>)| {
+                                if !q.iter().all(|x| x.is_finite()) {
+                                    return Err(DecompError::NonFinite { output: first + i });
+                                }
+                                solve_one(q, basis, &params)
+                            };
+                            match params.parallelism {
+                                Parallelism::AcrossOutputs => qs
+                                    .outer_iter()
+                                    .into_par_iter()
+                                    .enumerate()
+                                    .map(one)
+                                    .collect::<Result<Vec<_>, _>>(),
+                                Parallelism::Sequential => {
+                                    qs.outer_iter().enumerate().map(one).collect()
+                                }
+                            }
+                        };
+                    let qs = formed
+                        .slice_mut(s![..b1 - b0, .., ..])
+                        .into_axis_chunks_iter_mut(Axis(0), FORM_GROUP);
+                    let us = outputs
+                        .slice(s![b0..b1, ..])
+                        .into_axis_chunks_iter(Axis(0), FORM_GROUP);
+                    let formed: Result<Vec<_>, _> = match params.parallelism {
+                        Parallelism::AcrossOutputs => {
+                            qs.into_par_iter().zip(us).enumerate().map(group).collect()
                         }
-                        solve_one(q, basis, &params)
+                        Parallelism::Sequential => qs.zip(us).enumerate().map(group).collect(),
                     };
-                    let qs = qs.view();
-                    match params.parallelism {
-                        Parallelism::AcrossOutputs => qs
-                            .outer_iter()
-                            .into_par_iter()
-                            .enumerate()
-                            .map(one)
-                            .collect(),
-                        Parallelism::Sequential => qs.outer_iter().enumerate().map(one).collect(),
-                    }
+                    formed.map(|g| g.into_iter().flatten().collect())
                 }
                 _ => {
                     let coeffs = coeffs.as_ref().expect("computed for the direct route");

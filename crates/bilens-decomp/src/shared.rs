@@ -34,6 +34,11 @@ const TILE: usize = 4096;
 /// outputs' matrices while it is still in cache.
 const FORM_TILE: usize = 16384;
 
+/// Outputs formed per thread in [`InteractionBasis::form_into`]: each group streams the whole
+/// basis through memory once (2.1 GB at d_in = d_out = 1024), so larger groups read it less
+/// often; 128 outputs make 64 flops per byte of basis read.
+pub(crate) const FORM_GROUP: usize = 128;
+
 /// Outputs per group in the scatter of [`InteractionBasis::form_into`]: a 64-byte cache line
 /// of the column-major GEMM result holds 16 outputs' entries in f32.
 const SCATTER_GROUP: usize = 16;
@@ -186,8 +191,10 @@ impl<T: Real> InteractionBasis<T> {
     /// scratch (`c d_out d_in²` flops in all, the GEMM shape faer runs fastest: the outputs are
     /// the small left operand packed once, the basis streams through as the right one), and
     /// each tile is scattered into the upper triangles while it is still in cache; the lower
-    /// triangles are mirrored at the end. `par` parallelises the GEMMs, the scatter and the
-    /// mirror.
+    /// triangles are mirrored at the end. With `par` parallel, groups of `FORM_GROUP` (128) outputs
+    /// are formed on separate threads, each by sequential GEMMs: two independent GEMMs run
+    /// faster than one shared between threads, and waiting at no barrier, a thread slowed by a
+    /// busy machine does not stall the other.
     #[track_caller]
     pub fn form_into(&self, outputs: ArrayView2<'_, T>, mut out: ArrayViewMut3<'_, T>, par: Par) {
         let (c, d) = (outputs.nrows(), self.d);
@@ -205,6 +212,19 @@ impl<T: Real> InteractionBasis<T> {
             out.is_standard_layout(),
             "form_into: out must be a contiguous row-major array"
         );
+        match par {
+            Par::Seq => self.form_group(outputs, out),
+            Par::Rayon(_) => out
+                .axis_chunks_iter_mut(Axis(0), FORM_GROUP)
+                .into_par_iter()
+                .zip(outputs.axis_chunks_iter(Axis(0), FORM_GROUP))
+                .for_each(|(q, u)| self.form_group(u, q)),
+        }
+    }
+
+    /// [`form_into`](Self::form_into) on the calling thread.
+    fn form_group(&self, outputs: ArrayView2<'_, T>, mut out: ArrayViewMut3<'_, T>) {
+        let (c, d) = (outputs.nrows(), self.d);
         let tile = FORM_TILE.max(d);
         let mut scratch = Array2::<T>::zeros((c, tile).f());
         let (mut i0, mut start) = (0, 0);
@@ -221,7 +241,7 @@ impl<T: Real> InteractionBasis<T> {
                 outputs,
                 self.packed.slice(s![.., start..start + width]),
                 T::one(),
-                par,
+                Par::Seq,
             );
             let buf = buf.view();
             // Rows i0..i1 of the upper triangles of a group of outputs: for each packed column,
@@ -238,19 +258,13 @@ impl<T: Real> InteractionBasis<T> {
                     at += n;
                 }
             };
-            let groups = out.axis_chunks_iter_mut(Axis(0), SCATTER_GROUP);
-            match par {
-                Par::Seq => groups.enumerate().for_each(scatter),
-                Par::Rayon(_) => groups.into_par_iter().enumerate().for_each(scatter),
-            }
+            out.axis_chunks_iter_mut(Axis(0), SCATTER_GROUP)
+                .enumerate()
+                .for_each(scatter);
             start += width;
             i0 = i1;
         }
-        let mirror = |q: ArrayViewMut2<'_, T>| mirror_upper(q);
-        match par {
-            Par::Seq => out.outer_iter_mut().for_each(mirror),
-            Par::Rayon(_) => out.outer_iter_mut().into_par_iter().for_each(mirror),
-        }
+        out.outer_iter_mut().for_each(mirror_upper);
     }
 
     /// Unpacks one packed symmetric matrix into `out` (`[d_in, d_in]`).

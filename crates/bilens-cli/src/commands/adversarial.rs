@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::evaluation::{
     ClassComponents, ImageModel, check_compatible, ensure_dir, image_shape, load_data, num, pixels,
-    write_csv, write_json,
+    print_written, write_csv, write_json,
 };
 use crate::args::AdversarialArgs;
 use crate::directions::parse_rows;
@@ -131,14 +131,7 @@ pub fn run(args: &AdversarialArgs, printer: &Printer) -> anyhow::Result<()> {
     let result = compute(&model, &components, &data.test, &params, printer)?;
     let files = write(&result, &data.test, &args.io.out, "Adversarial masks")?;
     print_summary(&result, printer);
-    printer.data(format!(
-        "wrote {}",
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    print_written(&files, printer);
     Ok(())
 }
 

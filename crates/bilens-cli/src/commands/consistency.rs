@@ -13,7 +13,9 @@ use bilens_plot::{LineChart, Series, line_chart};
 use ndarray::{Array1, Array3};
 use serde_json::json;
 
-use super::evaluation::{ClassComponents, ImageModel, ensure_dir, num, write_csv, write_json};
+use super::evaluation::{
+    ClassComponents, ImageModel, ensure_dir, num, print_written, write_csv, write_json,
+};
 use crate::args::{ConsistencyArgs, SignArg};
 use crate::error::BadInput;
 use crate::printer::Printer;
@@ -100,14 +102,7 @@ pub fn run(args: &ConsistencyArgs, printer: &Printer) -> anyhow::Result<()> {
     )?;
     let files = write(&c, &args.out, "Consistency of the top eigenvectors")?;
     print_summary(&c, printer);
-    printer.data(format!(
-        "wrote {}",
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    print_written(&files, printer);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use ndarray::{Array2, Array3, ArrayView2, Axis, s};
 
 use crate::args::LayoutArgs;
 use crate::error::BadInput;
+use crate::printer::Printer;
 
 /// An image classifier in f64 and where it came from.
 #[derive(Debug, Clone)]
@@ -188,6 +189,12 @@ pub fn layer_moment(model: &BilinearModel<f64>, pixel_moment: ArrayView2<'_, f64
         }
         None => pixel_moment.to_owned(),
     }
+}
+
+/// Tells the user which files an evaluation wrote (stdout, one line).
+pub fn print_written(files: &[PathBuf], printer: &Printer) {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    printer.data(format!("wrote {}", names.join(", ")));
 }
 
 /// Creates `dir` (and parents), with an error that names it.

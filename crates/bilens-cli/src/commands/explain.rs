@@ -15,7 +15,8 @@ use ndarray::{Array1, Axis, s};
 use serde_json::json;
 
 use super::evaluation::{
-    ClassComponents, ImageModel, check_compatible, ensure_dir, image_shape, load_data, write_json,
+    ClassComponents, ImageModel, check_compatible, ensure_dir, image_shape, load_data,
+    print_written, write_json,
 };
 use crate::args::ExplainArgs;
 use crate::error::BadInput;
@@ -85,14 +86,7 @@ pub fn run(args: &ExplainArgs, printer: &Printer) -> anyhow::Result<()> {
     let e = compute(&model, &components, &data.test, args.index, args.class);
     let files = write(&e, &components, &data.test, args.top, &args.io.out, "")?;
     print_summary(&e, args.top, printer);
-    printer.data(format!(
-        "wrote {}",
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    print_written(&files, printer);
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::evaluation::{
     ClassComponents, ImageModel, check_compatible, ensure_dir, layer_moment, load_data, num,
-    pixel_moment, pixels, write_csv, write_json,
+    pixel_moment, pixels, print_written, write_csv, write_json,
 };
 use crate::args::{RuleArg, TruncationArgs};
 use crate::error::BadInput;
@@ -110,14 +110,7 @@ pub fn run(args: &TruncationArgs, printer: &Printer) -> anyhow::Result<()> {
     let t = compute(&model, &components, &data, args.max_k, &rules, printer)?;
     let files = write(&t, &args.io.out, &model.path.display().to_string())?;
     print_summary(&t, printer);
-    printer.data(format!(
-        "wrote {}",
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    print_written(&files, printer);
     Ok(())
 }
 

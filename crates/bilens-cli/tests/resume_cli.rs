@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Rng, Run, bilens, write_tensors};
+use common::{Rng, Run, write_tensors};
 
 const D: usize = 24;
 const H: usize = 20;
@@ -274,33 +274,12 @@ fn results_do_not_depend_on_threads_or_chunks() {
         assert_same_files(&root.join(name("one")), &root.join(name("three")));
     }
     // Twice the same: identical, including metadata (the run_id is the job's).
-    let again = bilens(
+    let again = decompose(
         root,
-        &[
-            "decompose",
-            "model.safetensors",
-            "--layout",
-            "single",
-            "--w",
-            "w",
-            "--v",
-            "v",
-            "--p",
-            "p",
-            "--w-bias",
-            "b_w",
-            "--v-bias",
-            "b_v",
-            "--outputs",
-            "sae.safetensors:encoder",
-            "--out",
-            "one-0",
-            "--method",
-            "full",
-            "--route",
-            "direct",
-            "--restart",
-        ],
+        "one-0",
+        &["--method", "full", "--route", "direct", "--restart"],
+        "1",
+        &[],
     )
     .ok();
     assert!(!again.stderr.contains("already"), "{}", again.stderr);

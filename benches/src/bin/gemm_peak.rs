@@ -4,6 +4,11 @@
 //!
 //! Prints GFLOP/s of square f32 and f64 GEMMs (`2 n³` flops) on one thread (`Par::Seq`, as
 //! inside a per-output task) and on every thread (`Par::rayon(0)`), best of several runs.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a measurement program: its output is the measurement"
+)]
 
 use std::time::Instant;
 

@@ -10,6 +10,11 @@
 //!
 //! CPU times are per thread (`/proc/thread-self/schedstat`), so that a busy machine inflates
 //! them less than wall times.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a measurement program: its output is the measurement"
+)]
 
 use std::time::Instant;
 

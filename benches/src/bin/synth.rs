@@ -5,6 +5,11 @@
 //!
 //! Writes `OUT_DIR/layer.safetensors` (`w`, `v` `[d_hidden, d_in]`, `p` `[d_out, d_hidden]`, F32)
 //! and `OUT_DIR/outputs.safetensors` (`directions` `[n_outputs, d_out]`, F32, unit rows).
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a measurement program: its output is the measurement"
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use bilens_decomp::{Method, Order, Precision, Route, Selection, Sign};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// bilens: weight-based interpretability of bilinear MLPs.
@@ -36,6 +37,8 @@ pub enum Command {
     Hosvd(HosvdArgs),
     /// Draw figures (PNG and SVG) from a results directory.
     Plot(PlotArgs),
+    /// Write a static web explorer of a results directory (opens from file://, no server).
+    Explore(ExploreArgs),
     /// Train a bilinear model (the paper's MNIST classifier).
     #[command(subcommand)]
     Train(TrainCommand),
@@ -111,11 +114,11 @@ pub struct SolveArgs {
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
     /// Eigensolver.
-    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
-    pub method: MethodArg,
+    #[arg(long, value_enum, default_value_t = Method::Auto)]
+    pub method: Method,
     /// Order of the kept components.
-    #[arg(long, value_enum, default_value_t = OrderArg::Abs)]
-    pub order: OrderArg,
+    #[arg(long, value_enum, default_value_t = Order::AbsDescending)]
+    pub order: Order,
     /// Compute spectra and statistics only, no eigenvectors (several times cheaper).
     #[arg(long)]
     pub eigenvalues_only: bool,
@@ -131,19 +134,8 @@ pub struct SolveArgs {
     pub interactions: Option<usize>,
     /// How each `Q(u)` is formed: from W and V per output (`direct`), or from precomputed
     /// per-unit matrices shared by all outputs (`shared`); `auto` picks by cost and memory.
-    #[arg(long, value_enum, default_value_t = RouteArg::Auto)]
-    pub route: RouteArg,
-}
-
-/// `--route` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RouteArg {
-    /// The cheaper route that fits in memory.
-    Auto,
-    /// `Q(u) = sym(Wᵀ diag(Pᵀu) V)` per output.
-    Direct,
-    /// `Q(u) = Σ_m u_m Q(e_m)` from a precomputed basis.
-    Shared,
+    #[arg(long, value_enum, default_value_t = Route::Auto)]
+    pub route: Route,
 }
 
 /// The `--layout` values.
@@ -190,37 +182,6 @@ pub struct InspectArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub layout: LayoutArgs,
-}
-
-/// Working precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Precision {
-    /// 32-bit floats (what checkpoints hold; the default).
-    F32,
-    /// 64-bit floats.
-    F64,
-}
-
-/// Component order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OrderArg {
-    /// Largest |λ| first.
-    Abs,
-    /// Largest λ first.
-    Descending,
-    /// Smallest λ first.
-    Ascending,
-}
-
-/// Eigensolver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MethodArg {
-    /// Lanczos for a small top-k of a large matrix, the full solver otherwise.
-    Auto,
-    /// Full dense eigendecomposition.
-    Full,
-    /// Thick-restart block Lanczos for the top k.
-    Lanczos,
 }
 
 /// Arguments of `bilens decompose`.
@@ -292,6 +253,35 @@ pub struct PlotArgs {
     /// Eigenvectors of each sign drawn per output.
     #[arg(long, default_value_t = 6)]
     pub per_sign: usize,
+}
+
+/// Arguments of `bilens explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// A results directory written by `bilens decompose` or `bilens hosvd`.
+    pub results: PathBuf,
+    /// Directory for the site (an earlier explorer site there is replaced).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Components drawn of each sign per output.
+    #[arg(long, default_value_t = 6)]
+    pub per_sign: usize,
+    /// Nearest outputs listed per output (by the cosine of their directions).
+    #[arg(long, default_value_t = 8)]
+    pub neighbours: usize,
+    /// Draw each component as a picture of this shape: CxHxW or HxW (e.g. 3x32x32).
+    #[arg(long, value_name = "CxHxW")]
+    pub image_shape: Option<String>,
+    /// Show this evaluation: the output directory of `bilens eval approx` or `bilens eval
+    /// truncation` (repeatable). Evaluations beside the results are found without it.
+    #[arg(long = "eval", value_name = "DIR")]
+    pub evaluations: Vec<PathBuf>,
+    /// Do not look for evaluations beside the results.
+    #[arg(long)]
+    pub no_discover: bool,
+    /// The page title (default: the model file and the outputs).
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 /// `bilens train` subcommands.
@@ -433,17 +423,6 @@ pub struct EvalDataArgs {
     pub layout: LayoutArgs,
 }
 
-/// `--rules` values of `bilens eval truncation`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RuleArg {
-    /// The k components of largest |λ|.
-    Abs,
-    /// The k most positive and the k most negative components.
-    Paired,
-    /// The k components of largest mean |activation| on the training images.
-    Activation,
-}
-
 /// Arguments of `bilens eval truncation`.
 #[derive(Debug, Args)]
 pub struct TruncationArgs {
@@ -459,7 +438,7 @@ pub struct TruncationArgs {
         value_delimiter = ',',
         default_value = "abs,paired,activation"
     )]
-    pub rules: Vec<RuleArg>,
+    pub rules: Vec<Selection>,
 }
 
 /// Arguments of `bilens eval adversarial`.
@@ -506,15 +485,6 @@ pub struct ExplainArgs {
     pub top: usize,
 }
 
-/// `--sign` values of `bilens eval consistency`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SignArg {
-    /// Components with λ > 0, largest first.
-    Positive,
-    /// Components with λ < 0, most negative first.
-    Negative,
-}
-
 /// Arguments of `bilens eval consistency`.
 #[derive(Debug, Args)]
 pub struct ConsistencyArgs {
@@ -528,8 +498,8 @@ pub struct ConsistencyArgs {
     #[arg(long, default_value_t = 20)]
     pub top: usize,
     /// Which eigenvectors.
-    #[arg(long, value_enum, default_value_t = SignArg::Positive)]
-    pub sign: SignArg,
+    #[arg(long, value_enum, default_value_t = Sign::Positive)]
+    pub sign: Sign,
     #[command(flatten)]
     pub layout: LayoutArgs,
 }

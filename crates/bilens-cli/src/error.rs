@@ -1,9 +1,11 @@
 //! How failures reach the user: one line of cause, one line of what to do, and an exit code
-//! (1 for bad input, 2 for an internal failure).
+//! (1 for bad input, 2 for an internal failure). The library's errors speak in its terms;
+//! this module says them in the command line's: arguments become flags, hints name flags.
 
 use std::fmt;
 use std::process::ExitCode;
 
+use bilens::{Arg, Error, Hint};
 use bilens_decomp::DecompError;
 use bilens_io::IoError;
 use bilens_train::TrainError;
@@ -33,17 +35,105 @@ impl fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// The flag (or positional argument) of a library argument.
+pub fn flag(arg: Arg) -> String {
+    match arg {
+        Arg::Model => "MODEL".into(),
+        other => format!("--{}", other.name().replace('_', "-")),
+    }
+}
+
+/// A library hint in the command line's terms.
+fn render_hint(hint: &Hint) -> String {
+    match hint {
+        Hint::NameTensors { path } => format!(
+            "`bilens inspect {}` lists the tensors; name the layer's tensors with --layout single \
+             --w NAME --v NAME --p NAME [--embed NAME]",
+            path.display()
+        ),
+        Hint::ExportAndName { export } => format!(
+            "export {export} into a file and name them with --layout single --w NAME --v NAME \
+             --p NAME --norm-gain NAME"
+        ),
+        Hint::NameVectors { path } => format!(
+            "`bilens inspect {}` lists the tensors; write FILE:TENSOR with one of them",
+            path.display()
+        ),
+        Hint::CheckLayout { path } => format!(
+            "these tensors do not form one bilinear layer as named; check the names and shapes \
+             with `bilens inspect {}` and choose --layout (or --w/--v/--p/--embed) accordingly",
+            path.display()
+        ),
+        Hint::ChooseLayout => "name the layer: --layout single --w NAME --v NAME --p NAME \
+                               [--embed NAME] (biases and a norm gain with --w-bias, --v-bias, \
+                               --norm-gain), --layout image for the paper's image models \
+                               (embed.weight, blocks.0.weight, [blocks.0.bias,] head.weight), \
+                               or --layout lm / --layout gated for a transformer's MLP"
+            .into(),
+        Hint::PickLayer => {
+            "pass --layer I with one of them, or --layer all for one results directory per layer"
+                .into()
+        }
+        Hint::DropLayer => "drop --layer (it applies to the lm and gated layouts)".into(),
+        Hint::DropResidual => {
+            "drop --residual: it applies to image models (a transformer's residual stream is \
+             outside its MLP)"
+                .into()
+        }
+        Hint::FixConfig => "fix config.json, or remove it: bilens then infers the architecture \
+                            from the tensor shapes (pass --residual true if the block is \
+                            residual)"
+            .into(),
+        Hint::Decompose => {
+            "(re)run `bilens decompose MODEL --out DIR` to write the results directory".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// One cause of the chain, in the command line's terms.
+fn render_cause(cause: &(dyn std::error::Error + 'static)) -> String {
+    match cause.downcast_ref::<Error>() {
+        Some(Error::Argument {
+            arg,
+            value,
+            problem,
+            ..
+        }) if value.is_empty() => format!("{}: {problem}", flag(*arg)),
+        Some(Error::Argument {
+            arg,
+            value,
+            problem,
+            ..
+        }) => format!("{} {value}: {problem}", flag(*arg)),
+        Some(Error::Context { context, source }) => {
+            format!("{context}: {}", render_cause(source.as_ref()))
+        }
+        _ => cause.to_string(),
+    }
+}
+
 /// Prints `error: ...` (the whole cause chain on one line) and `hint: ...`, and returns the
 /// exit code: 1 when the chain holds a user-facing error, 2 otherwise.
 pub fn report(err: &anyhow::Error) -> ExitCode {
-    let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-    eprintln!("error: {}", chain.join(": "));
+    // A library error already holds its sources in its message: stop the chain there.
+    let mut chain = Vec::new();
+    for cause in err.chain() {
+        chain.push(render_cause(cause));
+        if cause.downcast_ref::<Error>().is_some() {
+            break;
+        }
+    }
     let mut bad_input = false;
     let mut hint = None;
     for cause in err.chain() {
         if let Some(b) = cause.downcast_ref::<BadInput>() {
             bad_input = true;
             hint = hint.or_else(|| b.hint.clone());
+        } else if let Some(e) = cause.downcast_ref::<Error>() {
+            bad_input |= e.is_user_error();
+            hint = hint.or_else(|| e.hint().as_ref().map(render_hint));
+            break;
         } else if let Some(e) = cause.downcast_ref::<IoError>() {
             classify_io(e, &mut bad_input, &mut hint);
         } else if let Some(e) = cause.downcast_ref::<DecompError>() {
@@ -56,6 +146,15 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
             }
         }
     }
+    print_error(&chain.join(": "), hint.as_deref(), bad_input)
+}
+
+#[allow(
+    clippy::print_stderr,
+    reason = "the error report is the one place besides the printer that writes to stderr"
+)]
+fn print_error(message: &str, hint: Option<&str>, bad_input: bool) -> ExitCode {
+    eprintln!("error: {message}");
     if let Some(h) = hint {
         eprintln!("hint: {h}");
     } else if !bad_input {
@@ -72,6 +171,6 @@ fn classify_io(e: &IoError, bad_input: &mut bool, hint: &mut Option<String>) {
     // Failing to write our own output is not the user's input at fault.
     *bad_input |= !matches!(e, IoError::Write { .. });
     if hint.is_none() {
-        *hint = e.hint();
+        *hint = e.hint().as_ref().map(render_hint);
     }
 }

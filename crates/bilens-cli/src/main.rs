@@ -4,10 +4,8 @@
 
 mod args;
 mod commands;
-mod directions;
 mod error;
 mod printer;
-mod tokens;
 
 use std::process::ExitCode;
 

@@ -3,9 +3,16 @@
 //! colour off.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bilens::{Progress, Task};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Environment variable that aborts the process (as a kill would) once this many chunks of a
+/// decomposition are written: how the kill-and-resume tests interrupt a run at a known point.
+/// The library reports each written chunk to its task, so the front end can stop there.
+pub const ABORT_AFTER_CHUNKS: &str = "BILENS_TEST_ABORT_AFTER_CHUNKS";
 
 /// Writes results and messages for one run of the binary.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +39,7 @@ impl Printer {
     }
 
     /// A status message on stderr (suppressed by `--quiet`).
+    #[allow(clippy::print_stderr, reason = "the printer owns the terminal")]
     pub fn note(&self, line: impl std::fmt::Display) {
         if !self.quiet {
             eprintln!("{line}");
@@ -39,6 +47,7 @@ impl Printer {
     }
 
     /// A status message printed above a live progress bar (or plainly when bars are off).
+    #[allow(clippy::print_stderr, reason = "the printer owns the terminal")]
     pub fn note_above(&self, bar: &ProgressBar, line: impl std::fmt::Display) {
         if self.quiet {
             return;
@@ -68,5 +77,52 @@ impl Printer {
         }
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
+    }
+}
+
+impl Progress for Printer {
+    fn task(&self, label: &str, len: u64) -> Box<dyn Task + '_> {
+        let abort_after = matches!(label, "decompose" | "hosvd")
+            .then(|| std::env::var(ABORT_AFTER_CHUNKS).ok()?.parse().ok())
+            .flatten();
+        Box::new(BarTask {
+            bar: self.bar(len, label),
+            chunks: AtomicUsize::new(0),
+            abort_after,
+        })
+    }
+
+    fn note(&self, message: &str) {
+        Printer::note(self, message);
+    }
+}
+
+/// A progress bar as a library task (cleared when the task ends).
+struct BarTask {
+    bar: ProgressBar,
+    /// Advances so far: one per written chunk for a decomposition.
+    chunks: AtomicUsize,
+    /// [`ABORT_AFTER_CHUNKS`], for a decomposition.
+    abort_after: Option<usize>,
+}
+
+impl Task for BarTask {
+    fn advance(&self, n: u64) {
+        self.bar.inc(n);
+        let chunks = self.chunks.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.abort_after == Some(chunks) {
+            // The test hook: die as a killed process would, without unwinding.
+            std::process::abort();
+        }
+    }
+
+    fn skip(&self, n: u64) {
+        self.bar.inc(n);
+    }
+}
+
+impl Drop for BarTask {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
     }
 }

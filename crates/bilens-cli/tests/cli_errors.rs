@@ -1,7 +1,7 @@
 //! Bad input gets `error:` and `hint:` lines on stderr and exit code 1, never a panic, and never
 //! a half-written output.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 

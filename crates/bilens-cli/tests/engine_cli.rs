@@ -2,7 +2,7 @@
 //! rows, feature bases, biases, norm gains, both routes, spectra only, and HOSVD, each against
 //! an independent computation.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 
@@ -379,7 +379,7 @@ fn bad_engine_options_are_named() {
     let r = run(&f, &["--interactions", "3", "--out", "x"]);
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("--interactions needs --input-basis"),
+        r.stderr.contains("--interactions: needs an input basis"),
         "{}",
         r.stderr
     );

@@ -4,7 +4,7 @@
 //! direct computation, tokens get their strings, components their tokens; a gated model is
 //! labelled an approximation.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 

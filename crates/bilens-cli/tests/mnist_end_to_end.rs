@@ -1,7 +1,7 @@
 //! The main job on shipped data: `bilens demo`, `decompose`, `plot`, `eval`, `inspect` on the
 //! shipped MNIST model, checked against an independent computation.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 

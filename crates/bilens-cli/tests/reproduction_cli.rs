@@ -6,7 +6,7 @@
 //! a 24-wide model on a small slice of MNIST written here as raw IDX files (the first images of
 //! each split), which keeps the suite fast.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 

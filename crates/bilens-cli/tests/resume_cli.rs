@@ -4,7 +4,7 @@
 //! run's; outputs are never half-written; the same job gives the same bytes whatever the
 //! thread count and chunk size.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! `bilens decompose` on a `single`-layout file equals an independent dense eigendecomposition
 //! of the explicitly formed `Q`, in f32 and f64.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 

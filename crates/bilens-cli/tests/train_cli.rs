@@ -1,6 +1,6 @@
 //! `bilens train mnist` writes a model that `eval` and `decompose` read back, deterministically.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Adversarial masks from the weights alone (MATH.md section 8) and a model's outputs along a
+//! Adversarial masks from the weights alone (docs/MATH.md section 8) and a model's outputs along a
 //! line through input space.
 //!
 //! **Masks.** For a set of components `U` (`[k, d]`, rows, e.g. a class's top-10 positive

@@ -1,4 +1,4 @@
-//! How well a few components approximate an output feature's activation (MATH.md section 7;
+//! How well a few components approximate an output feature's activation (docs/MATH.md section 7;
 //! the paper's Section 5, Figure 9).
 //!
 //! For an output direction `u` (e.g. an SAE encoder row) with stored components

@@ -1,7 +1,7 @@
 //! Interaction matrices in a feature basis of the input, e.g. an SAE decoder.
 //!
 //! With a decoder `D: [d_in, n_features]` (input `x ≈ D f`), the interaction matrix in feature
-//! space is `Q_D = sym(Dᵀ Q D)` (MATH.md section 4) and its eigenvectors live in feature space.
+//! space is `Q_D = sym(Dᵀ Q D)` (docs/MATH.md section 4) and its eigenvectors live in feature space.
 //!
 //! SAE bases are overcomplete (`n_features > d_in`), and then `Q_D` has rank at most `d_in`.
 //! Rather than eigendecomposing the `n x n` matrix, the basis is factored once as
@@ -13,11 +13,11 @@
 use faer::Par;
 use ndarray::{Array2, ArrayView2, s};
 
-use crate::decompose::DecomposeParams;
 use crate::eigen::{Spectrum, eigh, fix_sign};
 use crate::error::DecompError;
 use crate::interaction::symmetrize_in_place;
 use crate::linalg;
+use crate::params::DecomposeParams;
 use crate::scalar::Real;
 
 /// Row blocks used when scanning the whole feature-space matrix for its largest entries.

@@ -17,15 +17,27 @@ use crate::scalar::Real;
 
 /// Which eigensolver to use for the top k components.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Method {
     /// Choose by cost: Lanczos when only a small fraction of the spectrum is wanted of a
     /// large enough matrix ([`Method::resolve`]), the full solver otherwise.
     #[default]
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "Lanczos for a small top-k of a large matrix, the full solver otherwise")
+    )]
     Auto,
     /// Dense divide-and-conquer decomposition of the whole spectrum.
     Full,
     /// Thick-restart block Lanczos for the top k (falls back to the full solver if it does not
     /// converge; see [`Solver::LanczosFallback`]).
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            help = "Thick-restart block Lanczos for the top k (the full solver if it does not \
+                      converge)"
+        )
+    )]
     Lanczos,
 }
 
@@ -57,6 +69,12 @@ impl Method {
     }
 }
 
+crate::names::named!(
+    Method,
+    "method",
+    [Method::Auto, Method::Full, Method::Lanczos]
+);
+
 /// The solver that actually produced a spectrum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Solver {
@@ -71,9 +89,11 @@ pub enum Solver {
 
 /// The order in which components are reported.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Order {
     /// Largest `|λ|` first (the default: the best rank-k approximation keeps the first k).
     #[default]
+    #[cfg_attr(feature = "clap", value(name = "abs"))]
     AbsDescending,
     /// Largest `λ` first (most positive to most negative).
     Descending,
@@ -91,6 +111,12 @@ impl Order {
         }
     }
 }
+
+crate::names::named!(
+    Order,
+    "component order",
+    [Order::AbsDescending, Order::Descending, Order::Ascending]
+);
 
 /// The top components of one symmetric matrix plus the spectrum-wide sums that statistics
 /// need even when only some components are kept.

@@ -1,5 +1,5 @@
 //! Truncated models: each output rebuilt from a chosen few of its components, for every budget
-//! k at once (MATH.md section 7).
+//! k at once (docs/MATH.md section 7).
 //!
 //! ```text
 //! y_o(x) = base_o(x) + Σ_k λ_{o,k} (v_{o,k}ᵀ e)²        e = E x, exact with every component
@@ -26,6 +26,7 @@ use crate::scalar::Real;
 
 /// How the components of one output are chosen at a budget of `k`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Selection {
     /// The `k` components of largest `|λ|`: the best rank-k approximation of `Q` in Frobenius
     /// and spectral norm, blind to the data.
@@ -37,6 +38,10 @@ pub enum Selection {
     /// `|λ| E[(vᵀe)²] = |λ| vᵀ S v` with `S = E[e eᵀ]` ([`activation_importance`]): the
     /// components that move the output most on real data, which a large `|λ|` along a
     /// direction the data never visits does not.
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "The k components of largest mean |activation| on the training images")
+    )]
     Activation,
 }
 
@@ -154,7 +159,7 @@ impl SelectionOrder {
 /// keeps at budget `ks[j]`.
 ///
 /// The sums are accumulated in f64 along each rule's order, whatever `T`; the projections
-/// `e vᵀ` are one GEMM in `T`. With every component kept the sum is `eᵀ Q e` (MATH.md
+/// `e vᵀ` are one GEMM in `T`. With every component kept the sum is `eᵀ Q e` (docs/MATH.md
 /// identity 2).
 ///
 /// # Panics
@@ -258,7 +263,7 @@ pub fn activation_importance<T: Real>(
 
 /// The part of a model's outputs that is not in any `Q(u)`, for layer inputs `e` (`[n, d_in]`,
 /// see [`BilinearModel::layer_input`]): `L e` for a linear (residual) path plus, with biases,
-/// `2 qᵀe + q0` per output (MATH.md section 2). `[n, d_out]`; zero for a bias-free layer with
+/// `2 qᵀe + q0` per output (docs/MATH.md section 2). `[n, d_out]`; zero for a bias-free layer with
 /// no linear path. Adding the full quadratic forms to it gives the model's outputs.
 pub fn linear_part<T: Real>(model: &BilinearModel<T>, e: ArrayView2<'_, T>, par: Par) -> Array2<T> {
     let layer = model.layer();

@@ -1,5 +1,5 @@
 //! HOSVD across outputs: the SVD of the flattened, symmetrised interaction tensor through
-//! Gram matrices, never forming `B_flat: [d_out, d_in²]` (MATH.md section 5).
+//! Gram matrices, never forming `B_flat: [d_out, d_in²]` (docs/MATH.md section 5).
 //!
 //! ```text
 //! M = ((W Wᵀ) ⊙ (V Vᵀ) + (W Vᵀ) ⊙ (V Wᵀ)) / 2     [d_hidden, d_hidden]
@@ -60,7 +60,7 @@ impl<T: Real> Hosvd<T> {
 }
 
 /// The hidden Gram matrix `M` (`[d_hidden, d_hidden]`), with `‖Q(u)‖_F² = cᵀ M c` for
-/// `c = Pᵀu` (MATH.md identity 5). Memory `O(d_hidden²)`; [`hosvd`] avoids forming it whole.
+/// `c = Pᵀu` (docs/MATH.md identity 5). Memory `O(d_hidden²)`; [`hosvd`] avoids forming it whole.
 pub fn hidden_gram<T: Real>(layer: &BilinearLayer<T>, par: Par) -> Array2<T> {
     let h = layer.d_hidden();
     let mut m = Array2::zeros((h, h));

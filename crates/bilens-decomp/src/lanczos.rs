@@ -262,7 +262,10 @@ impl Basis {
 }
 
 /// The thick-restart block Lanczos iteration itself, in f64.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the iteration's state and workspaces, each used separately"
+)]
 fn krylov_schur(
     d: usize,
     matvec: &mut dyn FnMut(ArrayView2<'_, f64>, ArrayViewMut2<'_, f64>),
@@ -410,7 +413,10 @@ fn krylov_schur(
 /// ~1e-4 ‖Q‖ after a few restarts); fresh ones hold it to one GEMM's rounding. Growth resumes
 /// from the `b` dominant directions of the kept vectors' residuals, which span the block the
 /// Krylov space would have grown by.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the kept vectors, their products and the workspaces of one restart"
+)]
 fn restart(
     kb: &mut Basis,
     matvec: &mut dyn FnMut(ArrayView2<'_, f64>, ArrayViewMut2<'_, f64>),

@@ -111,7 +111,7 @@ impl<T: Real> BilinearLayer<T> {
     /// The purely bilinear layer on the augmented input `x' = [x; 1]`: `W' = [W | b]`,
     /// `V' = [V | c]` (one extra input column), so that `y'([x; 1]) = y(x)`. Its `Q'(u)` holds
     /// `Q(u)` in the leading block, the linear term in the last row and column and the constant
-    /// in the corner (MATH.md section 2).
+    /// in the corner (docs/MATH.md section 2).
     pub fn augmented(&self) -> BilinearLayer<T> {
         let h = self.d_hidden();
         let col = |b: &Option<Array1<T>>| match b {

@@ -19,7 +19,7 @@
 //! | [`interaction_matrix`] | `Q(u)` from the factors, symmetrised | `2 d_hidden d_in²` | always; the 3-tensor `B` is never formed |
 //! | [`eigh_full`] | dense symmetric eigendecomposition, sorted and sign-fixed | `~5 d_in³` (`4/3 d_in³` values only) | you want the whole spectrum, or `k` is a sizeable fraction of `d_in` |
 //! | [`decompose`] / [`decompose_chunked`] | the above for many output directions, rayon across outputs | per output as above | classes, token or SAE directions |
-//! | [`truncated_sums`] | every output rebuilt from k of its components, for all k and [`Selection`] rules at once | one `n × d_in × d` GEMM per output, then `O(n d)` per rule | truncation curves (MATH.md section 7) |
+//! | [`truncated_sums`] | every output rebuilt from k of its components, for all k and [`Selection`] rules at once | one `n × d_in × d` GEMM per output, then `O(n d)` per rule | truncation curves (docs/MATH.md section 7) |
 //! | [`pseudo_inverse_rows`], [`LineProbe`] | adversarial masks `u_j · m_i = δ_ij`; a model's outputs along `x + s m`, an exact quadratic in `s` | `O(k² d)`; `O(n h)` per direction | masks from the weights alone (section 8) |
 //! | [`matched_similarity`] | `|cos|` between two models' components after the best one-to-one matching | `O(k² d + k³)` | consistency across seeds and sizes |
 //! | [`approximation_correlations`] | Pearson correlation of a feature's activation with its first K components' sum `Σ_{k≤K} λ_k (v_kᵀx)²`, on the inputs where it is active, for every K | one `[n, d] × [d, K]` GEMM per feature | how well a few components explain an SAE feature |
@@ -70,10 +70,13 @@ mod lanczos;
 mod layer;
 pub mod linalg;
 mod model;
+mod names;
 mod outputs;
+mod params;
 mod projection;
 mod scalar;
 mod shared;
+mod sign;
 mod similarity;
 mod stats;
 mod truncate;
@@ -84,9 +87,7 @@ pub use approx::{
     summarize_approximations,
 };
 pub use basis::{InputBasis, TopInteractions};
-pub use decompose::{
-    DecomposeParams, Decomposition, Parallelism, decompose, decompose_chunked, result_dims,
-};
+pub use decompose::{Decomposition, decompose, decompose_chunked, result_dims};
 pub use eigen::{Method, Order, Solver, Spectrum, eigh, eigh_full, fix_sign};
 pub use error::DecompError;
 pub use evaluate::{
@@ -102,10 +103,13 @@ pub use interaction::{
 pub use lanczos::{LanczosParams, lanczos_applies};
 pub use layer::BilinearLayer;
 pub use model::BilinearModel;
+pub use names::UnknownName;
 pub use outputs::{class_directions, contrast_direction, contrast_mean_direction, select_rows};
+pub use params::{DecomposeParams, Parallelism};
 pub use projection::{Extremes, extreme_rows};
-pub use scalar::Real;
+pub use scalar::{Precision, Real};
 pub use shared::{InteractionBasis, Route};
+pub use sign::{Sign, top_by_sign};
 pub use similarity::{
     abs_cosine_matrix, matched_similarity, max_weight_assignment, ranked_similarity,
 };

@@ -22,6 +22,9 @@ pub trait Real:
     /// The dtype name used in files and metadata: `"f32"` or `"f64"`.
     const DTYPE: &'static str;
 
+    /// The same, as a value: which precision a run computes in.
+    const PRECISION: Precision;
+
     /// Converts from `f64`, rounding to nearest for `f32`.
     fn of_f64(x: f64) -> Self;
 
@@ -34,6 +37,7 @@ pub trait Real:
 
 impl Real for f32 {
     const DTYPE: &'static str = "f32";
+    const PRECISION: Precision = Precision::F32;
 
     #[inline]
     fn of_f64(x: f64) -> Self {
@@ -52,6 +56,7 @@ impl Real for f32 {
 
 impl Real for f64 {
     const DTYPE: &'static str = "f64";
+    const PRECISION: Precision = Precision::F64;
 
     #[inline]
     fn of_f64(x: f64) -> Self {
@@ -67,6 +72,30 @@ impl Real for f64 {
         a.into()
     }
 }
+
+/// The working and stored precision of a computation, chosen at run time (the generic
+/// parameter `T: Real` chooses it at compile time; front ends dispatch from this value).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Precision {
+    /// 32-bit floats: what checkpoints hold, the default.
+    #[default]
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+impl Precision {
+    /// The name used in files and metadata: `f32` or `f64` (the same as [`Real::DTYPE`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => f32::DTYPE,
+            Precision::F64 => f64::DTYPE,
+        }
+    }
+}
+
+crate::names::named!(Precision, "precision", [Precision::F32, Precision::F64]);
 
 mod sealed {
     pub trait Sealed {}

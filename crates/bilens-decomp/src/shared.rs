@@ -1,4 +1,4 @@
-//! Many outputs sharing a low-dimensional output space (MATH.md section 6).
+//! Many outputs sharing a low-dimensional output space (docs/MATH.md section 6).
 //!
 //! Every `Q(u)` is a linear combination of the `d_out` basis matrices `T_m = Q(e_m)`:
 //! `Q(u) = Σ_m u_m T_m`. When many output directions live in a `d_out`-dimensional space (8192
@@ -45,15 +45,33 @@ const SCATTER_GROUP: usize = 16;
 
 /// How each output's interaction matrix is formed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Route {
     /// Choose by cost and memory ([`Route::resolve`]).
     #[default]
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "The cheaper route that fits in memory")
+    )]
     Auto,
     /// `Q(u) = sym(Wᵀ diag(Pᵀu) V)` for each output.
     Direct,
     /// `Q(u) = Σ_m u_m T_m` from the precomputed [`InteractionBasis`].
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            name = "shared",
+            help = "`Q(u) = Σ_m u_m Q(e_m)` from a precomputed basis"
+        )
+    )]
     SharedBasis,
 }
+
+crate::names::named!(
+    Route,
+    "route",
+    [Route::Auto, Route::Direct, Route::SharedBasis]
+);
 
 impl Route {
     /// The name used in metadata and on the command line.

@@ -1,4 +1,4 @@
-//! Summary statistics of spectra and eigenvectors (MATH.md section 8).
+//! Summary statistics of spectra and eigenvectors (docs/MATH.md section 8).
 
 use ndarray::ArrayView1;
 

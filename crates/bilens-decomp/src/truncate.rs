@@ -1,4 +1,4 @@
-//! Outputs rebuilt from components: `uᵀy(x) ≈ Σ_{kept} λ_k (v_kᵀ x)²` (MATH.md section 7).
+//! Outputs rebuilt from components: `uᵀy(x) ≈ Σ_{kept} λ_k (v_kᵀ x)²` (docs/MATH.md section 7).
 //!
 //! With every component of `Q(u)` kept this is exact; keeping the top few shows how much of
 //! the output they carry. Linear (residual) terms are not part of `Q` and are added by the

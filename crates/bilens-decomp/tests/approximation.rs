@@ -1,8 +1,8 @@
-//! Approximating a feature's activation by its first K components (MATH.md section 7): on a
+//! Approximating a feature's activation by its first K components (docs/MATH.md section 7): on a
 //! feature that *is* a rank-r quadratic form, the correlation is exactly 1 from K = r on and
 //! below 1 before; biases enter through the linear term; the summary counts what it should.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use bilens_decomp::{
     BilinearLayer, Components, DecomposeParams, FeatureApproximation, Order, Par,

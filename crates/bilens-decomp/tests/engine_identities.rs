@@ -1,7 +1,7 @@
-//! MATH.md section 9, identities 3, 4 and 5, plus the feature-basis route, in f64 on seeded
+//! docs/MATH.md section 9, identities 3, 4 and 5, plus the feature-basis route, in f64 on seeded
 //! random layers (including `d_in > d_hidden`, `d_in < d_hidden` and rank-deficient layers).
 
-#![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use bilens_decomp::{
     BilinearLayer, DecomposeParams, InputBasis, Method, Order, Par, hidden_coefficients,

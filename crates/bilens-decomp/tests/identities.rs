@@ -1,6 +1,6 @@
-//! MATH.md section 9, identities 1, 2 and 7, in f64 on seeded random layers of many shapes.
+//! docs/MATH.md section 9, identities 1, 2 and 7, in f64 on seeded random layers of many shapes.
 
-#![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use bilens_decomp::{
     BilinearLayer, BilinearModel, DecomposeParams, Order, Par, Parallelism, decompose, eigh_full,

@@ -1,8 +1,8 @@
-//! MATH.md identity 6: the top-k of the Lanczos solver equals the top-k of a full
+//! docs/MATH.md identity 6: the top-k of the Lanczos solver equals the top-k of a full
 //! eigendecomposition (values to 1e-6 relative in f64, vectors up to sign, degenerate
 //! eigenspaces by projector), on matrices with realistic, flat, degenerate and low-rank spectra.
 
-#![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use bilens_decomp::{
     BilinearLayer, LanczosParams, Method, Order, Par, Solver, eigh, eigh_full, interaction_matrix,

@@ -1,8 +1,8 @@
 //! The mathematics behind the paper's evaluations, in f64 on seeded random models: truncation
-//! (MATH.md section 7 and identity 7), adversarial masks (section 8), outputs along a line,
+//! (docs/MATH.md section 7 and identity 7), adversarial masks (section 8), outputs along a line,
 //! and component similarity.
 
-#![allow(clippy::unwrap_used)] // a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use bilens_decomp::{
     BilinearLayer, BilinearModel, DecomposeParams, LineProbe, Method, Par, Selection,

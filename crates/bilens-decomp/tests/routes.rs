@@ -1,7 +1,7 @@
 //! The two ways of forming `Q(u)` agree, and the per-chunk extras (bias terms, feature-basis
 //! interactions) equal their one-output definitions.
 
-#![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic is a failed test
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use bilens_decomp::{
     BilinearLayer, DecomposeParams, InputBasis, InteractionBasis, Par, Parallelism, Route,

@@ -115,6 +115,6 @@ mod tests {
                 && msg.contains("expected a boolean"),
             "{msg}"
         );
-        assert!(e.hint().expect("hint").contains("remove it"));
+        assert!(e.hint().expect("hint").to_string().contains("remove it"));
     }
 }

@@ -5,10 +5,10 @@
 //! command-line tool can print `error: <message>` and `hint: <hint>` on separate lines (the
 //! message never repeats the hint).
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
-use crate::safetensors_file::TensorInfo;
+use crate::header::TensorInfo;
 
 /// Everything that can go wrong reading or writing bilens files.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +181,7 @@ pub enum IoError {
         /// What is not supported, with the evidence.
         what: String,
         /// What the user can do instead.
-        hint: String,
+        hint: Hint,
     },
     /// A layered model (a transformer) needs a layer that it holds.
     #[error(
@@ -239,14 +239,13 @@ impl IoError {
         }
     }
 
-    /// What the user can do about the error, one line, when there is something to say.
+    /// What the caller can do about the error, when there is something to say.
     ///
-    /// Kept out of the message so that a CLI prints it on its own `hint:` line. Hints refer to
-    /// the `bilens` command-line flags (`--layout`, `--layer`, `--w`, `--v`, `--p`, `--embed`,
-    /// `--w-bias`, `--v-bias`, `--norm-gain`, `--residual`) because that is where users meet
-    /// these errors.
-    pub fn hint(&self) -> Option<String> {
-        let s = |t: &str| Some(t.to_string());
+    /// Kept out of the message so that a front end shows it on its own line, and typed so that
+    /// each front end can say it in its own terms: [`Hint`]'s `Display` names no option of any
+    /// front end; the command line renders its flags, the Python package its arguments.
+    pub fn hint(&self) -> Option<Hint> {
+        let s = |t: &str| Some(Hint::Text(t.to_string()));
         match self {
             IoError::Os { source, .. } => match source.kind() {
                 std::io::ErrorKind::PermissionDenied => s("check the file's permissions"),
@@ -273,25 +272,13 @@ impl IoError {
                 "the file is damaged or was written by a faulty tool; save it again with the \
                  `safetensors` library",
             ),
-            IoError::MissingTensor { path, .. } => Some(format!(
-                "`bilens inspect {}` lists the tensors; name the layer's tensors with \
-                 --layout single --w NAME --v NAME --p NAME [--embed NAME]",
-                path.display()
-            )),
-            IoError::MissingVectors { path, .. } => Some(format!(
-                "`bilens inspect {}` lists the tensors; write FILE:TENSOR with one of them",
-                path.display()
-            )),
-            IoError::VectorShape { width, .. } => Some(format!(
+            IoError::MissingTensor { path, .. } => Some(Hint::NameTensors { path: path.clone() }),
+            IoError::MissingVectors { path, .. } => Some(Hint::NameVectors { path: path.clone() }),
+            IoError::VectorShape { width, .. } => Some(Hint::Text(format!(
                 "name a tensor that holds one vector of length {width} per row (or per column), \
                  e.g. an SAE encoder [n_features, {width}] or decoder [{width}, n_features]"
-            )),
-            IoError::ShapeMismatch { path, .. } => Some(format!(
-                "these tensors do not form one bilinear layer as named; check the names and \
-                 shapes with `bilens inspect {}` and choose --layout (or --w/--v/--p/--embed) \
-                 accordingly",
-                path.display()
-            )),
+            ))),
+            IoError::ShapeMismatch { path, .. } => Some(Hint::CheckLayout { path: path.clone() }),
             IoError::UnsupportedDtype { .. } => {
                 s("save the weights in a floating-point type, e.g. \
                  `{k: v.float() for k, v in state_dict.items()}` before `save_file`")
@@ -300,28 +287,114 @@ impl IoError {
                 "the checkpoint is corrupt or training diverged; use an earlier checkpoint, or \
                  retrain (e.g. with a lower learning rate)",
             ),
-            IoError::Config { .. } => s(
-                "fix config.json, or remove it: bilens then infers the architecture from the \
-                 tensor shapes (pass --residual true if the block is residual)",
-            ),
+            IoError::Config { .. } => Some(Hint::FixConfig),
             IoError::Unsupported { hint, .. } => Some(hint.clone()),
-            IoError::Layer { .. } => s(
-                "pass --layer I with one of them, or --layer all for one results directory per \
-                 layer",
-            ),
-            IoError::AmbiguousLayout { .. } => s(
-                "name the layer: --layout single --w NAME --v NAME --p NAME [--embed NAME] \
-                 (biases and a norm gain with --w-bias, --v-bias, --norm-gain), --layout \
-                 image for the paper's image models (embed.weight, blocks.0.weight, \
-                 [blocks.0.bias,] head.weight), or --layout lm / --layout gated for a \
-                 transformer's MLP",
-            ),
+            IoError::Layer { .. } => Some(Hint::PickLayer),
+            IoError::AmbiguousLayout { .. } => Some(Hint::ChooseLayout),
             IoError::Tokenizer { .. } => s(
                 "pass the model's tokenizer.json in the Hugging Face format \
                  (`tokenizer.save_pretrained(dir)` writes one)",
             ),
-            IoError::Results { .. } => {
-                s("(re)run `bilens decompose MODEL --out DIR` to write the results directory")
+            IoError::Results { .. } => Some(Hint::Decompose),
+        }
+    }
+}
+
+/// What to do about an [`IoError`], in the library's terms. Its `Display` is a neutral
+/// sentence; front ends match on the variants that involve their options (the layout, the
+/// tensor names, the layer, the residual setting) and say them as flags or arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// Advice that involves no option.
+    Text(String),
+    /// A tensor is missing: list the tensors of `path` and name the layer's tensors with the
+    /// `single` layout (W, V, P, optionally the embedding).
+    NameTensors {
+        /// The model file.
+        path: PathBuf,
+    },
+    /// The layer needs something the file does not hold as such: `export` says what to save
+    /// into a file, whose tensors are then named with the `single` layout (with a norm gain).
+    ExportAndName {
+        /// What to export.
+        export: String,
+    },
+    /// A tensor named for a set of vectors is missing: list the tensors of `path` and name one
+    /// of them.
+    NameVectors {
+        /// The vectors' file.
+        path: PathBuf,
+    },
+    /// The tensors do not form one bilinear layer as named: check names and shapes in `path`
+    /// and choose the layout (or the tensor names) accordingly.
+    CheckLayout {
+        /// The model file.
+        path: PathBuf,
+    },
+    /// No layout fits on its own: name the layer (the `single` layout with its tensors), or
+    /// choose the `image`, `lm` or `gated` layout.
+    ChooseLayout,
+    /// The model holds several layers: choose one of them (or every layer).
+    PickLayer,
+    /// A layer was chosen for a model without numbered layers: choose none.
+    DropLayer,
+    /// The residual setting was given for a model that is not an image model: leave it out.
+    DropResidual,
+    /// The model's `config.json` cannot be used: fix or remove it (without it the
+    /// architecture is inferred from the shapes, and the residual setting says whether the
+    /// block is residual).
+    FixConfig,
+    /// The directory is not a complete results directory: decompose a model into it.
+    Decompose,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hint::Text(t) => f.write_str(t),
+            Hint::NameTensors { path } => write!(
+                f,
+                "inspect {} for its tensors, and name the layer's tensors with the single \
+                 layout (W, V, P and optionally the embedding)",
+                path.display()
+            ),
+            Hint::ExportAndName { export } => write!(
+                f,
+                "export {export} into a file and name its tensors with the single layout \
+                 (W, V, P and the norm gain)"
+            ),
+            Hint::NameVectors { path } => write!(
+                f,
+                "inspect {} for its tensors, and name one of them",
+                path.display()
+            ),
+            Hint::CheckLayout { path } => write!(
+                f,
+                "these tensors do not form one bilinear layer as named; check the names and \
+                 shapes by inspecting {} and choose the layout (or the tensor names) accordingly",
+                path.display()
+            ),
+            Hint::ChooseLayout => f.write_str(
+                "name the layer with the single layout (W, V, P, optionally the embedding, \
+                 biases and a norm gain), or choose the image layout for the paper's image \
+                 models (embed.weight, blocks.0.weight, [blocks.0.bias,] head.weight), or the \
+                 lm or gated layout for a transformer's MLP",
+            ),
+            Hint::PickLayer => f.write_str(
+                "choose one of the layers, or every layer (one results directory per layer)",
+            ),
+            Hint::DropLayer => f.write_str("choose no layer: the model has none"),
+            Hint::DropResidual => f.write_str(
+                "leave out the residual setting: it applies to image models (a transformer's \
+                 residual stream is outside its MLP)",
+            ),
+            Hint::FixConfig => f.write_str(
+                "fix config.json, or remove it: bilens then infers the architecture from the \
+                 tensor shapes (set residual to true if the block is residual)",
+            ),
+            Hint::Decompose => {
+                f.write_str("decompose a model into the directory to write its results")
             }
         }
     }

@@ -24,7 +24,7 @@
 //!   global tensors (a HOSVD spectrum); [`read_results`] and [`ResultsFile`] read it back. This
 //!   directory is the contract between `bilens decompose`, `bilens hosvd`, `bilens plot` and
 //!   notebooks; the tensors are listed in [`names`]. [`ResultsWriter::create_resumable`]
-//!   survives being killed: the same job continues from its finished chunks ([`resume`]).
+//!   survives being killed: the same job continues from its finished chunks.
 //!
 //! Errors are [`IoError`]s whose message reads `<file>: <what is wrong>`; [`IoError::hint`]
 //! says what to do about it.
@@ -56,31 +56,36 @@ mod activations;
 mod config;
 mod decode;
 mod error;
+mod header;
 mod idx;
 mod layout;
+mod output_spec;
 mod results;
-mod results_read;
-pub mod resume;
 mod safetensors_file;
 mod tokenizer;
 mod vectors;
 mod write;
 
 pub use activations::{ACTIVATIONS, Activations, INPUTS, read_activations};
-pub use error::{IoError, Result};
+pub use error::{Hint, IoError, Result};
+pub use header::TensorInfo;
 pub use idx::{ImageDataset, ImageSet, MNIST_FILES, load_image_dataset, read_idx};
 pub use layout::{
     Inspection, LayerChoice, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, TokenMatrices,
     describe_model, inspect_model, load_model, model_layers, read_model,
 };
-pub use results::{
-    ComponentTokens, CrossInteraction, DECOMPOSITION_FILE, ExtraData, ExtraSpec, FORMAT_VERSION,
-    HosvdSummary, InteractionArrays, OutputSummary, ResultsChunk, ResultsMeta, ResultsShape,
-    ResultsWriter, SUMMARY_FILE, SUMMARY_TOP, SelfInteraction, Summary, TokenScore, names,
+pub use output_spec::{
+    Against, OutputSelection, OutputSpec, RowSet, SpecError, TensorRef, TokenItem, contrast_label,
 };
-pub use results_read::{Results, ResultsFile, read_results};
-pub use resume::ResumeState;
-pub use safetensors_file::{SafetensorsFile, TensorInfo};
+pub use results::{
+    ComponentTokens, Contents, CrossInteraction, DECOMPOSITION_FILE, DecompositionChunk, ExtraData,
+    ExtraSpec, FORMAT_VERSION, HosvdSummary, InteractionArrays, OutputSummary, OutputsMeta,
+    PARTIAL_FILE, RESUME_FILE, Results, ResultsChunk, ResultsFile, ResultsMeta, ResultsShape,
+    ResultsWriter, ResumeState, SUMMARY_FILE, SUMMARY_TOP, SelfInteraction, SignConvention,
+    StoredMeta, Summary, TokenLabels, TokenScore, array_digest, discard_resume_state,
+    file_fingerprint, job_id, names, read_results,
+};
+pub use safetensors_file::SafetensorsFile;
 pub use tokenizer::Vocab;
 pub use vectors::{RowsRead, parse_file_tensor, read_rows};
 pub use write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_arrays, write_atomic};

@@ -23,24 +23,7 @@ use safetensors::{Dtype as StDtype, SafeTensors};
 
 use crate::decode::{SUPPORTED, decode, unravel};
 use crate::error::{IoError, Result};
-
-/// Name, element type and shape of one tensor in a file (no data).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TensorInfo {
-    /// Tensor name, e.g. `blocks.0.weight`.
-    pub name: String,
-    /// The safetensors dtype name, e.g. `F32`, `BF16`, `I64`.
-    pub dtype: String,
-    /// Shape, row-major.
-    pub shape: Vec<usize>,
-}
-
-impl TensorInfo {
-    /// Number of elements.
-    pub fn elements(&self) -> usize {
-        self.shape.iter().product()
-    }
-}
+use crate::header::TensorInfo;
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -80,7 +63,10 @@ impl std::fmt::Debug for SafetensorsFile {
 /// program truncates the file while it is mapped, reads may fault (SIGBUS), which is the accepted
 /// trade-off of every mmap-based checkpoint loader (safetensors, candle, numpy's memmap): copying
 /// the file instead would make models larger than memory unreadable.
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "the one memory map of the crate; see the Safety section"
+)]
 fn map_read_only(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: see the function's `# Safety` section: the mapping is read-only and bilens does
     // not modify files it reads.

@@ -2,7 +2,7 @@
 //! files) run through the loader in the normal test suite: every file is either read or
 //! refused with a message and, for a user's mistake, a hint — never a panic. Inputs that ever
 //! crashed a fuzz target are added to the corpus, so this also guards against their return.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use std::path::{Path, PathBuf};
 

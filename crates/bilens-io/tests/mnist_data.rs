@@ -1,7 +1,7 @@
 //! The MNIST copy the repository ships in `data/mnist`: it loads with the crate's own reader
 //! and its uncompressed files are byte-for-byte the canonical ones (sha256 of the standard
 //! distribution).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -1,34 +1,38 @@
 //! The results directory: streamed writes in any chunk order, round trips in both precisions,
 //! what a numpy reader sees, and the errors of reading a missing or damaged directory.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 // A one-element list of chunks (one range) is meant: "write everything as one chunk".
-#![allow(clippy::single_range_in_vec_init)]
+#![allow(
+    clippy::single_range_in_vec_init,
+    reason = "vectors of one range are the lists of row ranges under test"
+)]
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use bilens_decomp::{
-    BilinearLayer, DecomposeParams, Order, Par, Parallelism, TopInteractions, decompose_chunked,
-    hosvd,
+    BilinearLayer, DecomposeParams, Method, Order, Par, Parallelism, Precision, TopInteractions,
+    decompose_chunked, hosvd,
 };
 use bilens_io::{
-    CrossInteraction, DECOMPOSITION_FILE, Dtype, ExtraData, ExtraSpec, InteractionArrays, IoError,
-    OutputSummary, ResultsChunk, ResultsFile, ResultsMeta, ResultsShape, ResultsWriter,
-    SUMMARY_FILE, SUMMARY_TOP, SelfInteraction, TensorSpec, names, read_results,
+    CrossInteraction, DECOMPOSITION_FILE, DecompositionChunk, Dtype, ExtraData, ExtraSpec,
+    InteractionArrays, IoError, Layout, OutputSummary, OutputsMeta, ResultsChunk, ResultsFile,
+    ResultsMeta, ResultsShape, ResultsWriter, SUMMARY_FILE, SUMMARY_TOP, SelfInteraction,
+    TensorSpec, names, read_results,
 };
 use common::{mat, message_and_hint};
 use ndarray::{Array2, Array3, s};
 
 fn meta() -> ResultsMeta {
-    ResultsMeta {
-        model: "model.safetensors".into(),
-        layout: "image".into(),
-        method: "full".into(),
-        order: Order::AbsDescending,
-        extra: BTreeMap::from([("outputs".to_string(), "classes".to_string())]),
-    }
+    let mut m = ResultsMeta::new(
+        "model.safetensors",
+        Layout::Image,
+        Method::Full,
+        Order::AbsDescending,
+    );
+    m.outputs = Some(OutputsMeta::default());
+    m
 }
 
 /// Synthetic results for `n` outputs: values that identify their position.
@@ -141,8 +145,10 @@ fn round_trip_in_chunks_out_of_order() {
     }
     assert!(r.metadata.contains_key("run_id"));
 
-    // Partial reads through the lazy reader.
+    // Partial reads through the lazy reader, and the metadata typed.
     let file = ResultsFile::open(&dir).unwrap();
+    assert_eq!(file.meta().meta, meta());
+    assert_eq!((file.meta().k, file.meta().precision), (3, Precision::F32));
     let part = file.eigenvectors::<f64>(2..4).unwrap().unwrap();
     assert_eq!(part, s.eigenvectors.slice(s![2..4, .., ..]));
 }
@@ -221,14 +227,15 @@ fn streams_a_real_decomposition_without_eigenvectors_or_embedding() {
     let mut w = ResultsWriter::<f64>::create(dir.path(), shape, &meta(), &[], &[]).unwrap();
     decompose_chunked(&layer, outputs.view(), None, &params, |first, part| {
         let n = part.n_outputs();
-        w.write_decomposition(
+        let labels: Vec<String> = (first..first + n).map(|o| format!("class {o}")).collect();
+        w.write_decomposition(DecompositionChunk {
             first,
-            &part,
-            outputs.slice(s![first..first + n, ..]),
-            None,
-            |o| format!("class {o}"),
-            &[],
-        )
+            decomposition: &part,
+            outputs: outputs.slice(s![first..first + n, ..]),
+            input_eigenvectors: None,
+            labels: &labels,
+            component_tokens: None,
+        })
         .map_err(Box::<dyn std::error::Error>::from)
     })
     .unwrap();
@@ -332,9 +339,10 @@ fn reading_a_missing_or_damaged_directory() {
     let e = read_results(&dir).unwrap_err();
     let (m, h) = message_and_hint(&e);
     assert_eq!(m, format!("{}: no such results directory", dir.display()));
+    assert_eq!(e.hint(), Some(bilens_io::Hint::Decompose));
     assert_eq!(
         h,
-        "(re)run `bilens decompose MODEL --out DIR` to write the results directory"
+        "decompose a model into the directory to write its results"
     );
 
     let s = synthetic(2, 2);
@@ -383,7 +391,7 @@ fn reading_a_missing_or_damaged_directory() {
         )),
         "{m}"
     );
-    assert!(h.contains("bilens decompose"), "{h}");
+    assert!(h.contains("decompose a model"), "{h}");
 
     // A summary whose shape disagrees with the tensors.
     std::fs::write(dir.join(DECOMPOSITION_FILE), &bytes).unwrap();
@@ -759,14 +767,17 @@ fn hosvd_results_hold_the_spectrum_and_its_vectors() {
         };
         decompose_chunked(&layer, directions.view(), None, &params, |first, part| {
             let n = part.n_outputs();
-            w.write_decomposition(
+            let labels: Vec<String> = (first..first + n)
+                .map(|o| format!("component {o}"))
+                .collect();
+            w.write_decomposition(DecompositionChunk {
                 first,
-                &part,
-                directions.slice(s![first..first + n, ..]),
-                None,
-                |o| format!("component {o}"),
-                &[],
-            )
+                decomposition: &part,
+                outputs: directions.slice(s![first..first + n, ..]),
+                input_eigenvectors: None,
+                labels: &labels,
+                component_tokens: None,
+            })
             .map_err(Box::<dyn std::error::Error>::from)
         })
         .unwrap();

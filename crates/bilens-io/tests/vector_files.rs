@@ -1,6 +1,6 @@
 //! Sets of vectors named `FILE:TENSOR` (output directions, input bases): stored as rows or as
 //! columns, in any float dtype, and every refusal with its message.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 
@@ -124,7 +124,7 @@ fn refusals_name_the_tensor_the_role_and_the_shapes() {
     );
     assert_eq!(
         h,
-        format!("`bilens inspect {p}` lists the tensors; write FILE:TENSOR with one of them")
+        format!("inspect {p} for its tensors, and name one of them")
     );
 
     let e = read_rows::<f32>(&path, "nan", 10, OUTPUTS).unwrap_err();

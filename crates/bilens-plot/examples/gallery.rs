@@ -1,13 +1,19 @@
 //! Draws every figure from synthetic, stroke-like data, for looking at the layout.
 //!
 //! `cargo run -p bilens-plot --example gallery -- <output dir>` (default `target/gallery`).
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example program: it lists the figures it wrote"
+)]
 
 use std::path::PathBuf;
 
+use bilens_decomp::Sign;
 use bilens_plot::{
     Colormap, GridParams, HeatmapParams, HeatmapScale, LineChart, OverviewParams, Reference,
-    Series, Sign, SingularValueParams, SpectrumParams, YScale, eigenvector_grid, heatmap,
-    line_chart, overview, singular_values, spectrum,
+    Series, SingularValueParams, SpectrumParams, YScale, eigenvector_grid, heatmap, line_chart,
+    overview, singular_values, spectrum,
 };
 use ndarray::{Array1, Array2, Array3};
 

@@ -18,7 +18,7 @@ use crate::font::{self, size};
 use crate::format;
 use crate::panel::{self, ImageParams, Panel, PanelScale};
 use crate::save::{self, DrawError, Figure, RasterSink, SavedFigure};
-use crate::select::{Sign, top_by_sign};
+use bilens_decomp::{Sign, top_by_sign};
 
 /// What [`eigenvector_grid`] draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -78,7 +78,6 @@ mod lines;
 mod panel;
 mod raster;
 mod save;
-mod select;
 mod spectrum;
 
 pub use bars::bar_chart;
@@ -91,5 +90,4 @@ pub use heatmap::{HeatmapParams, HeatmapScale, heatmap};
 pub use lines::{LineChart, Reference, Series, line_chart};
 pub use panel::{ImageParams, ImageShape, PanelScale};
 pub use save::SavedFigure;
-pub use select::Sign;
 pub use spectrum::{SingularValueParams, SpectrumParams, YScale, singular_values, spectrum};

@@ -15,7 +15,7 @@ use crate::error::PlotError;
 use crate::font;
 use crate::format;
 use crate::save::{self, DrawError, Figure, RasterSink, SavedFigure};
-use crate::select::{Sign, top_by_sign};
+use bilens_decomp::{Sign, top_by_sign};
 
 /// How a value axis is scaled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,6 +4,11 @@
 //! epoch of 60 000 images (29 steps plus a 10 000-image test pass).
 //!
 //!     cargo run --release -p bilens-train --example gemm_floor
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example program: its output is the measurement"
+)]
 
 use std::time::Instant;
 

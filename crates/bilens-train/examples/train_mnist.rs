@@ -5,6 +5,11 @@
 //!         [--seed S] [--noise STD] [--wd WD] [--lr LR] [--residual] [--data DIR] [--out DIR]
 //!
 //! Without flags it runs `TrainConfig::default()` on `data/mnist`.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example program: its output is the training log"
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -53,7 +53,10 @@ impl<T: Real> Backward<T> {
 /// # Panics
 /// If the shapes disagree with the model or the buffers, or a label is out of range.
 #[track_caller]
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parameters, a batch, the gradients and their workspaces, each used separately"
+)]
 pub(crate) fn loss_and_grad<T: Real>(
     p: &Params<T>,
     x: ArrayView2<'_, T>,

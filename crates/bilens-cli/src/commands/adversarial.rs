@@ -24,7 +24,6 @@ use super::evaluation::{
     print_written, write_csv, write_json,
 };
 use crate::args::AdversarialArgs;
-use crate::directions::parse_rows;
 use crate::error::BadInput;
 use crate::printer::Printer;
 
@@ -111,7 +110,10 @@ pub fn run(args: &AdversarialArgs, printer: &Printer) -> anyhow::Result<()> {
     check_compatible(&model, &data.test, &args.io.data)?;
     let n_classes = model.n_classes();
     let targets = match &args.targets {
-        Some(spec) => parse_rows(spec, n_classes)?,
+        Some(spec) => spec
+            .parse::<bilens::RowSet>()
+            .and_then(|rows| rows.indices(n_classes))
+            .map_err(|e| BadInput::new(format!("--targets {}: {}", e.text, e.problem), e.hint))?,
         None => (0..n_classes).collect(),
     };
     let params = resolve(

@@ -73,9 +73,9 @@ pub fn run(args: &ApproxArgs, printer: &Printer) -> anyhow::Result<()> {
     }
     let results = ResultsFile::open(&args.results)
         .with_context(|| format!("cannot read results in {}", args.results.display()))?;
-    match results.metadata().get("precision").map(String::as_str) {
-        Some("f64") => run_in::<f64>(args, &results, printer),
-        _ => run_in::<f32>(args, &results, printer),
+    match results.meta().precision {
+        bilens::Precision::F64 => run_in::<f64>(args, &results, printer),
+        bilens::Precision::F32 => run_in::<f32>(args, &results, printer),
     }
 }
 
@@ -108,7 +108,7 @@ fn run_in<T: Real>(
     } else if shape.d_input == Some(width) {
         true
     } else {
-        let basis = results.metadata().contains_key("input_basis");
+        let basis = results.meta().meta.input_basis.is_some();
         return Err(BadInput::new(
             format!(
                 "{}: '{}' has {width} columns but the eigenvectors have {}{}",

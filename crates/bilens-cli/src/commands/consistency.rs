@@ -16,7 +16,7 @@ use serde_json::json;
 use super::evaluation::{
     ClassComponents, ImageModel, ensure_dir, num, print_written, write_csv, write_json,
 };
-use crate::args::{ConsistencyArgs, SignArg};
+use crate::args::ConsistencyArgs;
 use crate::error::BadInput;
 use crate::printer::Printer;
 
@@ -98,7 +98,7 @@ pub fn run(args: &ConsistencyArgs, printer: &Printer) -> anyhow::Result<()> {
         &labels,
         &pairs,
         args.top,
-        matches!(args.sign, SignArg::Positive),
+        matches!(args.sign, bilens::Sign::Positive),
     )?;
     let files = write(&c, &args.out, "Consistency of the top eigenvectors")?;
     print_summary(&c, printer);

@@ -1,58 +1,48 @@
 //! `bilens demo`: decompose the shipped MNIST model, draw its components, and say where
 //! everything went. The main job, end to end, on data in the repository.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use bilens_io::{LayoutSpec, ResultsFile, load_image_dataset, load_model};
+use bilens::{Checkpoint, DecomposeOptions, FigureOptions, LayoutSpec, ResultsFile};
+use bilens_io::load_image_dataset;
 
-use super::decompose::{Job, run_job};
 use crate::args::DemoArgs;
-use crate::error::BadInput;
 use crate::printer::Printer;
-
-/// The shipped model and data, relative to the repository root.
-const MODEL: &str = "data/models/mnist-bilinear/model.safetensors";
-const DATA: &str = "data/mnist";
-
-/// `path` relative to the working directory if it exists there, else relative to the
-/// repository this binary was built from (so the demo also runs from elsewhere).
-fn shipped(path: &str) -> PathBuf {
-    let here = PathBuf::from(path);
-    if here.exists() {
-        return here;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
 
 pub fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     let start = Instant::now();
-    let model = args.model.clone().unwrap_or_else(|| shipped(MODEL));
-    if !model.exists() {
-        return Err(BadInput::new(
-            format!("the model {} does not exist", model.display()),
-            "run the demo from the repository root, or pass --model PATH",
-        )
-        .into());
-    }
+    let model = match &args.model {
+        Some(m) => m.clone(),
+        None => bilens::shipped::model()?,
+    };
     let results_dir = args.out.join("results");
     let figures_dir = args.out.join("figures");
-    let job = Job::new(&model, &results_dir);
     printer.note(format!("decomposing {}", model.display()));
-    let report = run_job::<f32>(&job, printer)?;
+    let checkpoint = Checkpoint::open(&model, &LayoutSpec::default())?;
+    let options = DecomposeOptions::new().resume(bilens::ResumeMode::Continue);
+    let report = bilens::decompose(&checkpoint, &options, &results_dir, printer)?;
 
     printer.note(format!("drawing figures into {}", figures_dir.display()));
     let results = ResultsFile::open(&results_dir)?;
-    let figures = super::plot::plot_results(&results, &figures_dir, 6, printer)?;
+    let figures = bilens::draw_results(&results, &figures_dir, &FigureOptions::default(), printer)?;
 
-    let data = args.data.clone().unwrap_or_else(|| shipped(DATA));
-    let accuracy = match load_image_dataset(&data) {
-        Ok(d) => {
-            let m = load_model::<f32>(&model, &LayoutSpec::default())?;
-            let correct = super::eval::correct_predictions(&m.model, &d.test)?;
+    let site = args.out.join("explorer");
+    printer.note(format!("writing the explorer into {}", site.display()));
+    let explorer = bilens::explore(&results_dir, &site, &Default::default(), printer)?;
+
+    let data = match &args.data {
+        Some(d) => Ok(d.clone()),
+        None => bilens::shipped::mnist(),
+    };
+    let accuracy = match data.map(|d| load_image_dataset(&d)) {
+        Ok(Ok(d)) => {
+            let m = checkpoint.model::<f32>()?;
+            let correct = super::eval::correct_predictions(&m, &d.test)?;
             Some(100.0 * correct as f64 / d.test.len() as f64)
+        }
+        Ok(Err(e)) => {
+            printer.note(format!("note: no test accuracy ({e})"));
+            None
         }
         Err(e) => {
             printer.note(format!("note: no test accuracy ({e})"));
@@ -79,6 +69,10 @@ pub fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     }) {
         printer.data(format!("          {}", f.display()));
     }
+    printer.data(format!(
+        "explorer: {} (open it in a browser)",
+        explorer.entry.display()
+    ));
     printer.data("top eigenvalues per class (by |λ|; positive components raise the logit):");
     let width = report.labels.iter().map(String::len).max().unwrap_or(1);
     for (label, top) in report.labels.iter().zip(&report.top) {

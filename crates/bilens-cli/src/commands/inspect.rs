@@ -1,15 +1,16 @@
 //! `bilens inspect MODEL`: every tensor, the layout detected and the layer's dimensions.
 
 use anyhow::Context;
-use bilens_io::inspect_model;
+use bilens::ModelFile;
 
 use crate::args::InspectArgs;
 use crate::printer::Printer;
 
 pub fn run(args: &InspectArgs, printer: &Printer) -> anyhow::Result<()> {
     let spec = super::layout::resolve(&args.layout)?;
-    let inspection = inspect_model(&args.model, &spec)
-        .with_context(|| format!("cannot inspect {}", args.model.display()))?;
+    let inspection = ModelFile::open(&args.model)
+        .with_context(|| format!("cannot inspect {}", args.model.display()))?
+        .inspect(&spec);
     printer.data(format!(
         "{}: {} tensors",
         args.model.display(),
@@ -31,7 +32,9 @@ pub fn run(args: &InspectArgs, printer: &Printer) -> anyhow::Result<()> {
         Ok(info) => printer.data(info),
         Err(e) => {
             // The tensor list above is still useful: show why no layer was found, then fail.
-            return Err(anyhow::Error::new(e).context("no bilinear layer found"));
+            return Err(
+                anyhow::Error::new(bilens::Error::from(e)).context("no bilinear layer found")
+            );
         }
     }
     Ok(())

@@ -3,13 +3,13 @@
 
 mod adversarial;
 mod approx;
-mod checkpoint;
 mod consistency;
 mod decompose;
 mod demo;
 mod eval;
 mod evaluation;
 mod explain;
+mod explore;
 mod inspect;
 mod layout;
 mod plot;
@@ -28,6 +28,7 @@ pub fn run(command: Command, printer: &Printer) -> anyhow::Result<()> {
         Command::Decompose(a) => decompose::run(&a, printer),
         Command::Hosvd(a) => decompose::run_hosvd(&a, printer),
         Command::Plot(a) => plot::run(&a, printer),
+        Command::Explore(a) => explore::run(&a, printer),
         Command::Train(t) => train::run(t, printer),
         Command::Eval(a) => eval::run(&a, printer),
         Command::Reproduce(r) => reproduce::run(r, printer),

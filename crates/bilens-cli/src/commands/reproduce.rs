@@ -588,7 +588,10 @@ fn mnist(args: &ReproduceMnistArgs, printer: &Printer) -> anyhow::Result<()> {
 }
 
 /// Truncation, adversarial masks, an explanation and the overview on one dataset's main model.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of the report, to be gathered into a struct when reproduce moves"
+)]
 fn evaluate_main(
     model: &ImageModel,
     data: &ImageDataset,
@@ -712,17 +715,21 @@ fn hosvd_panel(
     results: &Path,
     figures: &Path,
 ) -> anyhow::Result<(Vec<f64>, f64)> {
-    let quiet = Printer::new(true);
-    let mut job = super::decompose::Job {
-        hosvd: Some(10),
-        ..super::decompose::Job::new(&model.path, results)
-    };
     // The figures show the top few eigenvectors of each component; keeping 12 instead of all
     // keeps the results file small.
-    job.params.k = Some(12);
-    let report = super::decompose::run_job::<f32>(&job, &quiet)?;
+    let options = bilens::DecomposeOptions::new()
+        .hosvd(10)
+        .k(12)
+        .resume(bilens::ResumeMode::Continue);
+    let checkpoint = bilens::Checkpoint::open(&model.path, &bilens::LayoutSpec::default())?;
+    let report = bilens::decompose(&checkpoint, &options, results, &bilens::Silent)?;
     let file = ResultsFile::open(results)?;
-    super::plot::plot_results(&file, figures, 6, &quiet)?;
+    bilens::draw_results(
+        &file,
+        figures,
+        &bilens::FigureOptions::default(),
+        &bilens::Silent,
+    )?;
     let h = report
         .hosvd
         .context("a HOSVD job reports its singular values")?;
@@ -1283,7 +1290,10 @@ fn machine() -> String {
     format!("{cpu}, {cores} threads available")
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of the report, to be gathered into a struct when reproduce moves"
+)]
 fn report(
     args: &ReproduceMnistArgs,
     budget: &Budget,

@@ -1,5 +1,5 @@
 //! `bilens eval truncation MODEL --data DIR --max-k K --out DIR`: test accuracy when every
-//! class logit is rebuilt from only k of its components, for k = 0..K and k = all (MATH.md
+//! class logit is rebuilt from only k of its components, for k = 0..K and k = all (docs/MATH.md
 //! section 7; the paper's truncation curves, Fig. 5B).
 //!
 //! Each class's full eigendecomposition is computed once, the test images are projected on
@@ -21,7 +21,7 @@ use super::evaluation::{
     ClassComponents, ImageModel, check_compatible, ensure_dir, layer_moment, load_data, num,
     pixel_moment, pixels, print_written, write_csv, write_json,
 };
-use crate::args::{RuleArg, TruncationArgs};
+use crate::args::TruncationArgs;
 use crate::error::BadInput;
 use crate::printer::Printer;
 
@@ -93,15 +93,7 @@ pub fn run(args: &TruncationArgs, printer: &Printer) -> anyhow::Result<()> {
     let model = ImageModel::load(&args.io.model, &args.io.layout)?;
     let data = load_data(&args.io.data)?;
     check_compatible(&model, &data.test, &args.io.data)?;
-    let rules: Vec<Selection> = args
-        .rules
-        .iter()
-        .map(|r| match r {
-            RuleArg::Abs => Selection::Abs,
-            RuleArg::Paired => Selection::Paired,
-            RuleArg::Activation => Selection::Activation,
-        })
-        .collect();
+    let rules: Vec<Selection> = args.rules.clone();
     printer.note(format!(
         "decomposing every class of {} (full spectrum, f64)",
         model.path.display()

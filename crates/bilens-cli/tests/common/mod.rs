@@ -1,6 +1,10 @@
 //! Running the `bilens` binary as a user would, and reading what it wrote.
 
-#![allow(dead_code, clippy::unwrap_used)] // shared by several test files; a panic is a failed test
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "shared by several test files, each using a part; a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

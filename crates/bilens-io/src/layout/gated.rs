@@ -18,7 +18,7 @@
 //! folded wrongly.
 
 use crate::config::GatedConfig;
-use crate::error::{IoError, Result};
+use crate::error::{Hint, IoError, Result};
 use crate::safetensors_file::SafetensorsFile;
 
 use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
@@ -50,10 +50,11 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
                    MLP reads pre_feedforward_layernorm; folding its norm as a plain gain would \
                    describe a different layer"
                 .into(),
-            hint: "export the MLP's gate, up and down weights and the norm's effective gain \
-                   (1 + weight) and name them with --layout single --w NAME --v NAME --p NAME \
-                   --norm-gain NAME"
-                .into(),
+            hint: Hint::ExportAndName {
+                export: "the MLP's gate, up and down weights and the norm's effective gain \
+                         (1 + weight)"
+                    .into(),
+            },
         });
     }
     let (w_name, v_name, p_name) = (

@@ -1,7 +1,7 @@
 //! The image layout: the paper's image classifiers as its public PyTorch code saves them.
 
 use crate::config::{ImageConfig, read_sibling_config};
-use crate::error::{IoError, Result};
+use crate::error::{Hint, IoError, Result};
 use crate::safetensors_file::SafetensorsFile;
 
 use super::{Layout, ModelInfo, Source, matrix, mismatch};
@@ -46,10 +46,10 @@ pub(super) fn describe(
     residual_override: Option<bool>,
 ) -> Result<ModelInfo> {
     let path = file.path().to_path_buf();
-    let unsupported = |what: String, hint: &str| IoError::Unsupported {
+    let unsupported = |what: String, hint: Hint| IoError::Unsupported {
         path: path.clone(),
         what,
-        hint: hint.to_string(),
+        hint,
     };
     let (config_path, config) = match read_sibling_config::<ImageConfig>(&path)? {
         Some((p, c)) => (Some(p), c),
@@ -68,15 +68,20 @@ pub(super) fn describe(
         .collect();
     blocks.sort_unstable();
     blocks.dedup();
-    let deeper_hint = "only one-block image models (n_layer 1) can be decomposed so far; \
-                       decomposing deeper models is planned";
+    let deeper_hint = || {
+        Hint::Text(
+            "only one-block image models (n_layer 1) can be decomposed so far; decomposing \
+             deeper models is planned"
+                .into(),
+        )
+    };
     if let Some(n) = config.n_layer {
         if n > 1 {
             return Err(unsupported(
                 format!(
                     "the model has {n} bilinear blocks (config.json: n_layer = {n}); only one block is supported yet"
                 ),
-                deeper_hint,
+                deeper_hint(),
             ));
         }
         if n == 0 {
@@ -93,7 +98,7 @@ pub(super) fn describe(
                 blocks.len(),
                 names.join(", ")
             ),
-            deeper_hint,
+            deeper_hint(),
         ));
     }
 
@@ -107,9 +112,12 @@ pub(super) fn describe(
                  from the checkpoint",
                 t.name, t.shape
             ),
-            "decompose a model whose embedding has no bias (the paper's code uses bias=False \
-             for embed and head); to study the block alone, export its weights and use \
-             --layout single",
+            Hint::Text(
+                "decompose a model whose embedding has no bias (the paper's code uses \
+                 bias=False for embed and head); to study the block alone, export its weights \
+                 and read them with the single layout"
+                    .into(),
+            ),
         ));
     }
     if let Some(t) = file.info(IMAGE_HEAD_BIAS) {
@@ -120,9 +128,12 @@ pub(super) fn describe(
                  and truncating the model would silently differ from the checkpoint",
                 t.name, t.shape
             ),
-            "decompose a model whose head has no bias (the paper's code uses bias=False for \
-             embed and head), or remove head.bias from the file if only the interaction \
-             matrices matter",
+            Hint::Text(
+                "decompose a model whose head has no bias (the paper's code uses bias=False \
+                 for embed and head), or remove head.bias from the file if only the \
+                 interaction matrices matter"
+                    .into(),
+            ),
         ));
     }
     let bias_name = block_bias(0);
@@ -145,8 +156,7 @@ pub(super) fn describe(
                  different model",
                 unknown.join(", ")
             ),
-            "if the layer does not use them, name its tensors with --layout single --w NAME \
-             --v NAME --p NAME [--embed NAME]",
+            Hint::NameTensors { path: path.clone() },
         ));
     }
 
@@ -242,7 +252,7 @@ pub(super) fn describe(
     let residual = match (residual_override, config.residual) {
         (Some(r), Some(c)) if r != c => {
             notes.push(format!(
-                "--residual {r} overrides config.json (residual: {c})"
+                "the residual setting ({r}) overrides config.json (residual: {c})"
             ));
             r
         }
@@ -251,7 +261,7 @@ pub(super) fn describe(
         (None, None) => {
             notes.push(
                 "residual not stated (no config.json, or no `residual` in it): assumed false, \
-                 the public code's default; pass --residual true if the block adds its input"
+                 the public code's default; set residual to true if the block adds its input"
                     .into(),
             );
             false

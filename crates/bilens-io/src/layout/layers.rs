@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 
 use crate::config::read_sibling_config;
-use crate::error::{IoError, Result};
+use crate::error::{Hint, IoError, Result};
 use crate::safetensors_file::SafetensorsFile;
 
 use super::{Source, TokenMatrices, mismatch};
@@ -46,10 +46,9 @@ pub(super) fn choose(
         (_, []) => Err(IoError::Unsupported {
             path: file.path().to_path_buf(),
             what: format!("no {family} layers found"),
-            hint: format!(
-                "`bilens inspect {}` lists the tensors; check --layout",
-                file.path().display()
-            ),
+            hint: Hint::CheckLayout {
+                path: file.path().to_path_buf(),
+            },
         }),
         (Some(i), _) if available.contains(&i) => Ok(i),
         (None, [only]) => Ok(*only),
@@ -198,9 +197,9 @@ pub(super) fn norm(
                      layer",
                     unknown.join(", ")
                 ),
-                hint: "export the MLP's W, V, P and the norm's effective gain into a file and \
-                       name them with --layout single --w NAME --v NAME --p NAME --norm-gain NAME"
-                    .into(),
+                hint: Hint::ExportAndName {
+                    export: "the MLP's W, V, P and the norm's effective gain".into(),
+                },
             });
         }
         return Ok((gain, shift));

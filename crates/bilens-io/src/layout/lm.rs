@@ -16,7 +16,7 @@
 //! layers and anything else in the file are ignored.
 
 use crate::config::LmConfig;
-use crate::error::{IoError, Result};
+use crate::error::{Hint, IoError, Result};
 use crate::safetensors_file::SafetensorsFile;
 
 use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
@@ -42,9 +42,11 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
             what: "config.json says bilinear: false: the MLP is a plain `p(act(w x))`, which \
                    has no bilinear form to decompose"
                 .into(),
-            hint: "decompose a bilinear (or gated) transformer; remove the config if it belongs \
-                   to another model"
-                .into(),
+            hint: Hint::Text(
+                "decompose a bilinear (or gated) transformer; remove the config if it belongs \
+                 to another model"
+                    .into(),
+            ),
         });
     }
     let fused_name = name("mlp.w.weight");
@@ -70,7 +72,7 @@ pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Resu
                     name("mlp.p.weight"),
                     name("mlp.o.weight")
                 ),
-                hint: "name the tensors with --layout single --w NAME --v NAME --p NAME".into(),
+                hint: Hint::NameTensors { path: path.clone() },
             });
         }
         (None, Some(_)) => name("mlp.o.weight"),

@@ -12,7 +12,7 @@
 //!
 //! with `g(x) = (W x + b) ⊙ (V x + c)`. Biases are kept on the layer
 //! ([`BilinearLayer::with_biases`]): they leave every interaction matrix `Q(u)` unchanged and
-//! add a linear term and a constant per output (MATH.md section 2). A norm gain is folded into
+//! add a linear term and a constant per output (docs/MATH.md section 2). A norm gain is folded into
 //! `W` and `V` exactly ([`BilinearLayer::with_input_gain`]); the normalisation's division is
 //! not linear and stays outside, so the model then reads the *normalised* input. A norm's
 //! shift `β` (LayerNorm) is folded exactly too, into the biases: `W(γ ⊙ n + β) + b =
@@ -55,8 +55,9 @@ use std::path::{Path, PathBuf};
 use bilens_decomp::{BilinearLayer, BilinearModel, Real};
 use ndarray::{Array1, Array2, Ix1, Ix2};
 
-use crate::error::{IoError, Result};
-use crate::safetensors_file::{SafetensorsFile, TensorInfo};
+use crate::error::{Hint, IoError, Result};
+use crate::header::TensorInfo;
+use crate::safetensors_file::SafetensorsFile;
 
 /// How to find the bilinear layer in a checkpoint (the CLI's `--layout`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,6 +151,22 @@ impl Layout {
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    /// The inverse of [`Layout::name`].
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        const ALL: [Layout; 4] = [Layout::Image, Layout::Single, Layout::Lm, Layout::Gated];
+        ALL.into_iter().find(|l| l.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = ALL.iter().map(|l| l.name()).collect();
+            format!(
+                "'{s}' is not a layout; expected one of {}",
+                names.join(", ")
+            )
+        })
     }
 }
 
@@ -387,12 +404,10 @@ pub fn model_layers(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<Vec<usi
         _ => {
             return Err(IoError::Unsupported {
                 path: file.path().to_path_buf(),
-                what: "the model has no numbered layers (--layer all applies to the lm and \
+                what: "the model has no numbered layers (every layer applies to the lm and \
                        gated layouts)"
                     .into(),
-                hint: "drop --layer, or pass --layout lm or --layout gated for a transformer \
-                       checkpoint"
-                    .into(),
+                hint: Hint::DropLayer,
             });
         }
     };
@@ -401,10 +416,9 @@ pub fn model_layers(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<Vec<usi
         return Err(IoError::Unsupported {
             path: file.path().to_path_buf(),
             what: format!("no {layout} layers found"),
-            hint: format!(
-                "`bilens inspect {}` lists the tensors; check --layout",
-                file.path().display()
-            ),
+            hint: Hint::CheckLayout {
+                path: file.path().to_path_buf(),
+            },
         });
     }
     Ok(layers)
@@ -469,8 +483,11 @@ fn describe_auto(
     let path = || file.path().to_path_buf();
     let no_layers = |what: &str| IoError::Unsupported {
         path: path(),
-        what: format!("--layer applies to layered models (lm, gated), but the file holds {what}"),
-        hint: "drop --layer".into(),
+        what: format!(
+            "a layer was chosen, which applies to layered models (lm, gated), but the file \
+             holds {what}"
+        ),
+        hint: Hint::DropLayer,
     };
     if image::detect(file) {
         if layer.is_some() {
@@ -483,10 +500,10 @@ fn describe_auto(
             return Err(IoError::Unsupported {
                 path: path(),
                 what: format!(
-                    "--residual true applies to the image layout, but the file holds a {} model",
+                    "residual = true applies to the image layout, but the file holds a {} model",
                     family.name()
                 ),
-                hint: "drop --residual: a transformer's residual stream is outside the MLP".into(),
+                hint: Hint::DropResidual,
             });
         }
         return match family {
@@ -504,11 +521,11 @@ fn describe_auto(
         return Err(IoError::Unsupported {
             path: path(),
             what: format!(
-                "--residual true applies to the image layout, but the file holds a single \
+                "residual = true applies to the image layout, but the file holds a single \
                  bilinear layer ({}, {}, {})",
                 roles.w, roles.v, roles.p
             ),
-            hint: "drop --residual, or pass --layout image for an image model".into(),
+            hint: Hint::DropResidual,
         });
     }
     if layer.is_some() {

@@ -1,7 +1,8 @@
 //! The single layout: one bilinear layer whose tensors are named, or detected from names.
 
 use crate::error::Result;
-use crate::safetensors_file::{SafetensorsFile, TensorInfo};
+use crate::header::TensorInfo;
+use crate::safetensors_file::SafetensorsFile;
 
 use super::{Layout, ModelInfo, Source, matrix, mismatch};
 

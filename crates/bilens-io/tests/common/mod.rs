@@ -1,6 +1,10 @@
 //! Helpers shared by the loader tests: tiny real safetensors files written with the reference
 //! `safetensors` crate, and deterministic weights.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "shared by several test files, each using a part; a panic is a failed test"
+)]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -89,5 +93,8 @@ pub fn raw_file(path: &Path, header: &str, data: &[u8]) {
 
 /// The error's message and hint, for assertions.
 pub fn message_and_hint(e: &bilens_io::IoError) -> (String, String) {
-    (e.to_string(), e.hint().unwrap_or_default())
+    (
+        e.to_string(),
+        e.hint().map(|h| h.to_string()).unwrap_or_default(),
+    )
 }

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use bilens_decomp::Real;
 use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
 
+use super::meta::{ResultsMeta, StoredMeta};
+use super::names::{self, EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS};
+use super::summary::{ResultsShape, Summary};
+use super::{DECOMPOSITION_FILE, FORMAT_VERSION, SUMMARY_FILE};
 use crate::error::{IoError, Result};
-use crate::results::names::{self, EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS};
-use crate::results::{DECOMPOSITION_FILE, FORMAT_VERSION, ResultsShape, SUMMARY_FILE, Summary};
 use crate::safetensors_file::SafetensorsFile;
 use crate::write::{Dtype, TensorSpec};
 
@@ -21,6 +23,7 @@ pub struct ResultsFile {
     dir: PathBuf,
     file: SafetensorsFile,
     summary: Summary,
+    meta: StoredMeta,
 }
 
 /// A results directory read whole, arrays in `f32` whatever the stored precision.
@@ -187,6 +190,8 @@ impl ResultsFile {
                 ));
             }
         }
+        let meta = ResultsMeta::parse(&summary.metadata)
+            .map_err(|e| problem(summary_path.clone(), format!("metadata {e}")))?;
         if summary.outputs.len() != s.n_out {
             return Err(problem(
                 summary_path,
@@ -201,6 +206,7 @@ impl ResultsFile {
             dir: dir.to_path_buf(),
             file,
             summary,
+            meta,
         })
     }
 
@@ -214,15 +220,15 @@ impl ResultsFile {
         &self.summary
     }
 
-    /// The string metadata.
-    pub fn metadata(&self) -> &BTreeMap<String, String> {
-        &self.summary.metadata
+    /// What produced the results (the metadata, typed).
+    pub fn meta(&self) -> &StoredMeta {
+        &self.meta
     }
 
     /// The `run_id` both files share: a time-based id, or `job-` and the job's digest for a
     /// resumable run (the same job always has the same id).
-    pub fn run_id(&self) -> Option<&str> {
-        self.summary.metadata.get("run_id").map(String::as_str)
+    pub fn run_id(&self) -> &str {
+        &self.meta.run_id
     }
 
     /// The tensor sizes.

@@ -25,8 +25,8 @@ use ndarray::ArrayViewD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::summary::OutputSummary;
 use crate::error::{IoError, Result};
-use crate::results::OutputSummary;
 use crate::write::Element;
 
 /// File name of the partial tensors of an interrupted run.
@@ -272,6 +272,13 @@ impl ResumeLog {
 }
 
 /// Removes a file, fine if it is not there.
+/// Deletes the resume state of an interrupted run in `dir` (its partial tensors and its log),
+/// so that the next run starts over; nothing to delete is fine.
+pub fn discard_resume_state(dir: &Path) -> Result<()> {
+    remove_if_present(&dir.join(PARTIAL_FILE))?;
+    remove_if_present(&dir.join(RESUME_FILE))
+}
+
 pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),

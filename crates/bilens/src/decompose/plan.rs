@@ -1,0 +1,330 @@
+//! Planning a run: the model read, the directions and basis resolved, and every setting the
+//! caller left open decided (k, method, route, chunk size), together with the job's identity.
+
+use std::time::{Duration, Instant};
+
+use bilens_decomp::Par;
+use bilens_decomp::{
+    BilinearModel, DecomposeParams, Hosvd, InputBasis, Method, Real, Route, hosvd, result_dims,
+};
+use bilens_io::{
+    Contents, Element, OutputSelection, OutputSpec, OutputsMeta, ResultsMeta, ResultsShape,
+    SignConvention, Vocab, array_digest, file_fingerprint, read_rows,
+};
+
+use super::options::DecomposeOptions;
+use crate::checkpoint::Checkpoint;
+use crate::directions::Directions;
+use crate::error::{Arg, Error, Result};
+use crate::progress::Progress;
+use crate::tokens::ComponentLabeller;
+
+/// Memory a chunk of outputs may use for its results before it is streamed to disk.
+const CHUNK_BYTES: usize = 256 << 20;
+
+/// Feature bases up to this size get their top interactions by default (the scan is
+/// quadratic in the number of features).
+const INTERACTIONS_DEFAULT_MAX_FEATURES: usize = 8192;
+
+/// Interactions reported per output by default, for bases small enough.
+const INTERACTIONS_DEFAULT: usize = 10;
+
+/// Checks the options that need no model: they fail before anything is read.
+pub(super) fn validate(options: &DecomposeOptions) -> Result<()> {
+    if options.chunk == Some(0) {
+        return Err(Error::argument(
+            Arg::Chunk,
+            "0",
+            "must be at least 1",
+            "a chunk holds at least one output, e.g. 256",
+        ));
+    }
+    if options.hosvd == Some(0) {
+        return Err(Error::argument(
+            Arg::Components,
+            "0",
+            "must be at least 1",
+            "keep at least one HOSVD component, e.g. 10",
+        ));
+    }
+    if options.interactions.is_some() && options.basis.is_none() {
+        return Err(Error::argument(
+            Arg::Interactions,
+            "",
+            "needs an input basis",
+            "feature interactions are reported in a feature basis",
+        ));
+    }
+    Ok(())
+}
+
+/// A run ready to go: everything read and decided.
+pub(super) struct Plan<'a, T> {
+    pub checkpoint: &'a Checkpoint,
+    pub options: &'a DecomposeOptions,
+    pub model: BilinearModel<T>,
+    pub directions: Directions<T>,
+    pub basis: Option<InputBasis<T>>,
+    pub hosvd: Option<Hosvd<T>>,
+    pub labeller: Option<ComponentLabeller<'a, T>>,
+    /// Decomposition parameters with k, route, chunk size and interactions decided.
+    pub params: DecomposeParams,
+    /// The solver the rule chose.
+    pub method: Method,
+    /// Length of a stored eigenvector (`d_in`, or the number of features with a basis).
+    pub width: usize,
+    /// The model's input width when eigenvectors are also stored mapped through its
+    /// embedding.
+    pub d_input: Option<usize>,
+    /// Everything that determines the results, digested into the run's identity.
+    pub description: serde_json::Value,
+    /// Time spent reading and resolving.
+    pub load_time: Duration,
+}
+
+impl<'a, T: Real + Element> Plan<'a, T> {
+    /// Reads the model, resolves directions and basis, runs the HOSVD if asked, and decides
+    /// the settings; notes go to `progress`.
+    pub fn new(
+        checkpoint: &'a Checkpoint,
+        options: &'a DecomposeOptions,
+        vocab: Option<&'a Vocab>,
+        progress: &dyn Progress,
+    ) -> Result<Self> {
+        let start = Instant::now();
+        let model = checkpoint.model::<T>()?;
+        let layer = model.layer();
+        if let Some(a) = &checkpoint.info().approximation {
+            progress.note(&format!("note: approximation: {a}"));
+        }
+        let mut directions = Directions::<T>::resolve(&options.outputs, checkpoint, vocab)?;
+        let basis = match &options.basis {
+            None => None,
+            Some(b) => {
+                let read = read_rows::<T>(&b.path, &b.tensor, layer.d_in(), "input basis")?;
+                if read.transposed {
+                    progress.note(&format!(
+                        "note: {} is [{}, n_features]: its columns are the features",
+                        b.tensor,
+                        layer.d_in()
+                    ));
+                }
+                // Rows are features; the basis wants them as columns.
+                Some(InputBasis::new(read.rows.t().to_owned()))
+            }
+        };
+        let components = match options.hosvd {
+            None => None,
+            Some(s) => {
+                let restrict = !matches!(
+                    options.outputs,
+                    OutputSelection {
+                        spec: OutputSpec::Classes,
+                        rows: None
+                    }
+                );
+                let h = hosvd(
+                    layer,
+                    restrict.then(|| directions.matrix.view()),
+                    s,
+                    Par::rayon(0),
+                )?;
+                directions = Directions {
+                    matrix: h.component_directions(),
+                    labels: (0..h.singular_values.len())
+                        .map(|i| format!("s{i}"))
+                        .collect(),
+                };
+                Some(h)
+            }
+        };
+        let labeller = match (&options.tokenizer, options.eigenvalues_only) {
+            (Some(_), false) => {
+                let l = ComponentLabeller::new(checkpoint, vocab)?;
+                if l.is_none() {
+                    progress.note(
+                        "note: the model file has no token embedding of the layer's width: \
+                         components are not labelled by tokens",
+                    );
+                }
+                l
+            }
+            (Some(_), true) => {
+                progress.note(
+                    "note: with eigenvalues only there are no components to label by tokens \
+                     (token outputs keep their strings)",
+                );
+                None
+            }
+            (None, _) => None,
+        };
+        let load_time = start.elapsed();
+
+        let interactions = match (&basis, options.interactions) {
+            (Some(_), Some(m)) => m,
+            (Some(b), None) if b.n_features() <= INTERACTIONS_DEFAULT_MAX_FEATURES => {
+                INTERACTIONS_DEFAULT
+            }
+            _ => 0,
+        };
+        let asked = DecomposeParams {
+            k: options.k,
+            order: options.order,
+            eigenvectors: !options.eigenvalues_only,
+            method: options.method,
+            route: options.route,
+            ..DecomposeParams::default()
+        };
+        let (width, k) = result_dims(layer, basis.as_ref(), &asked);
+        let matrix_dim = basis
+            .as_ref()
+            .map_or(layer.d_in(), |b| b.max_components().min(b.n_features()));
+        let method = asked
+            .method
+            .resolve::<T>(matrix_dim, Some(k), &asked.lanczos);
+        let n = directions.matrix.nrows();
+        let route = asked.route.resolve(layer, n, asked.memory_budget);
+        // Pictures in the model's input space only for the layer's own basis.
+        let d_input = model.embed().filter(|_| basis.is_none()).map(|e| e.ncols());
+        let per_output = k
+            * (width + d_input.unwrap_or(0))
+            * std::mem::size_of::<T>()
+            * usize::from(asked.eigenvectors)
+            + 64;
+        let params = DecomposeParams {
+            k: Some(k),
+            route,
+            interactions,
+            chunk_size: options.chunk.unwrap_or_else(|| {
+                (CHUNK_BYTES / per_output).clamp(2 * rayon::current_num_threads(), 4096)
+            }),
+            ..asked
+        };
+        let description = describe(
+            checkpoint,
+            options,
+            &directions,
+            basis.as_ref(),
+            &params,
+            method,
+        )?;
+        Ok(Self {
+            checkpoint,
+            options,
+            model,
+            directions,
+            basis,
+            hosvd: components,
+            labeller,
+            params,
+            method,
+            width,
+            d_input,
+            description,
+            load_time,
+        })
+    }
+
+    /// The route the interaction matrices are formed by.
+    pub fn route(&self) -> Route {
+        self.params.route
+    }
+
+    /// The sizes of the results.
+    pub fn shape(&self) -> ResultsShape {
+        ResultsShape {
+            n_out: self.directions.matrix.nrows(),
+            k: self.params.k.expect("decided by the plan"),
+            d_in: self.width,
+            d_input: self.d_input,
+            d_out: self.model.layer().d_out(),
+            eigenvectors: self.params.eigenvectors,
+        }
+    }
+
+    /// What the results store besides eigenvalues and eigenvectors.
+    pub fn contents(&self) -> Contents {
+        Contents {
+            bias_terms: self.model.layer().has_biases(),
+            interactions: self.params.interactions,
+            token_labels: self
+                .labeller
+                .as_ref()
+                .map(|l| l.shape(self.params.k.expect("decided by the plan"))),
+        }
+    }
+
+    /// The results' metadata.
+    pub fn meta(&self) -> ResultsMeta {
+        let info = self.checkpoint.info();
+        let mut meta = ResultsMeta::new(
+            self.checkpoint.file().path().display().to_string(),
+            info.layout,
+            self.method,
+            self.params.order,
+        );
+        meta.outputs = Some(OutputsMeta {
+            selection: self.options.outputs.clone(),
+            hosvd: self.hosvd.is_some(),
+        });
+        meta.route = Some(self.params.route);
+        meta.residual = Some(info.residual);
+        meta.sign_convention = Some(if self.d_input.is_some() {
+            SignConvention::InputSpace
+        } else {
+            SignConvention::LayerSpace
+        });
+        meta.layer = info.layer.as_ref().map(|l| l.index);
+        meta.approximation.clone_from(&info.approximation);
+        meta.tokenizer.clone_from(&self.options.tokenizer);
+        meta.input_basis.clone_from(&self.options.basis);
+        meta.biases = self.model.layer().has_biases();
+        meta
+    }
+}
+
+/// The JSON description of a job: the model file's fingerprint (not its weights: hashing a
+/// checkpoint larger than memory would defeat memory mapping), layout and layer, digests of
+/// the directions and of the basis as loaded (so a changed SAE file is a new job), the
+/// solver settings as decided, the precision, the tokenizer file and the bilens version.
+/// Chunk sizes and thread counts are left out: no output's result depends on them.
+fn describe<T: Real + Element>(
+    checkpoint: &Checkpoint,
+    options: &DecomposeOptions,
+    directions: &Directions<T>,
+    basis: Option<&InputBasis<T>>,
+    params: &DecomposeParams,
+    method: Method,
+) -> Result<serde_json::Value> {
+    let tokenizer = options
+        .tokenizer
+        .as_deref()
+        .map(file_fingerprint)
+        .transpose()?;
+    let info = checkpoint.info();
+    Ok(serde_json::json!({
+        "command": match options.hosvd {
+            Some(s) => format!("hosvd {s}"),
+            None => "decompose".to_string(),
+        },
+        "model": checkpoint.file().fingerprint(),
+        // The layout as asked, in the form the first resumable runs recorded.
+        "layout": format!("{:?}", checkpoint.spec()),
+        "resolved_layout": info.layout.name(),
+        "layer": info.layer.as_ref().map(|l| l.index),
+        "outputs": options.outputs.spec.to_string(),
+        "rows": options.outputs.rows.as_ref().map(ToString::to_string),
+        "directions": array_digest(directions.matrix.view().into_dyn()),
+        "basis": options.basis.as_ref().map(ToString::to_string),
+        "basis_digest": basis.map(|b| array_digest(b.decoder().into_dyn())),
+        "k": params.k,
+        "order": params.order.name(),
+        "method": method.name(),
+        "route": params.route.name(),
+        "eigenvectors": params.eigenvectors,
+        "interactions": params.interactions,
+        "precision": <T as Real>::DTYPE,
+        "tokenizer": tokenizer,
+        "bilens_version": env!("CARGO_PKG_VERSION"),
+    }))
+}

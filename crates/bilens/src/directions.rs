@@ -1,0 +1,142 @@
+//! Output selections turned into vectors: the rows of `[n, d_out]` whose interaction matrices
+//! are decomposed, with a label each.
+
+use bilens_decomp::{Real, class_directions, contrast_direction, contrast_mean_direction};
+use bilens_io::{
+    Against, OutputSelection, OutputSpec, TensorRef, TokenItem, Vocab, contrast_label, read_rows,
+};
+use ndarray::{Array2, Axis, Ix2};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Arg, Error, Result};
+use crate::tokens::label;
+
+/// Output directions resolved against a model.
+#[derive(Clone, Debug)]
+pub struct Directions<T> {
+    /// One direction per row, `[n, d_out]`.
+    pub matrix: Array2<T>,
+    /// A label per row: the class, the feature index, `3-5`, a token's string.
+    pub labels: Vec<String>,
+}
+
+impl<T: Real> Directions<T> {
+    /// The directions `selection` names for the layer of `checkpoint` (output width
+    /// `d_out`); token labels come from `vocab` when given.
+    ///
+    /// Errors name [`Arg::Outputs`] or [`Arg::Rows`] with what is wrong: an output index past
+    /// `d_out`, a token past the vocabulary, a direction file without such a tensor or with
+    /// vectors of another width, a model without an unembedding for tokens.
+    pub fn resolve(
+        selection: &OutputSelection,
+        checkpoint: &Checkpoint,
+        vocab: Option<&Vocab>,
+    ) -> Result<Self> {
+        let d_out = checkpoint.info().d_out;
+        let spec = &selection.spec;
+        let bad = |problem: String, hint: String| {
+            Error::argument(Arg::Outputs, spec.to_string(), problem, hint)
+        };
+        let (matrix, labels) = match spec {
+            OutputSpec::Classes => (
+                class_directions::<T>(d_out),
+                (0..d_out).map(|o| o.to_string()).collect(),
+            ),
+            OutputSpec::File(TensorRef { path, tensor }) => {
+                let read = read_rows::<T>(path, tensor, d_out, "output directions")?;
+                let n = read.rows.nrows();
+                (read.rows, (0..n).map(|o| o.to_string()).collect())
+            }
+            OutputSpec::Contrast { a, against } => {
+                let index = |o: usize| {
+                    if o < d_out {
+                        Ok(o)
+                    } else {
+                        Err(bad(
+                            format!("'{o}' is not an output index below d_out = {d_out}"),
+                            format!("outputs are numbered 0..{d_out}"),
+                        ))
+                    }
+                };
+                let u = match against {
+                    Against::Mean if d_out < 2 => {
+                        return Err(bad(
+                            "the model has a single output".into(),
+                            "contrast two of several outputs".into(),
+                        ));
+                    }
+                    Against::Mean => contrast_mean_direction::<T>(d_out, index(*a)?),
+                    Against::Output(b) => contrast_direction::<T>(d_out, index(*a)?, index(*b)?),
+                };
+                (u.insert_axis(Axis(0)), vec![contrast_label(*a, *against)])
+            }
+            OutputSpec::Tokens(items) => token_directions(items, checkpoint, vocab, &bad)?,
+        };
+        let Some(rows) = &selection.rows else {
+            return Ok(Self { matrix, labels });
+        };
+        let picked = rows
+            .indices(matrix.nrows())
+            .map_err(|e| Error::spec(Arg::Rows, e))?;
+        Ok(Self {
+            matrix: matrix.select(Axis(0), &picked),
+            labels: picked.iter().map(|&r| labels[r].clone()).collect(),
+        })
+    }
+}
+
+/// Each token's unembedding row `u_t` (its logit is `u_tᵀ h` of the residual stream `h`, so the
+/// MLP's contribution to it is `u_tᵀ y`), or `u_a − u_b` for a contrast, with their labels.
+/// Only the rows named are read.
+fn token_directions<T: Real>(
+    items: &[TokenItem],
+    checkpoint: &Checkpoint,
+    vocab: Option<&Vocab>,
+    bad: &dyn Fn(String, String) -> Error,
+) -> Result<(Array2<T>, Vec<String>)> {
+    let d_out = checkpoint.info().d_out;
+    let Some(source) = checkpoint
+        .info()
+        .tokens
+        .as_ref()
+        .and_then(|m| m.unembedding.as_ref())
+    else {
+        return Err(bad(
+            format!(
+                "the model file has no unembedding (lm_head.weight or a tied token embedding \
+                 [vocab, {d_out}])"
+            ),
+            "token outputs need a language model's unembedding: read the whole checkpoint \
+             with the lm or gated layout, or give the directions as FILE:TENSOR"
+                .into(),
+        ));
+    };
+    let file = checkpoint.file().tensors();
+    let rows = file.require(&source.tensor)?.shape[0];
+    let row = |t: usize| -> Result<Array2<T>> {
+        if t >= rows {
+            return Err(bad(
+                format!("token {t} is beyond the {rows} rows of {}", source.tensor),
+                format!("token ids run from 0 to {}", rows.saturating_sub(1)),
+            ));
+        }
+        Ok(file
+            .read_rows::<T>(&source.tensor, t..t + 1)?
+            .into_dimensionality::<Ix2>()
+            .expect("the layout checked the unembedding is a matrix"))
+    };
+    let mut matrix = Array2::zeros((items.len(), d_out));
+    let mut labels = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let (u, name) = match *item {
+            TokenItem::One(t) => (row(t)?, label(vocab, t)),
+            TokenItem::Contrast(a, b) => (
+                row(a)? - row(b)?,
+                format!("'{}' - '{}'", label(vocab, a), label(vocab, b)),
+            ),
+        };
+        matrix.row_mut(i).assign(&u.row(0));
+        labels.push(name);
+    }
+    Ok((matrix, labels))
+}

@@ -1,0 +1,202 @@
+//! The library's one error type, in the API's terms: an argument by its name, a file by its
+//! path, a tensor by its name. Front ends render it in theirs (the command line names flags,
+//! the Python package raises exceptions naming its arguments).
+
+use std::fmt;
+
+use bilens_decomp::DecompError;
+use bilens_explore::ExploreError;
+use bilens_io::{Hint, IoError, SpecError};
+use bilens_plot::PlotError;
+
+/// An argument of a library call, so that each front end can name it its own way
+/// (`--input-basis` on the command line, `basis=` in Python).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Arg {
+    /// The output directions.
+    Outputs,
+    /// The subset of the output directions kept.
+    Rows,
+    /// The feature basis of the input.
+    InputBasis,
+    /// The number of feature interactions reported per output.
+    Interactions,
+    /// Outputs per chunk.
+    Chunk,
+    /// HOSVD components.
+    Components,
+    /// Components kept per output.
+    K,
+    /// Eigenvectors of each sign drawn per output.
+    PerSign,
+    /// The tokenizer.
+    Tokenizer,
+    /// The model file.
+    Model,
+    /// The dataset directory.
+    Data,
+}
+
+impl Arg {
+    /// The argument's name in the library (snake case).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arg::Outputs => "outputs",
+            Arg::Rows => "rows",
+            Arg::InputBasis => "input_basis",
+            Arg::Interactions => "interactions",
+            Arg::Chunk => "chunk",
+            Arg::Components => "components",
+            Arg::K => "k",
+            Arg::PerSign => "per_sign",
+            Arg::Tokenizer => "tokenizer",
+            Arg::Model => "model",
+            Arg::Data => "data",
+        }
+    }
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything that can go wrong in a library call.
+///
+/// The errors of the crates below are boxed: they carry paths and shapes, and a `Result`
+/// whose error is hundreds of bytes slows every call that returns one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument of the call is unusable: its value (empty when the argument is missing),
+    /// what is wrong, and what to give instead.
+    #[error("{}", argument_message(*.arg, .value, .problem))]
+    Argument {
+        /// The argument.
+        arg: Arg,
+        /// Its value as given (empty when the problem is its absence).
+        value: String,
+        /// What is wrong.
+        problem: String,
+        /// What to give instead.
+        hint: String,
+    },
+    /// A file could not be read or written, or holds something unusable.
+    #[error(transparent)]
+    Io(Box<IoError>),
+    /// The mathematics failed on the data (NaN in a matrix, a solver that did not converge).
+    #[error(transparent)]
+    Decomp(Box<DecompError>),
+    /// A figure could not be written.
+    #[error(transparent)]
+    Plot(Box<PlotError>),
+    /// The explorer could not be written (or its options do not fit the results).
+    #[error(transparent)]
+    Explore(Box<ExploreError>),
+    /// The caller asked the call to stop ([`crate::Progress::should_stop`]); a results
+    /// directory being written keeps its finished chunks and resumes.
+    #[error("interrupted")]
+    Interrupted,
+    /// An error inside one part of a larger call (one layer of every layer).
+    #[error("{context}: {source}")]
+    Context {
+        /// Which part, e.g. `layer 3`.
+        context: String,
+        /// What went wrong there.
+        source: Box<Error>,
+    },
+}
+
+fn argument_message(arg: Arg, value: &str, problem: &str) -> String {
+    if value.is_empty() {
+        format!("{arg}: {problem}")
+    } else {
+        format!("{arg} {value}: {problem}")
+    }
+}
+
+impl Error {
+    /// An error about argument `arg` with value `value` (empty when it is missing).
+    pub fn argument(
+        arg: Arg,
+        value: impl Into<String>,
+        problem: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::Argument {
+            arg,
+            value: value.into(),
+            problem: problem.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// `spec`'s problem as an error about argument `arg`.
+    pub fn spec(arg: Arg, spec: SpecError) -> Self {
+        Error::Argument {
+            arg,
+            value: spec.text,
+            problem: spec.problem,
+            hint: spec.hint,
+        }
+    }
+
+    /// The same error inside `context` (e.g. `layer 3`).
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The innermost error, past every [`Error::Context`].
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } => source.root(),
+            e => e,
+        }
+    }
+
+    /// Whether the caller can fix this (an argument, a file, data) rather than it being a
+    /// failure of bilens or of the machine.
+    pub fn is_user_error(&self) -> bool {
+        match self.root() {
+            Error::Argument { .. } | Error::Interrupted => true,
+            // Failing to write our own output is not the caller's input at fault.
+            Error::Io(e) => !matches!(**e, IoError::Write { .. }),
+            Error::Decomp(e) => matches!(**e, DecompError::NonFinite { .. }),
+            Error::Explore(e) => match &**e {
+                ExploreError::Results(e) => !matches!(e, IoError::Write { .. }),
+                e => !matches!(e, ExploreError::Write { .. }),
+            },
+            Error::Plot(_) | Error::Context { .. } => false,
+        }
+    }
+
+    /// What to do about the error, in the library's terms, when there is something to say.
+    pub fn hint(&self) -> Option<Hint> {
+        match self.root() {
+            Error::Argument { hint, .. } => Some(Hint::Text(hint.clone())),
+            Error::Io(e) => e.hint(),
+            Error::Explore(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! boxed_from {
+    ($($source:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$source> for Error {
+            fn from(e: $source) -> Self {
+                Error::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_from!(IoError => Io, DecompError => Decomp, PlotError => Plot, ExploreError => Explore);
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -39,6 +39,8 @@ impl std::error::Error for BadInput {}
 pub fn flag(arg: Arg) -> String {
     match arg {
         Arg::Model => "MODEL".into(),
+        Arg::Models => "MODELS".into(),
+        Arg::Results => "RESULTS".into(),
         other => format!("--{}", other.name().replace('_', "-")),
     }
 }

@@ -36,6 +36,36 @@ pub enum Arg {
     Model,
     /// The dataset directory.
     Data,
+    /// Several model files, compared.
+    Models,
+    /// A results directory.
+    Results,
+    /// A file of recorded activations.
+    Activations,
+    /// The tensor of layer inputs in the activations file.
+    InputsTensor,
+    /// The tensor of true feature activations in the activations file.
+    ActivationsTensor,
+    /// The largest k (or K) on a curve.
+    MaxK,
+    /// Selection rules of a truncation.
+    Rules,
+    /// Target classes.
+    Targets,
+    /// Which adversarial mask is added.
+    Mask,
+    /// The largest mask strength.
+    MaxStrength,
+    /// Strengths evaluated.
+    Steps,
+    /// Index of a test image.
+    Index,
+    /// A class.
+    Class,
+    /// Top components compared or shown.
+    Top,
+    /// A correlation threshold.
+    Threshold,
 }
 
 impl Arg {
@@ -53,6 +83,21 @@ impl Arg {
             Arg::Tokenizer => "tokenizer",
             Arg::Model => "model",
             Arg::Data => "data",
+            Arg::Models => "models",
+            Arg::Results => "results",
+            Arg::Activations => "activations",
+            Arg::InputsTensor => "inputs_tensor",
+            Arg::ActivationsTensor => "activations_tensor",
+            Arg::MaxK => "max_k",
+            Arg::Rules => "rules",
+            Arg::Targets => "targets",
+            Arg::Mask => "mask",
+            Arg::MaxStrength => "max_strength",
+            Arg::Steps => "steps",
+            Arg::Index => "index",
+            Arg::Class => "class",
+            Arg::Top => "top",
+            Arg::Threshold => "threshold",
         }
     }
 }

@@ -17,6 +17,7 @@
 //! | read back | [`ResultsFile::open`] | the summary and typed metadata on open, tensors on request |
 //! | draw | [`draw_results`] | spectra, eigenvector grids and an overview, PNG and SVG |
 //! | browse | [`explore`] | a static web explorer of the results, opened from `file://` |
+//! | evaluate | [`eval`] | truncation, adversarial masks, explanations, consistency across models, approximation of features; each a typed report, CSV/JSON files and figures |
 //!
 //! Long calls report through a [`Progress`] ([`Silent`] reports nothing) and stop when it
 //! asks them to; every failure is an [`Error`] in the API's terms.
@@ -48,6 +49,7 @@ mod checkpoint;
 mod decompose;
 mod directions;
 mod error;
+pub mod eval;
 mod explore;
 mod figures;
 mod progress;

@@ -78,7 +78,7 @@ fn run_options(
     options: &DecomposeOptions,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let (spec, all) = super::layout::resolve_layers(layout)?;
+    let (spec, all) = crate::args::layout::resolve_layers(layout)?;
     let file =
         ModelFile::open(model).with_context(|| format!("cannot load {}", model.display()))?;
     if all {

@@ -34,13 +34,12 @@ pub fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
         Some(d) => Ok(d.clone()),
         None => bilens::shipped::mnist(),
     };
-    let accuracy = match data.map(|d| load_image_dataset(&d)) {
-        Ok(Ok(d)) => {
+    let accuracy = match data.map(|d| (load_image_dataset(&d), d)) {
+        Ok((Ok(set), dir)) => {
             let m = checkpoint.model::<f32>()?;
-            let correct = super::eval::correct_predictions(&m, &d.test)?;
-            Some(100.0 * correct as f64 / d.test.len() as f64)
+            Some(100.0 * bilens::eval::Accuracy::of(&m, &set.test, &dir)?.fraction())
         }
-        Ok(Err(e)) => {
+        Ok((Err(e), _)) => {
             printer.note(format!("note: no test accuracy ({e})"));
             None
         }

@@ -7,7 +7,7 @@ use crate::args::InspectArgs;
 use crate::printer::Printer;
 
 pub fn run(args: &InspectArgs, printer: &Printer) -> anyhow::Result<()> {
-    let spec = super::layout::resolve(&args.layout)?;
+    let spec = crate::args::layout::resolve(&args.layout)?;
     let inspection = ModelFile::open(&args.model)
         .with_context(|| format!("cannot inspect {}", args.model.display()))?
         .inspect(&spec);

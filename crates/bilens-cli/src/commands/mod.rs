@@ -1,21 +1,14 @@
 //! One module per command. Each resolves its arguments (paths exist, options agree) before
 //! doing any work, then wires the library crates together.
 
-mod adversarial;
-mod approx;
-mod consistency;
 mod decompose;
 mod demo;
 mod eval;
-mod evaluation;
-mod explain;
 mod explore;
 mod inspect;
-mod layout;
 mod plot;
 mod reproduce;
 mod train;
-mod truncation;
 
 use crate::args::Command;
 use crate::printer::Printer;

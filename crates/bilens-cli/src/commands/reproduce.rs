@@ -24,16 +24,13 @@ use bilens_train::{TrainConfig, train};
 use ndarray::Array2;
 use serde_json::json;
 
-use super::adversarial::{self, Adversarial};
-use super::consistency::{self, Consistency};
-use super::evaluation::{
-    ClassComponents, ImageModel, class_labels, ensure_dir, image_shape, load_data, num, write_csv,
-    write_json,
-};
-use super::explain;
-use super::truncation::{self, RECOVERY_POINTS, Truncation};
 use crate::args::{ReproduceCommand, ReproduceMnistArgs};
 use crate::printer::Printer;
+use bilens::eval::{
+    Adversarial, AdversarialOptions, ClassComponents, Consistency, ImageModel, RECOVERY_POINTS,
+    Truncation, adversarial, class_labels, consistency, ensure_dir, explain, image_shape,
+    load_dataset as load_data, num, truncation, write_csv, write_json,
+};
 
 /// The seed of the main model (the shipped model's).
 const MAIN_SEED: u64 = 42;
@@ -289,15 +286,7 @@ fn same_recipe(dir: &Path, c: &TrainConfig) -> bool {
 
 /// Test accuracy of a model (forward pass in f64).
 fn accuracy(model: &ImageModel, set: &ImageSet) -> f64 {
-    let logits = model
-        .model
-        .forward(set.pixels::<f64>().view(), Par::rayon(0));
-    let pred = argmax_rows(logits.view());
-    pred.iter()
-        .zip(set.labels.iter())
-        .filter(|(p, l)| **p == usize::from(**l))
-        .count() as f64
-        / set.len().max(1) as f64
+    bilens::eval::correct_predictions(&model.model, set) as f64 / set.len().max(1) as f64
 }
 
 /// One row of the claims table.
@@ -363,7 +352,7 @@ fn mnist(args: &ReproduceMnistArgs, printer: &Printer) -> anyhow::Result<()> {
     let data = load_data(&data_dir)?;
     let fashion = match load_data(&fashion_dir) {
         Ok(d) => Some(d),
-        Err(e) if args.fashion_data.is_some() => return Err(e),
+        Err(e) if args.fashion_data.is_some() => return Err(e.into()),
         Err(e) => {
             printer.note(format!(
                 "note: no Fashion-MNIST ({e:#}); that part is skipped. \
@@ -647,7 +636,7 @@ fn evaluate_main(
         let _ = std::fs::remove_file(results.join("truncation").with_extension(ext));
     }
 
-    let params = adversarial::resolve((0..comps.values.nrows()).collect(), 10, 0, 15.0, 30, 5, 0)?;
+    let params = AdversarialOptions::default().resolve(comps.values.nrows())?;
     let adv = adversarial::compute(model, &comps, &data.test, &params, &quiet)?;
     let adv_dir = results.join("adversarial");
     adversarial::write(
@@ -756,7 +745,7 @@ fn consistency_study(
     let comps: Vec<Vec<ClassComponents>> = by_width
         .iter()
         .map(|(_, ms)| ms.iter().map(|m| ClassComponents::of(&m.model)).collect())
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<bilens::Result<_>>()?;
     let mut per_width = Vec::new();
     for ((w, models), cs) in by_width.iter().zip(&comps) {
         let refs: Vec<(&ImageModel, &ClassComponents)> = models.iter().zip(cs).collect();
@@ -936,7 +925,7 @@ fn adversarial_regimes(
         ("input noise", (max_noise, 0.0)),
         ("noise and weight decay", (max_noise, max_wd)),
     ];
-    let params = adversarial::resolve((0..data.test.n_classes()).collect(), 10, 0, 15.0, 30, 5, 0)?;
+    let params = AdversarialOptions::default().resolve(data.test.n_classes())?;
     let mut out = Vec::new();
     for (name, key) in regimes {
         let Some((_, m, comps)) = sweep_models.iter().find(|(k, _, _)| *k == key) else {

@@ -1,5 +1,4 @@
-//! `bilens eval consistency MODEL MODEL... --out DIR`: do independently trained models find
-//! the same eigenvectors? (The paper's Fig. 5A across seeds and Fig. 20 across sizes.)
+//! Do independently trained models find the same eigenvectors? (The paper's Fig. 5A across seeds and Fig. 20 across sizes.)
 //!
 //! For every pair of models and every class, the top eigenvectors of one sign are compared in
 //! pixel space (`Eᵀv`, so models of different widths are comparable) by `|cos|`, both rank by
@@ -13,12 +12,14 @@ use bilens_plot::{LineChart, Series, line_chart};
 use ndarray::{Array1, Array3};
 use serde_json::json;
 
-use super::evaluation::{
-    ClassComponents, ImageModel, ensure_dir, num, print_written, write_csv, write_json,
-};
-use crate::args::ConsistencyArgs;
-use crate::error::BadInput;
-use crate::printer::Printer;
+use bilens_decomp::Sign;
+use bilens_io::LayoutSpec;
+
+use super::Evaluated;
+use super::files::{ensure_dir, num, write_csv, write_json};
+use super::image::{ClassComponents, ImageModel};
+use crate::error::{Arg, Error, Result};
+use crate::progress::Progress;
 
 /// Similarities of the top components between every pair of a set of models.
 #[derive(Debug, Clone)]
@@ -69,22 +70,53 @@ impl Consistency {
     }
 }
 
-pub fn run(args: &ConsistencyArgs, printer: &Printer) -> anyhow::Result<()> {
-    if args.top == 0 {
-        return Err(BadInput::new("--top must be at least 1", "e.g. --top 20").into());
+/// What a consistency evaluation compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsistencyOptions {
+    /// Top eigenvectors compared per class.
+    pub top: usize,
+    /// Which eigenvectors.
+    pub sign: Sign,
+}
+
+impl Default for ConsistencyOptions {
+    fn default() -> Self {
+        Self {
+            top: 20,
+            sign: Sign::Positive,
+        }
     }
-    let models = args
-        .models
+}
+
+/// How alike the top eigenvectors of the image models `spec` finds in `models` are: every
+/// class of every model decomposed, every pair compared, and `consistency.{csv,json}` and
+/// the figure `consistency.{png,svg}` written into `out`.
+pub fn consistency(
+    models: &[PathBuf],
+    spec: &LayoutSpec,
+    options: &ConsistencyOptions,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<Evaluated<Consistency>> {
+    if options.top == 0 {
+        return Err(Error::argument(
+            Arg::Top,
+            "0",
+            "must be at least 1",
+            "e.g. 20",
+        ));
+    }
+    let models = models
         .iter()
-        .map(|p| ImageModel::load(p, &args.layout))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let bar = printer.bar(models.len() as u64, "decompose");
+        .map(|p| ImageModel::open(p, spec))
+        .collect::<Result<Vec<_>>>()?;
+    let task = progress.task("decompose", models.len() as u64);
     let mut comps = Vec::new();
     for m in &models {
         comps.push(ClassComponents::of(&m.model)?);
-        bar.inc(1);
+        task.advance(1);
     }
-    bar.finish_and_clear();
+    drop(task);
     let pairs: Vec<(usize, usize)> = (0..models.len())
         .flat_map(|a| (a + 1..models.len()).map(move |b| (a, b)))
         .collect();
@@ -93,17 +125,15 @@ pub fn run(args: &ConsistencyArgs, printer: &Printer) -> anyhow::Result<()> {
         .map(|m| m.path.display().to_string())
         .collect();
     let refs: Vec<(&ImageModel, &ClassComponents)> = models.iter().zip(&comps).collect();
-    let c = compute(
+    let report = compute(
         &refs,
         &labels,
         &pairs,
-        args.top,
-        matches!(args.sign, bilens::Sign::Positive),
+        options.top,
+        options.sign == Sign::Positive,
     )?;
-    let files = write(&c, &args.out, "Consistency of the top eigenvectors")?;
-    print_summary(&c, printer);
-    print_written(&files, printer);
-    Ok(())
+    let files = write(&report, out, "Consistency of the top eigenvectors")?;
+    Ok(Evaluated { report, files })
 }
 
 /// Compares the listed pairs of models (indices into `models`).
@@ -113,13 +143,20 @@ pub fn compute(
     pairs: &[(usize, usize)],
     top: usize,
     positive: bool,
-) -> anyhow::Result<Consistency> {
-    let first = models
-        .first()
-        .ok_or_else(|| BadInput::new("no models to compare", "pass two or more model files"))?;
+) -> Result<Consistency> {
+    let Some(first) = models.first() else {
+        return Err(Error::argument(
+            Arg::Models,
+            "",
+            "holds no model to compare",
+            "pass two or more model files",
+        ));
+    };
     for (m, _) in models {
         if m.n_classes() != first.0.n_classes() || m.model.d_input() != first.0.model.d_input() {
-            return Err(BadInput::new(
+            return Err(Error::argument(
+                Arg::Models,
+                "",
                 format!(
                     "{} ({} inputs, {} classes) and {} ({} inputs, {} classes) do not read the same images",
                     first.0.path.display(),
@@ -130,8 +167,7 @@ pub fn compute(
                     m.n_classes()
                 ),
                 "compare models trained on the same dataset",
-            )
-            .into());
+            ));
         }
     }
     let n_classes = first.0.n_classes();
@@ -164,33 +200,8 @@ pub fn compute(
     })
 }
 
-pub fn print_summary(c: &Consistency, printer: &Printer) {
-    let m = Consistency::mean_by_rank(&c.matched);
-    let r = Consistency::mean_by_rank(&c.ranked);
-    printer.data(format!(
-        "{} models, {} pairs; mean |cos| of the top {} eigenvectors ({}) over classes and pairs:",
-        c.models.len(),
-        c.pairs.len(),
-        m.len(),
-        if c.positive { "λ > 0" } else { "λ < 0" }
-    ));
-    let shown: Vec<usize> = [0usize, 1, 2, 4, 9, 19]
-        .into_iter()
-        .filter(|&i| i < m.len())
-        .collect();
-    let head: Vec<String> = shown
-        .iter()
-        .map(|i| format!("{:>7}", format!("#{}", i + 1)))
-        .collect();
-    printer.data(format!("  {:<10}{}", "rank", head.join("")));
-    for (name, v) in [("matched", &m), ("same rank", &r)] {
-        let cells: Vec<String> = shown.iter().map(|&i| format!("{:>7.3}", v[i])).collect();
-        printer.data(format!("  {name:<10}{}", cells.join("")));
-    }
-}
-
 /// Writes `consistency.csv`, `consistency.json` and `consistency.{png,svg}` into `out`.
-pub fn write(c: &Consistency, out: &Path, title: &str) -> anyhow::Result<Vec<PathBuf>> {
+pub fn write(c: &Consistency, out: &Path, title: &str) -> Result<Vec<PathBuf>> {
     ensure_dir(out)?;
     let header: Vec<String> = [
         "model_a",
@@ -250,7 +261,7 @@ pub fn write(c: &Consistency, out: &Path, title: &str) -> anyhow::Result<Vec<Pat
 }
 
 /// Mean `|cos|` against rank for several named curves.
-pub fn draw(curves: &[(String, Vec<f64>)], stem: &Path, title: &str) -> anyhow::Result<PathBuf> {
+pub fn draw(curves: &[(String, Vec<f64>)], stem: &Path, title: &str) -> Result<PathBuf> {
     let xs: Vec<Array1<f64>> = curves
         .iter()
         .map(|(_, y)| (1..=y.len()).map(|r| r as f64).collect())

@@ -1,9 +1,87 @@
-//! `--layout` and its companions, resolved into a [`LayoutSpec`].
+//! `--layout` and its companions: the flags, and their resolution into a [`LayoutSpec`].
 
 use bilens_io::LayoutSpec;
+use clap::{Args, ValueEnum};
 
-use crate::args::{LayerArg, LayoutArgs, LayoutKind};
 use crate::error::BadInput;
+
+/// Where the bilinear layer is in a model file.
+#[derive(Debug, Clone, Args)]
+pub struct LayoutArgs {
+    /// Layout of the model file: `image` (the paper's image classifier: embed.weight,
+    /// blocks.0.weight, head.weight), `single` (one layer named by --w/--v/--p), `lm` (a
+    /// bilinear transformer: transformer.h.{i}.mlp.w/p), `gated` (a Llama-style
+    /// model.layers.{i}.mlp.gate_proj/up_proj/down_proj, read bilinearly: an approximation), or
+    /// `auto`.
+    #[arg(long, value_enum, default_value_t = LayoutKind::Auto)]
+    pub layout: LayoutKind,
+    /// For layered models (`lm`, `gated`): the layer whose MLP to use, or `all` (`decompose`
+    /// writes one results directory per layer, OUT/layer-I).
+    #[arg(long, value_name = "I|all")]
+    pub layer: Option<LayerArg>,
+    /// For `--layout single`: the tensor holding W [d_hidden, d_in].
+    #[arg(long, value_name = "NAME")]
+    pub w: Option<String>,
+    /// For `--layout single`: the tensor holding V [d_hidden, d_in].
+    #[arg(long, value_name = "NAME")]
+    pub v: Option<String>,
+    /// For `--layout single`: the tensor holding P [d_out, d_hidden].
+    #[arg(long, value_name = "NAME")]
+    pub p: Option<String>,
+    /// For `--layout single`: an embedding E [d_in, d_input] the layer reads through.
+    #[arg(long, value_name = "NAME")]
+    pub embed: Option<String>,
+    /// For `--layout single`: the bias of W x, `[d_hidden]` (folded in exactly).
+    #[arg(long, value_name = "NAME")]
+    pub w_bias: Option<String>,
+    /// For `--layout single`: the bias of V x, `[d_hidden]` (folded in exactly).
+    #[arg(long, value_name = "NAME")]
+    pub v_bias: Option<String>,
+    /// For `--layout single`: a norm gain γ `[d_in]` applied to the layer input, folded into
+    /// W and V (the normalisation's division stays outside the decomposition).
+    #[arg(long, value_name = "NAME")]
+    pub norm_gain: Option<String>,
+    /// For image models: whether the block is residual (overrides config.json).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub residual: Option<bool>,
+}
+
+/// The `--layout` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutKind {
+    /// Detect `image` or an unambiguous `single` layer from the tensor names.
+    Auto,
+    /// The paper's image classifier.
+    Image,
+    /// One bilinear layer with named tensors.
+    Single,
+    /// The MLP of a bilinear transformer (the paper's public naming).
+    Lm,
+    /// The MLP of a Llama-style gated transformer, read bilinearly (an approximation).
+    Gated,
+}
+
+/// `--layer` values: one layer, or every layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerArg {
+    /// One layer.
+    One(usize),
+    /// Every layer of the file.
+    All,
+}
+
+impl std::str::FromStr for LayerArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" => Ok(LayerArg::All),
+            _ => s.parse().map(LayerArg::One).map_err(|_| {
+                format!("'{s}' is neither a layer index nor `all` (e.g. --layer 3, --layer all)")
+            }),
+        }
+    }
+}
 
 /// Checks the layout flags agree and turns them into a spec for one layer. `--layer all` is
 /// refused: only `decompose` iterates over layers (see [`resolve_layers`]).

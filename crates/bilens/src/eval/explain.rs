@@ -1,5 +1,4 @@
-//! `bilens eval explain MODEL --data DIR --index I --out DIR`: one test image explained from
-//! the weights (the paper's explanation panel): the image, the model's logits, and the
+//! One test image explained from the weights (the paper's explanation panel): the image, the model's logits, and the
 //! components `λ (vᵀe)²` that make up the explained class's logit, largest first, each drawn
 //! as its pixel-space picture `Eᵀv`.
 //!
@@ -14,13 +13,10 @@ use bilens_plot::{ImageParams, Picture, PictureRow, bar_chart, gallery};
 use ndarray::{Array1, Axis, s};
 use serde_json::json;
 
-use super::evaluation::{
-    ClassComponents, ImageModel, check_compatible, ensure_dir, image_shape, load_data,
-    print_written, write_json,
-};
-use crate::args::ExplainArgs;
-use crate::error::BadInput;
-use crate::printer::Printer;
+use super::Evaluated;
+use super::files::{ensure_dir, write_json};
+use super::image::{ClassComponents, ImageEvaluation, ImageModel, image_shape};
+use crate::error::{Arg, Error, Result};
 
 /// One component's part in the explained logit.
 #[derive(Debug, Clone)]
@@ -54,40 +50,84 @@ pub struct Explanation {
     pub contributions: Vec<Contribution>,
 }
 
-pub fn run(args: &ExplainArgs, printer: &Printer) -> anyhow::Result<()> {
-    let model = ImageModel::load(&args.io.model, &args.io.layout)?;
-    let data = load_data(&args.io.data)?;
-    check_compatible(&model, &data.test, &args.io.data)?;
-    if args.index >= data.test.len() {
-        return Err(BadInput::new(
-            format!(
-                "--index {} is past the {} test images of {}",
-                args.index,
-                data.test.len(),
-                args.io.data.display()
-            ),
-            format!("use --index 0..{}", data.test.len()),
-        )
-        .into());
+impl Explanation {
+    /// The `top` largest contributions of one sign.
+    pub fn of_sign(&self, positive: bool, top: usize) -> Vec<&Contribution> {
+        self.contributions
+            .iter()
+            .filter(|c| {
+                if positive {
+                    c.value > 0.0
+                } else {
+                    c.value < 0.0
+                }
+            })
+            .take(top)
+            .collect()
     }
-    if let Some(c) = args.class
-        && c >= model.n_classes()
+}
+
+/// Which image to explain, and how much to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExplainOptions {
+    /// Index of the test image.
+    pub index: usize,
+    /// The class whose logit is explained (default: the predicted class).
+    pub class: Option<usize>,
+    /// Components of each sign shown.
+    pub top: usize,
+}
+
+impl Default for ExplainOptions {
+    fn default() -> Self {
+        Self {
+            index: 0,
+            class: None,
+            top: 5,
+        }
+    }
+}
+
+/// One test image of `eval` explained: every class decomposed, the image's logit split into
+/// its components, and `explain_I.json`, the panel `explain_I.{png,svg}` and the logits
+/// `explain_I_logits.{png,svg}` written into `out`.
+pub fn explain(
+    eval: &ImageEvaluation,
+    options: &ExplainOptions,
+    out: &Path,
+) -> Result<Evaluated<Explanation>> {
+    let n = eval.data.test.len();
+    if options.index >= n {
+        return Err(Error::argument(
+            Arg::Index,
+            options.index.to_string(),
+            format!("is past the {n} test images of {}", eval.data_dir.display()),
+            format!("use an index in 0..{n}"),
+        ));
+    }
+    if let Some(c) = options.class
+        && c >= eval.model.n_classes()
     {
-        return Err(BadInput::new(
+        return Err(Error::argument(
+            Arg::Class,
+            c.to_string(),
             format!(
-                "--class {c} is not one of the model's {} classes",
-                model.n_classes()
+                "is not one of the model's {} classes",
+                eval.model.n_classes()
             ),
-            "omit --class to explain the predicted class",
-        )
-        .into());
+            "omit the class to explain the predicted class",
+        ));
     }
-    let components = ClassComponents::of(&model.model)?;
-    let e = compute(&model, &components, &data.test, args.index, args.class);
-    let files = write(&e, &components, &data.test, args.top, &args.io.out, "")?;
-    print_summary(&e, args.top, printer);
-    print_written(&files, printer);
-    Ok(())
+    let components = ClassComponents::of(&eval.model.model)?;
+    let report = compute(
+        &eval.model,
+        &components,
+        &eval.data.test,
+        options.index,
+        options.class,
+    );
+    let files = write(&report, &components, &eval.data.test, options.top, out, "")?;
+    Ok(Evaluated { report, files })
 }
 
 /// Explains test image `index` for `class` (default: the predicted one).
@@ -132,57 +172,6 @@ pub fn compute(
     }
 }
 
-/// The `top` largest contributions of one sign.
-fn of_sign(e: &Explanation, positive: bool, top: usize) -> Vec<&Contribution> {
-    e.contributions
-        .iter()
-        .filter(|c| {
-            if positive {
-                c.value > 0.0
-            } else {
-                c.value < 0.0
-            }
-        })
-        .take(top)
-        .collect()
-}
-
-pub fn print_summary(e: &Explanation, top: usize, printer: &Printer) {
-    printer.data(format!(
-        "test image {}: label {}, predicted {}; explaining the logit of class {} = {:.4}",
-        e.index, e.label, e.predicted, e.class, e.logits[e.class]
-    ));
-    let logits: Vec<String> = e
-        .logits
-        .iter()
-        .enumerate()
-        .map(|(c, l)| format!("{c}:{l:+.2}"))
-        .collect();
-    printer.data(format!("logits: {}", logits.join("  ")));
-    let quad: f64 = e.contributions.iter().map(|c| c.value).sum();
-    for (positive, what) in [(true, "raise"), (false, "lower")] {
-        let picked = of_sign(e, positive, top);
-        let parts: Vec<String> = picked
-            .iter()
-            .map(|c| format!("{:+.3} (#{} λ={:+.3})", c.value, c.rank + 1, c.lambda))
-            .collect();
-        printer.data(format!("components that {what} it: {}", parts.join(", ")));
-    }
-    let shown: f64 = of_sign(e, true, top)
-        .iter()
-        .chain(of_sign(e, false, top).iter())
-        .map(|c| c.value)
-        .sum();
-    printer.data(format!(
-        "logit = {:.4} (linear part) + {:.4} (these {} components) + {:.4} (the other {})",
-        e.linear,
-        shown,
-        of_sign(e, true, top).len() + of_sign(e, false, top).len(),
-        quad - shown,
-        e.contributions.len() - of_sign(e, true, top).len() - of_sign(e, false, top).len()
-    ));
-}
-
 /// Writes `explain_<index>.json`, the panel `explain_<index>.{png,svg}` and the logits
 /// `explain_<index>_logits.{png,svg}` into `out`. `labels_note` is appended to titles (e.g.
 /// the dataset's name).
@@ -193,7 +182,7 @@ pub fn write(
     top: usize,
     out: &Path,
     labels_note: &str,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> Result<Vec<PathBuf>> {
     ensure_dir(out)?;
     let stem = format!("explain_{}", e.index);
     let quad: f64 = e.contributions.iter().map(|c| c.value).sum();
@@ -225,7 +214,7 @@ pub fn write(
         .row(e.index)
         .mapv(|p| f64::from(p) * (1.0 / 255.0));
     let pictures = |positive: bool| -> Vec<(Array1<f64>, String, String)> {
-        of_sign(e, positive, top)
+        e.of_sign(positive, top)
             .into_iter()
             .map(|c| {
                 (

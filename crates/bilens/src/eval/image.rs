@@ -1,22 +1,22 @@
-//! What the paper's evaluations share: an image classifier with its dataset, every class's
-//! full eigendecomposition (in the layer's input space and in pixels), and the CSV and JSON
-//! files they write.
+//! What the image evaluations share: an image classifier in f64 with its dataset, the test
+//! accuracy, and every class's full eigendecomposition (in the layer's input space and in
+//! pixels).
 //!
 //! Evaluations compute in f64: the weights are widened from the file's f32, so that "all
 //! components rebuild the model" holds to ~1e-12 and ties in the argmax cannot differ between
 //! the model and its decomposition.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use bilens_decomp::{BilinearModel, DecomposeParams, Method, Par, decompose, linalg};
-use bilens_io::{ImageDataset, ImageSet, load_image_dataset, load_model, write_atomic};
+use bilens_decomp::{
+    BilinearModel, DecomposeParams, Method, Par, Real, Sign, argmax_rows, decompose, linalg,
+    top_by_sign,
+};
+use bilens_io::{ImageDataset, ImageSet, LayoutSpec, load_image_dataset, load_model};
 use ndarray::{Array2, Array3, ArrayView2, Axis, s};
 
-use crate::args::LayoutArgs;
-use crate::error::BadInput;
-use crate::printer::Printer;
+use crate::error::{Arg, Error, Result};
+use crate::progress::Progress;
 
 /// An image classifier in f64 and where it came from.
 #[derive(Debug, Clone)]
@@ -28,11 +28,10 @@ pub struct ImageModel {
 }
 
 impl ImageModel {
-    /// Loads `path` with the layout flags.
-    pub fn load(path: &Path, layout: &LayoutArgs) -> anyhow::Result<Self> {
-        let spec = super::layout::resolve(layout)?;
-        let loaded = load_model::<f64>(path, &spec)
-            .with_context(|| format!("cannot load {}", path.display()))?;
+    /// Loads the model `spec` finds in `path`.
+    pub fn open(path: &Path, spec: &LayoutSpec) -> Result<Self> {
+        let loaded = load_model::<f64>(path, spec)
+            .map_err(|e| Error::from(e).context(format!("cannot load {}", path.display())))?;
         Ok(Self {
             path: path.to_path_buf(),
             model: loaded.model,
@@ -45,40 +44,124 @@ impl ImageModel {
     }
 }
 
-/// Loads an MNIST-style dataset directory.
-pub fn load_data(dir: &Path) -> anyhow::Result<ImageDataset> {
-    load_image_dataset(dir).with_context(|| format!("cannot load the dataset in {}", dir.display()))
+/// An image classifier with the dataset it is evaluated on, checked to fit each other.
+#[derive(Debug, Clone)]
+pub struct ImageEvaluation {
+    /// The model.
+    pub model: ImageModel,
+    /// The dataset.
+    pub data: ImageDataset,
+    /// The dataset's directory.
+    pub data_dir: PathBuf,
 }
 
-/// Checks that `model` reads images of `set`'s size and has an output for every label.
-pub fn check_compatible(model: &ImageModel, set: &ImageSet, data: &Path) -> anyhow::Result<()> {
-    let pixels = set.rows * set.cols;
-    let d_input = model.model.d_input();
-    if d_input != pixels {
-        return Err(BadInput::new(
-            format!(
-                "{} reads {d_input} inputs but the images in {} have {pixels} pixels",
-                model.path.display(),
-                data.display()
-            ),
-            "evaluate an image model (with an embedding of the image's width) on its own dataset",
-        )
-        .into());
+impl ImageEvaluation {
+    /// Loads the model `spec` finds in `model` and the MNIST-style dataset in `data`, and
+    /// checks that the model reads its images and has an output for each of its labels.
+    pub fn open(model: &Path, spec: &LayoutSpec, data: &Path) -> Result<Self> {
+        let model = ImageModel::open(model, spec)?;
+        let dataset = load_dataset(data)?;
+        check_compatible(&model.model, &dataset.test, data)?;
+        Ok(Self {
+            model,
+            data: dataset,
+            data_dir: data.to_path_buf(),
+        })
     }
-    if set.n_classes() > model.n_classes() {
-        return Err(BadInput::new(
+
+    /// Every class's full eigendecomposition, telling `progress` what it does.
+    pub fn components(&self, progress: &dyn Progress) -> Result<ClassComponents> {
+        progress.note(&format!(
+            "decomposing every class of {} (full spectrum, f64)",
+            self.model.path.display()
+        ));
+        ClassComponents::of(&self.model.model)
+    }
+}
+
+/// Loads an MNIST-style dataset directory.
+pub fn load_dataset(dir: &Path) -> Result<ImageDataset> {
+    load_image_dataset(dir).map_err(|e| {
+        Error::from(e).context(format!("cannot load the dataset in {}", dir.display()))
+    })
+}
+
+/// Checks that `model` reads images of `set`'s size and has an output for every label
+/// (`data` names the dataset in the error).
+pub fn check_compatible<T: Real>(
+    model: &BilinearModel<T>,
+    set: &ImageSet,
+    data: &Path,
+) -> Result<()> {
+    let pixels = set.rows * set.cols;
+    let d_input = model.d_input();
+    if d_input != pixels {
+        return Err(Error::argument(
+            Arg::Data,
+            data.display().to_string(),
+            format!("the model reads {d_input} inputs but the images have {pixels} pixels"),
+            "evaluate an image model (with an embedding of the image's width) on its own dataset",
+        ));
+    }
+    let n_classes = model.layer().d_out();
+    if set.n_classes() > n_classes {
+        return Err(Error::argument(
+            Arg::Data,
+            data.display().to_string(),
             format!(
-                "the dataset in {} has {} classes but {} only {} outputs",
-                data.display(),
-                set.n_classes(),
-                model.path.display(),
-                model.n_classes()
+                "the dataset has {} classes but the model only {n_classes} outputs",
+                set.n_classes()
             ),
             "evaluate the model on the dataset it was trained for",
-        )
-        .into());
+        ));
     }
     Ok(())
+}
+
+/// How many images of `set` the model classifies correctly (argmax of its outputs, the first
+/// of equal outputs). The one count of test accuracy: the command line's, the demo's and
+/// the reproduction's.
+pub fn correct_predictions<T: Real>(model: &BilinearModel<T>, set: &ImageSet) -> usize {
+    let logits = model.forward(set.pixels::<T>().view(), Par::rayon(0));
+    argmax_rows(logits.view())
+        .iter()
+        .zip(set.labels.iter())
+        .filter(|(p, l)| **p == usize::from(**l))
+        .count()
+}
+
+/// Test accuracy of an image model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accuracy {
+    /// Images classified correctly.
+    pub correct: usize,
+    /// Images.
+    pub total: usize,
+}
+
+impl Accuracy {
+    /// Of `model` on `set`, after checking they fit (`data` names the dataset in errors).
+    pub fn of<T: Real>(model: &BilinearModel<T>, set: &ImageSet, data: &Path) -> Result<Self> {
+        check_compatible(model, set, data)?;
+        Ok(Self {
+            correct: correct_predictions(model, set),
+            total: set.len(),
+        })
+    }
+
+    /// The fraction correct (0 for an empty set).
+    pub fn fraction(&self) -> f64 {
+        self.correct as f64 / self.total.max(1) as f64
+    }
+}
+
+/// The test accuracy of the image model `spec` finds in `model` on the MNIST-style dataset
+/// in `data` (in f32, as the model was trained).
+pub fn test_accuracy(model: &Path, spec: &LayoutSpec, data: &Path) -> Result<Accuracy> {
+    let loaded = load_model::<f32>(model, spec)
+        .map_err(|e| Error::from(e).context(format!("cannot load {}", model.display())))?;
+    let dataset = load_dataset(data)?;
+    Accuracy::of(&loaded.model, &dataset.test, data)
 }
 
 /// Every class's components: the full eigendecomposition of `Q(e_c)` for each class `c`.
@@ -96,7 +179,7 @@ pub struct ClassComponents {
 
 impl ClassComponents {
     /// Decomposes every class of `model` (full spectrum, f64).
-    pub fn of(model: &BilinearModel<f64>) -> anyhow::Result<Self> {
+    pub fn of(model: &BilinearModel<f64>) -> Result<Self> {
         let layer = model.layer();
         let classes = Array2::eye(layer.d_out());
         let dec = decompose(
@@ -108,9 +191,9 @@ impl ClassComponents {
                 ..DecomposeParams::default()
             },
         )?;
-        let mut vectors = dec
-            .eigenvectors
-            .context("the decomposition was asked for eigenvectors")?;
+        let Some(mut vectors) = dec.eigenvectors else {
+            unreachable!("a full decomposition keeps its eigenvectors")
+        };
         let (c, d, _) = vectors.dim();
         let mut pixels = Array3::zeros((c, d, model.d_input()));
         for (o, mut v) in vectors.axis_iter_mut(Axis(0)).enumerate() {
@@ -134,19 +217,12 @@ impl ClassComponents {
     /// The indices of class `c`'s components of one sign, strongest first (positive:
     /// largest `λ` first; negative: most negative first).
     pub fn by_sign(&self, c: usize, positive: bool) -> Vec<usize> {
-        let row = self.values.row(c);
-        let mut idx: Vec<usize> = (0..row.len())
-            .filter(|&i| if positive { row[i] > 0.0 } else { row[i] < 0.0 })
-            .collect();
-        idx.sort_by(|&a, &b| {
-            let (x, y) = (row[a], row[b]);
-            if positive {
-                y.total_cmp(&x)
-            } else {
-                x.total_cmp(&y)
-            }
-        });
-        idx
+        let sign = if positive {
+            Sign::Positive
+        } else {
+            Sign::Negative
+        };
+        top_by_sign(self.values.row(c), sign, usize::MAX)
     }
 
     /// The pixel pictures `[k, d_input]` of class `c`'s components `idx`.
@@ -189,45 +265,6 @@ pub fn layer_moment(model: &BilinearModel<f64>, pixel_moment: ArrayView2<'_, f64
         }
         None => pixel_moment.to_owned(),
     }
-}
-
-/// Tells the user which files an evaluation wrote (stdout, one line).
-pub fn print_written(files: &[PathBuf], printer: &Printer) {
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    printer.data(format!("wrote {}", names.join(", ")));
-}
-
-/// Creates `dir` (and parents), with an error that names it.
-pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
-}
-
-/// Writes a CSV file atomically: a header line and one line per row (fields are numbers or
-/// plain names, so no quoting is needed).
-pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> anyhow::Result<()> {
-    let mut text = header.join(",");
-    text.push('\n');
-    for row in rows {
-        text.push_str(&row.join(","));
-        text.push('\n');
-    }
-    write_atomic(path, text.as_bytes())?;
-    Ok(())
-}
-
-/// Writes pretty JSON atomically.
-pub fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value).context("a JSON value serialises")?;
-    bytes.push(b'\n');
-    write_atomic(path, &bytes)?;
-    Ok(())
-}
-
-/// A number for a CSV field: plain decimals, enough digits to round-trip an accuracy.
-pub fn num(x: f64) -> String {
-    let mut s = String::new();
-    let _ = write!(s, "{x:.6}");
-    s
 }
 
 /// The image shape for figures: the set's own.

@@ -1,6 +1,5 @@
-//! `bilens eval truncation MODEL --data DIR --max-k K --out DIR`: test accuracy when every
-//! class logit is rebuilt from only k of its components, for k = 0..K and k = all (docs/MATH.md
-//! section 7; the paper's truncation curves, Fig. 5B).
+//! Test accuracy when every class logit is rebuilt from only k of its components, for
+//! k = 0..K and k = all (docs/MATH.md section 7; the paper's truncation curves, Fig. 5B).
 //!
 //! Each class's full eigendecomposition is computed once, the test images are projected on
 //! every eigenvector once (one GEMM per class), and the truncated logits for every k and rule
@@ -17,13 +16,13 @@ use bilens_plot::{LineChart, Reference, Series, line_chart};
 use ndarray::{Array1, Array3, Axis, s};
 use serde_json::json;
 
-use super::evaluation::{
-    ClassComponents, ImageModel, check_compatible, ensure_dir, layer_moment, load_data, num,
-    pixel_moment, pixels, print_written, write_csv, write_json,
+use super::Evaluated;
+use super::files::{ensure_dir, num, write_csv, write_json};
+use super::image::{
+    ClassComponents, ImageEvaluation, ImageModel, layer_moment, pixel_moment, pixels,
 };
-use crate::args::TruncationArgs;
-use crate::error::BadInput;
-use crate::printer::Printer;
+use crate::error::{Arg, Error, Result};
+use crate::progress::Progress;
 
 /// A truncated model counts as recovered when its accuracy is within this many percentage
 /// points of the full model's.
@@ -86,85 +85,52 @@ impl Truncation {
     }
 }
 
-pub fn run(args: &TruncationArgs, printer: &Printer) -> anyhow::Result<()> {
-    if args.rules.is_empty() {
-        return Err(BadInput::new("--rules is empty", "e.g. --rules abs,paired").into());
-    }
-    let model = ImageModel::load(&args.io.model, &args.io.layout)?;
-    let data = load_data(&args.io.data)?;
-    check_compatible(&model, &data.test, &args.io.data)?;
-    let rules: Vec<Selection> = args.rules.clone();
-    printer.note(format!(
-        "decomposing every class of {} (full spectrum, f64)",
-        model.path.display()
-    ));
-    let components = ClassComponents::of(&model.model)?;
-    let t = compute(&model, &components, &data, args.max_k, &rules, printer)?;
-    let files = write(&t, &args.io.out, &model.path.display().to_string())?;
-    print_summary(&t, printer);
-    print_written(&files, printer);
-    Ok(())
+/// What a truncation evaluation computes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruncationOptions {
+    /// Largest k on the curve (every k from 0 to this, plus k = all).
+    pub max_k: usize,
+    /// The selection rules, one curve each.
+    pub rules: Vec<Selection>,
 }
 
-/// Prints the accuracy of each rule at a few k, and where it recovers.
-pub fn print_summary(t: &Truncation, printer: &Printer) {
-    printer.data(format!(
-        "model accuracy: {:.2}% ({}/{}); truncated to k components per class ({} in all):",
-        100.0 * t.model_accuracy(),
-        t.model_correct,
-        t.n,
-        t.d
-    ));
-    let shown: Vec<usize> = [0usize, 1, 2, 3, 5, 10, 20, 30]
-        .into_iter()
-        .filter(|k| t.ks[..t.ks.len() - 1].contains(k))
-        .collect();
-    let head: Vec<String> = shown
-        .iter()
-        .map(|k| format!("{:>7}", format!("k={k}")))
-        .collect();
-    printer.data(format!(
-        "  {:<10} {}  {:>7}",
-        "rule",
-        head.join(""),
-        "k=all"
-    ));
-    for (r, rule) in t.rules.iter().enumerate() {
-        let cells: Vec<String> = shown
-            .iter()
-            .map(|&k| format!("{:>6.2}%", 100.0 * t.accuracy_at(r, k).unwrap_or(f64::NAN)))
-            .collect();
-        let last = t.ks.len() - 1;
-        let recover = match t.recovery_k(r) {
-            Some(k) => format!("within {RECOVERY_POINTS} point of the model from k = {k}"),
-            None => format!(
-                "not within {RECOVERY_POINTS} point of the model by k = {}",
-                t.ks[last - 1]
-            ),
-        };
-        printer.data(format!(
-            "  {:<10} {}  {:>6.2}%  {recover}",
-            rule.name(),
-            cells.join(""),
-            100.0 * t.accuracy(r, last)
+impl Default for TruncationOptions {
+    fn default() -> Self {
+        Self {
+            max_k: 30,
+            rules: vec![Selection::Abs, Selection::Paired, Selection::Activation],
+        }
+    }
+}
+
+/// The truncation curves of `eval`'s model on its test set: every class decomposed, the
+/// accuracy computed for each rule and k, and `truncation.{csv,json}` and the figure
+/// `truncation.{png,svg}` written into `out`.
+pub fn truncation(
+    eval: &ImageEvaluation,
+    options: &TruncationOptions,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<Evaluated<Truncation>> {
+    if options.rules.is_empty() {
+        return Err(Error::argument(
+            Arg::Rules,
+            "",
+            "selects no rule",
+            "e.g. abs,paired",
         ));
     }
-    let all_same = t.same_as_model.iter().all(|&s| s == t.n);
-    printer.data(format!(
-        "k = all: {} as the model on {} of {} images{}",
-        if all_same {
-            "the same predictions"
-        } else {
-            "predictions differ from"
-        },
-        t.same_as_model.iter().min().copied().unwrap_or(0),
-        t.n,
-        if all_same {
-            ""
-        } else {
-            " (a bug: please report it)"
-        }
-    ));
+    let components = eval.components(progress)?;
+    let report = compute(
+        &eval.model,
+        &components,
+        &eval.data,
+        options.max_k,
+        &options.rules,
+        progress,
+    )?;
+    let files = write(&report, out, &eval.model.path.display().to_string())?;
+    Ok(Evaluated { report, files })
 }
 
 /// Truncated accuracies of `model` on `data.test` for budgets `0..=max_k` and all, for each
@@ -176,8 +142,8 @@ pub fn compute(
     data: &ImageDataset,
     max_k: usize,
     rules: &[Selection],
-    printer: &Printer,
-) -> anyhow::Result<Truncation> {
+    progress: &dyn Progress,
+) -> Result<Truncation> {
     let start = Instant::now();
     let m = &model.model;
     let d = components.d();
@@ -207,7 +173,7 @@ pub fn compute(
         })
         .collect();
     let mut kept = vec![vec![0.0f64; ks.len()]; rules.len()];
-    let bar = printer.bar(n_classes as u64, "truncate");
+    let task = progress.task("truncate", n_classes as u64);
     for c in 0..n_classes {
         let values = components.values.row(c);
         let vectors = components.vectors.slice(s![c, .., ..]);
@@ -226,9 +192,9 @@ pub fn compute(
                 kept[r][j] += orders[r].kept(k) as f64 / n_classes as f64;
             }
         }
-        bar.inc(1);
+        task.advance(1);
     }
-    bar.finish_and_clear();
+    drop(task);
 
     let mut class_totals = vec![0usize; n_classes];
     for &l in &labels {
@@ -273,7 +239,7 @@ pub fn compute(
 
 /// Writes `truncation.csv`, `truncation.json` and the figure `truncation.{png,svg}` into
 /// `out`; returns the paths (CSV, JSON, PNG).
-pub fn write(t: &Truncation, out: &Path, model_label: &str) -> anyhow::Result<Vec<PathBuf>> {
+pub fn write(t: &Truncation, out: &Path, model_label: &str) -> Result<Vec<PathBuf>> {
     ensure_dir(out)?;
     let n_classes = t.class_totals.len();
     let mut header: Vec<String> = ["rule", "k", "accuracy", "correct", "total", "components"]
@@ -349,7 +315,7 @@ pub fn write(t: &Truncation, out: &Path, model_label: &str) -> anyhow::Result<Ve
 }
 
 /// The curve figure: accuracy against k per rule, the full model as a dashed line.
-pub fn draw(t: &Truncation, stem: &Path, title: &str) -> anyhow::Result<PathBuf> {
+pub fn draw(t: &Truncation, stem: &Path, title: &str) -> Result<PathBuf> {
     let last = t.ks.len() - 1;
     let x: Array1<f64> = t.ks[..last].iter().map(|&k| k as f64).collect();
     let ys: Vec<Array1<f64>> = (0..t.rules.len())

@@ -119,6 +119,10 @@ impl Task for BarTask {
     fn skip(&self, n: u64) {
         self.bar.inc(n);
     }
+
+    fn message(&self, text: &str) {
+        self.bar.set_message(text.to_string());
+    }
 }
 
 impl Drop for BarTask {

@@ -30,6 +30,9 @@ pub trait Task: Send + Sync {
     fn skip(&self, n: u64) {
         self.advance(n);
     }
+
+    /// What the task is working on now (the model being trained), shown beside its count.
+    fn message(&self, _text: &str) {}
 }
 
 /// Reports nothing and never stops.

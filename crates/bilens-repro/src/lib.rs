@@ -19,9 +19,11 @@
 //! | `studies` | what is measured on the models |
 //! | `claims` | the claims table |
 //! | `report` | `REPORT.md` |
+//! | `provenance` | the date and machine a report records |
 
 mod budget;
 mod claims;
+mod provenance;
 mod report;
 mod studies;
 mod training;
@@ -40,7 +42,7 @@ use claims::claims;
 use studies::{
     SweepCell, adversarial_regimes, consistency_study, evaluate_main, hosvd_panel, write_sweep,
 };
-use training::{MAIN_SEED, SHIPPED_MODEL, Trainer, accuracy, same_recipe, shipped};
+use training::{MAIN_SEED, Trainer, accuracy, same_recipe};
 
 /// What goes wrong in a reproduction: a library call, or training a model.
 #[derive(Debug, thiserror::Error)]
@@ -116,14 +118,15 @@ pub fn reproduce_mnist(
     let start = Instant::now();
     let budget = options.budget.clone();
     let out = &options.out;
-    let data_dir = options
-        .data
-        .clone()
-        .unwrap_or_else(|| shipped("data/mnist"));
-    let fashion_dir = options
-        .fashion_data
-        .clone()
-        .unwrap_or_else(|| shipped("data/fashion-mnist"));
+    let data_dir = match &options.data {
+        Some(d) => d.clone(),
+        None => bilens::shipped::mnist()?,
+    };
+    // Where the report says it looked when there is no Fashion-MNIST.
+    let fashion_dir = match &options.fashion_data {
+        Some(d) => d.clone(),
+        None => bilens::shipped::fashion_mnist().unwrap_or_else(|_| "data/fashion-mnist".into()),
+    };
     let data = load_data(&data_dir)?;
     let fashion = match load_data(&fashion_dir) {
         Ok(d) => Some(d),
@@ -172,9 +175,11 @@ pub fn reproduce_mnist(
     // The shipped model was trained by `bilens train mnist` on the shipped data with the
     // default recipe: when this budget asks for exactly that recipe and data, it is the main
     // model, and training it again would only reproduce the same weights.
-    let shipped_main = shipped(SHIPPED_MODEL);
-    let main = if options.data.is_none() && same_recipe(&shipped_main, &main_config) {
-        trainer.reuse(&shipped_main, &main_config, "the main model")?
+    let shipped_main = bilens::shipped::model_dir()
+        .ok()
+        .filter(|dir| options.data.is_none() && same_recipe(dir, &main_config));
+    let main = if let Some(dir) = &shipped_main {
+        trainer.reuse(dir, &main_config, "the main model")?
     } else {
         trainer.get(
             &out.join("models/main"),
@@ -183,7 +188,7 @@ pub fn reproduce_mnist(
             "the main model",
         )?
     };
-    let main_is_shipped = main.path.starts_with(&shipped_main);
+    let main_is_shipped = shipped_main.is_some();
     let main_results = evaluate_main(
         &main,
         &data,
@@ -326,8 +331,8 @@ mod tests {
     use bilens_train::TrainConfig;
 
     use crate::budget::Budget;
-    use crate::report::now_utc;
-    use crate::training::{MAIN_SEED, SHIPPED_MODEL, same_recipe, shipped};
+    use crate::provenance::now_utc;
+    use crate::training::{MAIN_SEED, same_recipe};
 
     #[test]
     fn dates_are_civil() {
@@ -345,12 +350,13 @@ mod tests {
             seed: MAIN_SEED,
             ..TrainConfig::default()
         };
-        assert!(same_recipe(&shipped(SHIPPED_MODEL), &config));
+        let shipped = bilens::shipped::model_dir().expect("the shipped model is in data/");
+        assert!(same_recipe(&shipped, &config));
         let other = TrainConfig {
             epochs: Budget::full().main_epochs,
             ..config
         };
-        assert!(!same_recipe(&shipped(SHIPPED_MODEL), &other));
+        assert!(!same_recipe(&shipped, &other));
     }
 
     #[test]

@@ -2,33 +2,19 @@
 //! with `resume` the models of an earlier run in the output directory.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use bilens::eval::{ImageModel, write_json};
 use bilens::{Progress, Task};
 use bilens_io::{ImageDataset, ImageSet, LayoutSpec, load_model};
-use bilens_train::{TrainConfig, train};
+use bilens_train::{TrainConfig, saved_recipe, train};
 use serde_json::json;
 
 use crate::{Error, Result};
 
 /// The seed of the main model (the shipped model's).
 pub(crate) const MAIN_SEED: u64 = 42;
-
-/// The shipped MNIST model, reused as the main model when its recipe is the budget's.
-pub(crate) const SHIPPED_MODEL: &str = "data/models/mnist-bilinear";
-
-/// `path` as given if it exists, else relative to the repository this binary was built from.
-pub(crate) fn shipped(path: &str) -> PathBuf {
-    let here = PathBuf::from(path);
-    if here.exists() {
-        return here;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
 
 /// Trains models, or reuses identical ones already in the output directory with `--resume`.
 pub(crate) struct Trainer<'a> {
@@ -147,24 +133,9 @@ impl Trainer<'_> {
     }
 }
 
-/// Whether `dir/config.json` was written for exactly this recipe.
+/// Whether `dir` holds a model trained with exactly this recipe (its `config.json`).
 pub(crate) fn same_recipe(dir: &Path, c: &TrainConfig) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else {
-        return false;
-    };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return false;
-    };
-    let f = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
-    let u = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
-    u("d_hidden") == Some(c.width as u64)
-        && u("epochs") == Some(c.epochs as u64)
-        && u("seed") == Some(c.seed)
-        && u("batch_size") == Some(c.batch_size as u64)
-        && f("noise") == Some(c.noise_std)
-        && f("wd") == Some(c.weight_decay)
-        && f("lr") == Some(c.lr)
-        && v.get("residual").and_then(serde_json::Value::as_bool) == Some(c.residual)
+    saved_recipe(dir).as_ref() == Some(c)
 }
 
 /// Test accuracy of a model (forward pass in f64).

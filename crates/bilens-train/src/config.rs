@@ -1,5 +1,7 @@
 //! The training recipe as one plain struct, and the checks that run before any work.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -132,4 +134,40 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// `config.json` in the public code's `image.Config` vocabulary, so that
+/// `Config(**json.load(f))` rebuilds the model there.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ImageConfigJson {
+    pub(crate) d_hidden: usize,
+    pub(crate) n_layer: usize,
+    pub(crate) d_input: usize,
+    pub(crate) d_output: usize,
+    pub(crate) residual: bool,
+    pub(crate) bias: bool,
+    pub(crate) lr: f64,
+    pub(crate) wd: f64,
+    pub(crate) epochs: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) seed: u64,
+    pub(crate) noise: f64,
+}
+
+/// The recipe a model saved by [`crate::TrainedModel::save`] in `dir` was trained with, read
+/// back from its `config.json`; `None` when there is none or it is not one of ours (a
+/// reproduction reuses a model only when its recipe is exactly the one asked for).
+pub fn saved_recipe(dir: &Path) -> Option<TrainConfig> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let c: ImageConfigJson = serde_json::from_str(&text).ok()?;
+    Some(TrainConfig {
+        width: c.d_hidden,
+        epochs: c.epochs,
+        lr: c.lr,
+        weight_decay: c.wd,
+        batch_size: c.batch_size,
+        noise_std: c.noise,
+        seed: c.seed,
+        residual: c.residual,
+    })
 }

@@ -66,7 +66,7 @@ mod optim;
 mod schedule;
 mod train;
 
-pub use config::{DEFAULT_EPOCHS, TrainConfig};
+pub use config::{DEFAULT_EPOCHS, TrainConfig, saved_recipe};
 pub use error::{Result, TrainError};
 pub use schedule::cosine_lr;
 pub use train::{EpochReport, Evaluation, TrainedModel, evaluate, train};

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::config::TrainConfig;
+use crate::config::{ImageConfigJson, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::grad::{Backward, loss_and_grad};
 use crate::model::{Activations, Params, cross_entropy, forward};
@@ -68,24 +68,6 @@ pub struct TrainedModel {
 const EMBED: &str = "embed.weight";
 const BLOCK: &str = "blocks.0.weight";
 const HEAD: &str = "head.weight";
-
-/// `config.json` in the public code's `image.Config` vocabulary, so that
-/// `Config(**json.load(f))` rebuilds the model there.
-#[derive(Serialize)]
-struct ImageConfigJson {
-    d_hidden: usize,
-    n_layer: usize,
-    d_input: usize,
-    d_output: usize,
-    residual: bool,
-    bias: bool,
-    lr: f64,
-    wd: f64,
-    epochs: usize,
-    batch_size: usize,
-    seed: u64,
-    noise: f64,
-}
 
 impl TrainedModel {
     /// The configuration it was trained with.

@@ -15,12 +15,28 @@ pub const DATA_ENV: &str = "BILENS_DATA";
 
 /// The shipped model, relative to the data directory.
 const MODEL: &str = "models/mnist-bilinear/model.safetensors";
+/// The shipped model's directory, relative to the data directory.
+const MODEL_DIR: &str = "models/mnist-bilinear";
 /// The shipped MNIST dataset, relative to the data directory.
 const MNIST: &str = "mnist";
+/// The Fashion-MNIST directory, relative to the data directory.
+const FASHION_MNIST: &str = "fashion-mnist";
 
 /// The shipped MNIST model (`data/models/mnist-bilinear/model.safetensors`).
 pub fn model() -> Result<PathBuf> {
     find(MODEL)
+}
+
+/// The shipped model's directory (`data/models/mnist-bilinear`): the model and the
+/// `config.json` of the recipe it was trained with.
+pub fn model_dir() -> Result<PathBuf> {
+    find(MODEL_DIR)
+}
+
+/// The Fashion-MNIST directory (`data/fashion-mnist`). Its fetch script is shipped, its data
+/// is not: the directory may hold no dataset until the script has run.
+pub fn fashion_mnist() -> Result<PathBuf> {
+    find(FASHION_MNIST)
 }
 
 /// The shipped MNIST dataset directory (`data/mnist`).

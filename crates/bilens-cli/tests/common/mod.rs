@@ -186,3 +186,25 @@ pub fn coefficients(p: &[f64], u: &[f64], h: usize) -> Vec<f64> {
     }
     c
 }
+
+/// Writes the first `n_train` training and `n_test` test images of the shipped MNIST into
+/// `dir` as raw IDX files, and returns `dir` as a string.
+pub fn mnist_slice(dir: &Path, n_train: usize, n_test: usize) -> String {
+    let d = bilens_io::load_image_dataset(&repo().join("data/mnist")).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let write = |name: &str, set: &bilens_io::ImageSet, n: usize| {
+        let mut images = vec![0, 0, 8, 3];
+        for dim in [n, set.rows, set.cols] {
+            images.extend((dim as u32).to_be_bytes());
+        }
+        images.extend(set.images.slice(ndarray::s![..n, ..]).iter());
+        let mut labels = vec![0, 0, 8, 1];
+        labels.extend((n as u32).to_be_bytes());
+        labels.extend(set.labels.iter().take(n));
+        std::fs::write(dir.join(format!("{name}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{name}-labels-idx1-ubyte")), labels).unwrap();
+    };
+    write("train", &d.train, n_train);
+    write("t10k", &d.test, n_test);
+    dir.to_str().unwrap().to_string()
+}

@@ -29,7 +29,7 @@ pub struct Budget {
 
 impl Budget {
     /// The default: a few minutes of training on two cores (the main MNIST model is the
-    /// shipped one when the data is the shipped MNIST; see [`SHIPPED_MODEL`]).
+    /// shipped one when the data is the shipped MNIST; see [`bilens::shipped::model_dir`]).
     pub fn quick() -> Self {
         Self {
             name: "quick",

@@ -1,5 +1,5 @@
 //! `bilens eval adversarial MODEL --data DIR --out DIR`: adversarial masks built from the
-//! weights alone, against randomly permuted masks ([`bilens::eval::adversarial`]).
+//! weights alone, against randomly permuted masks ([`bilens::eval::adversarial()`]).
 
 use bilens::eval::{Adversarial, AdversarialOptions, ImageEvaluation};
 use bilens::{Arg, Error, RowSet};

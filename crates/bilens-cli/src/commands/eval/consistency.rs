@@ -1,5 +1,5 @@
 //! `bilens eval consistency MODEL MODEL... --out DIR`: do independently trained models find
-//! the same eigenvectors? ([`bilens::eval::consistency`])
+//! the same eigenvectors? ([`bilens::eval::consistency()`])
 
 use bilens::eval::{Consistency, ConsistencyOptions};
 

@@ -1,5 +1,5 @@
 //! `bilens eval explain MODEL --data DIR --index I --out DIR`: one test image explained from
-//! the weights ([`bilens::eval::explain`]).
+//! the weights ([`bilens::eval::explain()`]).
 
 use bilens::eval::{ExplainOptions, Explanation, ImageEvaluation};
 

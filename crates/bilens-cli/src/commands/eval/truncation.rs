@@ -1,5 +1,5 @@
 //! `bilens eval truncation MODEL --data DIR --max-k K --out DIR`: test accuracy when every
-//! class logit is rebuilt from only k of its components ([`bilens::eval::truncation`]).
+//! class logit is rebuilt from only k of its components ([`bilens::eval::truncation()`]).
 
 use bilens::eval::{ImageEvaluation, RECOVERY_POINTS, Truncation, TruncationOptions};
 

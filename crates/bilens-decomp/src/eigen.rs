@@ -13,6 +13,8 @@ use crate::error::DecompError;
 use crate::interaction::frobenius_sq;
 use crate::lanczos::{LanczosParams, lanczos_applies, lanczos_top_k};
 use crate::linalg;
+pub use crate::order::Order;
+use crate::order::pick;
 use crate::scalar::Real;
 
 /// Which eigensolver to use for the top k components.
@@ -86,37 +88,6 @@ pub enum Solver {
     /// the full solver was used instead.
     LanczosFallback,
 }
-
-/// The order in which components are reported.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum Order {
-    /// Largest `|λ|` first (the default: the best rank-k approximation keeps the first k).
-    #[default]
-    #[cfg_attr(feature = "clap", value(name = "abs"))]
-    AbsDescending,
-    /// Largest `λ` first (most positive to most negative).
-    Descending,
-    /// Smallest `λ` first (LAPACK's and torch's order).
-    Ascending,
-}
-
-impl Order {
-    /// The name used in metadata and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Order::AbsDescending => "abs-descending",
-            Order::Descending => "descending",
-            Order::Ascending => "ascending",
-        }
-    }
-}
-
-crate::names::named!(
-    Order,
-    "component order",
-    [Order::AbsDescending, Order::Descending, Order::Ascending]
-);
 
 /// The top components of one symmetric matrix plus the spectrum-wide sums that statistics
 /// need even when only some components are kept.
@@ -213,33 +184,6 @@ pub fn eigh_full<T: Real>(
     })
 }
 
-/// Indices of the first `k` eigenvalues of `ascending` (faer's nondecreasing order) in `order`.
-/// Walks inward from both ends for `AbsDescending`, so the selection is `O(k)`; ties in `|λ|`
-/// prefer the positive eigenvalue, which makes the choice deterministic.
-pub(crate) fn pick<T: Real>(ascending: &[T], k: usize, order: Order) -> Vec<usize> {
-    let n = ascending.len();
-    let k = k.min(n);
-    match order {
-        Order::Ascending => (0..k).collect(),
-        Order::Descending => (0..k).map(|i| n - 1 - i).collect(),
-        Order::AbsDescending => {
-            let (mut lo, mut hi) = (0usize, n);
-            let mut out = Vec::with_capacity(k);
-            while out.len() < k {
-                let take_hi = ascending[hi - 1].abs() >= ascending[lo].abs();
-                if take_hi {
-                    hi -= 1;
-                    out.push(hi);
-                } else {
-                    out.push(lo);
-                    lo += 1;
-                }
-            }
-            out
-        }
-    }
-}
-
 /// Flips `v` so that its entry of largest magnitude (the first, on ties) is positive; returns
 /// whether it flipped.
 pub fn fix_sign<T: Real>(mut v: ArrayViewMut1<'_, T>) -> bool {
@@ -261,17 +205,6 @@ pub fn fix_sign<T: Real>(mut v: ArrayViewMut1<'_, T>) -> bool {
 mod tests {
     use super::*;
     use ndarray::array;
-
-    #[test]
-    fn pick_orders_by_absolute_value_from_both_ends() {
-        let asc = [-5.0, -1.0, 0.5, 2.0, 4.0];
-        assert_eq!(pick(&asc, 3, Order::AbsDescending), vec![0, 4, 3]);
-        assert_eq!(pick(&asc, 2, Order::Descending), vec![4, 3]);
-        assert_eq!(pick(&asc, 2, Order::Ascending), vec![0, 1]);
-        assert_eq!(pick(&asc, 9, Order::AbsDescending).len(), 5);
-        // Ties in |λ| prefer the positive value.
-        assert_eq!(pick(&[-2.0, 1.0, 2.0], 1, Order::AbsDescending), vec![2]);
-    }
 
     #[test]
     fn fix_sign_makes_largest_entry_positive() {

@@ -36,9 +36,9 @@
 use faer::Par;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
 
-use crate::eigen::{Order, pick};
 use crate::error::DecompError;
 use crate::linalg;
+use crate::order::{Order, pick};
 use crate::scalar::Real;
 
 /// Tuning of the Lanczos solver.

@@ -71,6 +71,7 @@ mod layer;
 pub mod linalg;
 mod model;
 mod names;
+mod order;
 mod outputs;
 mod params;
 mod projection;

@@ -3,16 +3,23 @@
 //! colour off.
 
 use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bilens::{Progress, Task};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Environment variable that aborts the process (as a kill would) once this many chunks of a
 /// decomposition are written: how the kill-and-resume tests interrupt a run at a known point.
 /// The library reports each written chunk to its task, so the front end can stop there.
 pub const ABORT_AFTER_CHUNKS: &str = "BILENS_TEST_ABORT_AFTER_CHUNKS";
+
+/// Every live progress bar of the process, so that notes print above them.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(MultiProgress::new)
+}
 
 /// Writes results and messages for one run of the binary.
 #[derive(Debug, Clone, Copy)]
@@ -38,22 +45,15 @@ impl Printer {
         }
     }
 
-    /// A status message on stderr (suppressed by `--quiet`).
+    /// A status message on stderr (suppressed by `--quiet`), printed above any live progress
+    /// bar: a library call's notes arrive while its bars are drawn.
     #[allow(clippy::print_stderr, reason = "the printer owns the terminal")]
     pub fn note(&self, line: impl std::fmt::Display) {
-        if !self.quiet {
-            eprintln!("{line}");
-        }
-    }
-
-    /// A status message printed above a live progress bar (or plainly when bars are off).
-    #[allow(clippy::print_stderr, reason = "the printer owns the terminal")]
-    pub fn note_above(&self, bar: &ProgressBar, line: impl std::fmt::Display) {
         if self.quiet {
             return;
         }
         if self.bars {
-            bar.println(line.to_string());
+            let _ = bars().println(line.to_string());
         } else {
             eprintln!("{line}");
         }
@@ -71,7 +71,7 @@ impl Printer {
         } else {
             "{prefix:>12} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}"
         };
-        let bar = ProgressBar::new(len).with_prefix(prefix.to_string());
+        let bar = bars().add(ProgressBar::new(len).with_prefix(prefix.to_string()));
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }

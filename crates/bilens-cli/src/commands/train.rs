@@ -48,7 +48,7 @@ fn mnist(args: &TrainMnistArgs, printer: &Printer) -> anyhow::Result<()> {
             r.seconds
         ));
         bar.inc(1);
-        printer.note_above(&bar, format!(
+        printer.note(format!(
             "epoch {:>3}/{}  lr {:.2e}  train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  {:.1} s",
             r.epoch,
             r.epochs,

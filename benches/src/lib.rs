@@ -92,3 +92,40 @@ pub fn synthetic_layer(
     }
     (BilinearLayer::new(w, v, p), dirs)
 }
+
+/// A seeded layer with power-law factors, built independently of [`synthetic_layer`]: `W` and
+/// `V` are `U diag(s) Rᵀ` with singular values `s_i ∝ (1 + i)^-0.7` and random orthonormal
+/// singular vectors `U: [d_hidden, r]`, `R: [d_in, r]` (`r = min(d_hidden, d_in)`), and a
+/// Gaussian `P` (`N(0, 1/d_hidden)`), as in issue 12's power-law benchmark.
+pub fn power_law_layer(
+    seed: u64,
+    d_in: usize,
+    d_hidden: usize,
+    d_out: usize,
+) -> BilinearLayer<f32> {
+    let r = d_hidden.min(d_in);
+    let orthonormal = |s: u64, rows: usize| -> Array2<f64> {
+        let g: Array2<f64> = randn(s, (rows, r));
+        let q = faer::Mat::from_fn(rows, r, |i, j| g[(i, j)])
+            .qr()
+            .compute_thin_Q();
+        Array2::from_shape_fn((rows, r), |(i, j)| q[(i, j)])
+    };
+    let s = Array1::from_shape_fn(r, |i| (1.0 + i as f64).powf(-0.7));
+    let factor = |seed: u64| -> Array2<f32> {
+        let u = orthonormal(seed, d_hidden) * &s;
+        u.dot(&orthonormal(seed + 1, d_in).t()).mapv(|x| x as f32)
+    };
+    let p = randn::<f32>(seed + 20, (d_out, d_hidden)) / (d_hidden as f32).sqrt();
+    BilinearLayer::new(factor(seed), factor(seed + 10), p)
+}
+
+/// `n` seeded random unit output directions `[n, d_out]`.
+pub fn unit_directions(seed: u64, n: usize, d_out: usize) -> Array2<f32> {
+    let mut dirs = randn::<f32>(seed, (n, d_out));
+    for mut row in dirs.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    dirs
+}

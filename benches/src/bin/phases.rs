@@ -3,6 +3,18 @@
 //!     cargo run --release -p bilens-benches --bin phases -- route D_IN D_HIDDEN D_OUT N K
 //!     cargo run --release -p bilens-benches --bin phases -- lanczos D K REPS [BLOCK MAX_BASIS]
 //!     cargo run --release -p bilens-benches --bin phases -- form D_IN D_OUT N REPS
+//!     cargo run --release -p bilens-benches --bin phases -- methods D K REPS
+//!     valgrind --tool=callgrind --toggle-collect='*eigh*' target/release/phases one METHOD D K
+//!
+//! `methods` times every eigensolver method on `Q(u)` of three layer families at `d_in = D`
+//! (`d_hidden = 4D`, `d_out = D`) for REPS random unit directions each: a Gaussian layer
+//! (`N(0, 1/fan_in)`, as at initialisation), a power-law one ([`power_law_layer`]) and the
+//! project's synthetic one. It prints CPU ms per output (one thread, `Par::Seq`, as inside a
+//! per-output task), which solvers ran, and the worst eigenvalue error against the f64 full
+//! decomposition relative to `|λ_1|`.
+//!
+//! `one` solves one `Q(u)` of the Gaussian layer by METHOD (`full`, `lanczos`, `tridiagonal`,
+//! `auto`): a target for callgrind, whose instruction counts do not depend on the load.
 //!
 //! `form` times only the shared-basis formation (of a layer with `d_hidden = 16`, so that the
 //! basis costs little): under `perf stat -e task-clock` its CPU time compares variants on a busy
@@ -18,9 +30,10 @@
 
 use std::time::Instant;
 
-use bilens_benches::synthetic_layer;
+use bilens_benches::{power_law_layer, random_layer, synthetic_layer, unit_directions};
 use bilens_decomp::{
-    InteractionBasis, LanczosParams, Method, Order, Par, eigh, interaction_matrix,
+    BilinearLayer, InteractionBasis, LanczosParams, Method, Order, Par, Solver, eigh,
+    interaction_matrix,
 };
 use ndarray::{Array2, Array3};
 
@@ -34,13 +47,12 @@ fn cpu_ns() -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let a: Vec<usize> = args[1..]
-        .iter()
-        .map(|s| s.parse().expect("number"))
-        .collect();
+    let a: Vec<usize> = args[1..].iter().map(|s| s.parse().unwrap_or(0)).collect();
     match args[0].as_str() {
         "route" => route(a[0], a[1], a[2], a[3], a[4]),
         "form" => form(a[0], a[1], a[2], a[3]),
+        "methods" => methods(a[0], a[1], a[2]),
+        "one" => one(&args[1], a[1], a[2]),
         "lanczos" => lanczos(a[0], a[1], a[2], a.get(3).copied(), a.get(4).copied()),
         m => panic!("unknown mode {m}"),
     }
@@ -150,4 +162,107 @@ fn form(d: usize, o: usize, n: usize, reps: usize) {
     let tf = t.elapsed().as_secs_f64() / reps as f64;
     let fl = (n * o * d * (d + 1)) as f64;
     println!("form {n}: {tf:.3} s, {:.0} GFLOP/s wall", fl / tf / 1e9);
+}
+
+fn methods(d: usize, k: usize, reps: usize) {
+    let dirs = unit_directions(40, reps, d);
+    let families: [(&str, BilinearLayer<f32>); 3] = [
+        ("gaussian", random_layer(1, d, 4 * d, d)),
+        ("power-law", power_law_layer(2, d, 4 * d, d)),
+        ("synthetic", synthetic_layer(0, d, 4 * d, d, 1).0),
+    ];
+    let p = LanczosParams::default();
+    for (name, layer) in &families {
+        let qs: Vec<Array2<f32>> = dirs
+            .rows()
+            .into_iter()
+            .map(|u| interaction_matrix(layer, u))
+            .collect();
+        let exact: Vec<Vec<f64>> = qs
+            .iter()
+            .map(|q| {
+                let s = eigh(
+                    q.mapv(f64::from).view(),
+                    Some(k),
+                    Order::AbsDescending,
+                    false,
+                    Method::Full,
+                    &p,
+                    Par::Seq,
+                )
+                .expect("full");
+                s.values.to_vec()
+            })
+            .collect();
+        for method in [
+            Method::Full,
+            Method::Lanczos,
+            Method::Tridiagonal,
+            Method::Auto,
+        ] {
+            let mut solvers: Vec<Solver> = Vec::new();
+            let mut worst = 0.0f64;
+            let c = cpu_ns();
+            for (q, want) in qs.iter().zip(&exact) {
+                let s = eigh(
+                    q.view(),
+                    Some(k),
+                    Order::AbsDescending,
+                    true,
+                    method,
+                    &p,
+                    Par::Seq,
+                )
+                .expect("solves");
+                solvers.push(s.solver);
+                for (a, b) in s.values.iter().zip(want) {
+                    worst = worst.max((f64::from(*a) - b).abs() / want[0].abs());
+                }
+            }
+            let ms = (cpu_ns() - c) / 1e6 / reps as f64;
+            let mut kinds: Vec<String> = Vec::new();
+            for kind in [
+                Solver::Full,
+                Solver::Lanczos,
+                Solver::LanczosFallback,
+                Solver::Tridiagonal,
+                Solver::TridiagonalFallback,
+            ] {
+                let n = solvers.iter().filter(|s| **s == kind).count();
+                if n > 0 {
+                    kinds.push(format!("{kind:?} {n}"));
+                }
+            }
+            println!(
+                "{name:<10} d {d} k {k} {:<12} {ms:8.1} ms cpu/output  [{}]  worst err {worst:.1e}",
+                method.name(),
+                kinds.join(", ")
+            );
+        }
+    }
+}
+
+fn one(method: &str, d: usize, k: usize) {
+    let method: Method = method.parse().expect("a method name");
+    let q = interaction_matrix(
+        &random_layer::<f32>(1, d, 4 * d, d),
+        unit_directions(40, 1, d).row(0),
+    );
+    let c = cpu_ns();
+    let s = eigh(
+        q.view(),
+        Some(k),
+        Order::AbsDescending,
+        true,
+        method,
+        &LanczosParams::default(),
+        Par::Seq,
+    )
+    .expect("solves");
+    println!(
+        "{} d {d} k {k}: {:?}, {:.1} ms cpu",
+        method.name(),
+        s.solver,
+        (cpu_ns() - c) / 1e6
+    );
 }

@@ -11,22 +11,28 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1};
 
 use crate::error::DecompError;
 use crate::interaction::frobenius_sq;
-use crate::lanczos::{LanczosParams, lanczos_applies, lanczos_top_k};
+use crate::lanczos::{LanczosParams, Watch, lanczos_applies, lanczos_top_k};
 use crate::linalg;
 pub use crate::order::Order;
 use crate::order::pick;
 use crate::scalar::Real;
+use crate::tridiagonal::tridiagonal_top_k;
 
 /// Which eigensolver to use for the top k components.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Method {
     /// Choose by cost: Lanczos when only a small fraction of the spectrum is wanted of a
-    /// large enough matrix ([`Method::resolve`]), the full solver otherwise.
+    /// large enough matrix ([`Method::resolve`]), watched as it runs and handed over to the
+    /// tridiagonal path once its residuals say it would cost more than that path; the full
+    /// solver otherwise.
     #[default]
     #[cfg_attr(
         feature = "clap",
-        value(help = "Lanczos for a small top-k of a large matrix, the full solver otherwise")
+        value(
+            help = "Lanczos for a small top-k of a large matrix (handed over to the tridiagonal \
+                      path when it converges slowly), the full solver otherwise"
+        )
     )]
     Auto,
     /// Dense divide-and-conquer decomposition of the whole spectrum.
@@ -41,6 +47,17 @@ pub enum Method {
         )
     )]
     Lanczos,
+    /// Householder tridiagonalisation, bisection for the wanted eigenvalues and inverse
+    /// iteration for the k kept eigenvectors only: the same cost on every spectrum (falls back
+    /// to the full solver if a self-check fails; see [`Solver::TridiagonalFallback`]).
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            help = "Tridiagonal reduction, bisection and inverse iteration for the top k only: \
+                      the same cost on every spectrum"
+        )
+    )]
+    Tridiagonal,
 }
 
 impl Method {
@@ -50,6 +67,7 @@ impl Method {
             Method::Auto => "auto",
             Method::Full => "full",
             Method::Lanczos => "lanczos",
+            Method::Tridiagonal => "tridiagonal",
         }
     }
 
@@ -74,7 +92,12 @@ impl Method {
 crate::names::named!(
     Method,
     "method",
-    [Method::Auto, Method::Full, Method::Lanczos]
+    [
+        Method::Auto,
+        Method::Full,
+        Method::Lanczos,
+        Method::Tridiagonal
+    ]
 );
 
 /// The solver that actually produced a spectrum.
@@ -87,6 +110,19 @@ pub enum Solver {
     /// Lanczos was asked for but did not converge (or the problem was too small for it), and
     /// the full solver was used instead.
     LanczosFallback,
+    /// The tridiagonal top-k path, with every self-check passed.
+    Tridiagonal,
+    /// The tridiagonal path was asked for but a self-check failed, and the full solver was used
+    /// instead.
+    TridiagonalFallback,
+}
+
+impl Solver {
+    /// Whether the requested solver gave up and the full solver produced the result (what the
+    /// results' fallback count counts).
+    pub fn fell_back(self) -> bool {
+        matches!(self, Solver::LanczosFallback | Solver::TridiagonalFallback)
+    }
 }
 
 /// The top components of one symmetric matrix plus the spectrum-wide sums that statistics
@@ -106,8 +142,8 @@ pub struct Spectrum<T> {
 }
 
 /// The top `k` components of the symmetric matrix `q` (all when `k` is `None`) in `order`, by
-/// `method` (see [`Method::resolve`]). The contract is that of [`eigh_full`]; with Lanczos,
-/// `abs_sum` is `None` (the rest of the spectrum is not computed).
+/// `method` (see [`Method::resolve`]). The contract is that of [`eigh_full`]; with Lanczos or
+/// the tridiagonal path, `abs_sum` is `None` (the rest of the spectrum is not computed).
 pub fn eigh<T: Real>(
     q: ArrayView2<'_, T>,
     k: Option<usize>,
@@ -120,27 +156,69 @@ pub fn eigh<T: Real>(
     let d = q.nrows();
     let k_eff = k.unwrap_or(d).min(d);
     match method.resolve::<T>(d, k, lanczos) {
-        Method::Lanczos => match lanczos_top_k(q, k_eff, order, lanczos, par)? {
-            Some(ritz) => {
-                let mut vectors = ritz.vectors;
-                for row in vectors.rows_mut() {
-                    fix_sign(row);
+        Method::Lanczos => {
+            // `auto` watches Lanczos and hands over to the tridiagonal path once Lanczos would
+            // cost more than it; an explicit `lanczos` runs to its own limits.
+            let watch = (method == Method::Auto).then(|| Watch::new(auto_budget(d)));
+            match lanczos_top_k(q, k_eff, order, lanczos, watch, par)? {
+                Some(ritz) => {
+                    let mut vectors = ritz.vectors;
+                    for row in vectors.rows_mut() {
+                        fix_sign(row);
+                    }
+                    Ok(Spectrum {
+                        values: Array1::from(ritz.values),
+                        vectors: want_vectors.then_some(vectors),
+                        norm_sq: frobenius_sq(q),
+                        abs_sum: None,
+                        solver: Solver::Lanczos,
+                    })
                 }
-                Ok(Spectrum {
-                    values: Array1::from(ritz.values),
-                    vectors: want_vectors.then_some(vectors),
-                    norm_sq: frobenius_sq(q),
-                    abs_sum: None,
-                    solver: Solver::Lanczos,
-                })
+                None if method == Method::Auto => {
+                    tridiagonal_or_full(q, k_eff, order, want_vectors, par)
+                }
+                None => {
+                    let mut sp = eigh_full(q, Some(k_eff), order, want_vectors, par)?;
+                    sp.solver = Solver::LanczosFallback;
+                    Ok(sp)
+                }
             }
-            None => {
-                let mut sp = eigh_full(q, Some(k_eff), order, want_vectors, par)?;
-                sp.solver = Solver::LanczosFallback;
-                Ok(sp)
-            }
-        },
+        }
+        Method::Tridiagonal => tridiagonal_or_full(q, k_eff, order, want_vectors, par),
         _ => eigh_full(q, Some(k_eff), order, want_vectors, par),
+    }
+}
+
+/// The multiplied columns `auto` lets Lanczos spend on a `d x d` matrix before handing over to
+/// the tridiagonal path: the tridiagonal path's cost in units of Lanczos columns, measured (see
+/// benches/README.md), so that a hand-over wastes at most a fraction of it and a Lanczos run
+/// that is going to cost more is stopped early by the watch's extrapolation.
+fn auto_budget(d: usize) -> usize {
+    d / 2
+}
+
+/// The tridiagonal top-k path, or the full solver (reported as a fallback) when one of its
+/// self-checks fails.
+fn tridiagonal_or_full<T: Real>(
+    q: ArrayView2<'_, T>,
+    k: usize,
+    order: Order,
+    want_vectors: bool,
+    par: Par,
+) -> Result<Spectrum<T>, DecompError> {
+    match tridiagonal_top_k(q, k, order, want_vectors, par) {
+        Some(top) => Ok(Spectrum {
+            values: Array1::from(top.values),
+            vectors: top.vectors,
+            norm_sq: frobenius_sq(q),
+            abs_sum: None,
+            solver: Solver::Tridiagonal,
+        }),
+        None => {
+            let mut sp = eigh_full(q, Some(k), order, want_vectors, par)?;
+            sp.solver = Solver::TridiagonalFallback;
+            Ok(sp)
+        }
     }
 }
 

@@ -143,13 +143,15 @@ pub(crate) struct RitzPairs<T> {
 
 /// The `k` eigenpairs of the symmetric `q` first in `order`, or `None` when the solver did not
 /// converge within `params.max_restarts` (or the problem is too small for it; see
-/// [`lanczos_applies`]). Computed in f64 whatever `T` is, except for the products with an f32
-/// `q` (see the module docs).
+/// [`lanczos_applies`]), or when `watch` judged that it would not converge within its budget.
+/// Computed in f64 whatever `T` is, except for the products with an f32 `q` (see the module
+/// docs).
 pub(crate) fn lanczos_top_k<T: Real>(
     q: ArrayView2<'_, T>,
     k: usize,
     order: Order,
     params: &LanczosParams,
+    watch: Option<Watch>,
     par: Par,
 ) -> Result<Option<RitzPairs<T>>, DecompError> {
     let Some(plan) = params.plan::<T>(q.nrows(), k) else {
@@ -195,14 +197,20 @@ pub(crate) fn lanczos_top_k<T: Real>(
             *o = y.as_f64();
         }
     };
-    Ok(
-        krylov_schur(d, &mut matvec, k, order, &plan, params.max_restarts, par)?.map(|r| {
-            RitzPairs {
-                values: r.values.into_iter().map(T::of_f64).collect(),
-                vectors: r.vectors.mapv(T::of_f64),
-            }
-        }),
-    )
+    Ok(krylov_schur(
+        d,
+        &mut matvec,
+        k,
+        order,
+        &plan,
+        params.max_restarts,
+        watch,
+        par,
+    )?
+    .map(|r| RitzPairs {
+        values: r.values.into_iter().map(T::of_f64).collect(),
+        vectors: r.vectors.mapv(T::of_f64),
+    }))
 }
 
 /// All eigenpairs of the small symmetric `h` (lower triangle read): values ascending and the
@@ -273,6 +281,7 @@ fn krylov_schur(
     order: Order,
     plan: &Plan,
     max_restarts: usize,
+    mut watch: Option<Watch>,
     par: Par,
 ) -> Result<Option<RitzPairs<f64>>, DecompError> {
     let b = plan.block;
@@ -293,11 +302,14 @@ fn krylov_schur(
     kb.nv = append_block(&mut kb.v, 0, scratch.view_mut(), &mut rng, par).0;
     let mut next_check = plan.first_check;
     let mut restarts = 0;
+    // Columns multiplied by Q so far (what the watch budgets).
+    let mut spent = 0;
     loop {
         // Multiply the pending block and orthogonalise its product into the next block.
         let (a, e) = (kb.nz, kb.nv);
         matvec(kb.v.slice(s![.., a..e]), kb.z.slice_mut(s![.., a..e]));
         kb.nz = e;
+        spent += e - a;
         if e < cap {
             let mut w = scratch.view_mut();
             w.assign(&kb.z.slice(s![.., a..e]));
@@ -361,9 +373,8 @@ fn krylov_schur(
                 })
                 .fold(0.0, f64::max)
         });
-        let converged = match estimated {
-            Some(worst) if worst > limit => false,
-            Some(_) if kb.exact => true,
+        let worst = match estimated {
+            Some(worst) if worst > limit || kb.exact => worst,
             _ => {
                 let yw = Array2::from_shape_fn((nz, k).f(), |(i, j)| y[(i, wanted[j])]);
                 let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw.view(), par);
@@ -371,12 +382,12 @@ fn krylov_schur(
                 for (j, &th) in theta.iter().enumerate() {
                     r.column_mut(j).scaled_add(-th, &x.column(j));
                 }
-                let worst = (0..k)
+                (0..k)
                     .map(|j| r.column(j).dot(&r.column(j)).sqrt())
-                    .fold(0.0, f64::max);
-                worst <= limit
+                    .fold(0.0, f64::max)
             }
         };
+        let converged = worst <= limit;
         if converged || nz >= d {
             let yw = Array2::from_shape_fn((nz, k).f(), |(i, j)| y[(i, wanted[j])]);
             let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw.view(), par);
@@ -384,6 +395,11 @@ fn krylov_schur(
                 values: theta,
                 vectors: x.t().to_owned(),
             }));
+        }
+        if let Some(w) = watch.as_mut()
+            && w.gives_up(spent, worst / norm_est.max(f64::MIN_POSITIVE), plan.tol)
+        {
+            return Ok(None);
         }
         if nz < cap {
             next_check = (nz + plan.step).min(cap);
@@ -403,7 +419,46 @@ fn krylov_schur(
             &mut rng,
             par,
         )?;
+        spent += kb.nz;
         next_check = cap;
+    }
+}
+
+/// A convergence watch: the columns Lanczos may multiply before another solver would have been
+/// cheaper, and the residual trend it extrapolates to decide early that it will not make it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Watch {
+    budget: usize,
+    /// The last check: columns spent and the worst relative residual then.
+    last: (usize, f64),
+}
+
+impl Watch {
+    /// A watch that gives up at `budget` multiplied columns, or as soon as the residuals'
+    /// geometric trend says the tolerance would be reached only after that.
+    pub(crate) fn new(budget: usize) -> Self {
+        // Before any product, the residual is of the order of ‖Q‖.
+        Self {
+            budget,
+            last: (0, 1.0),
+        }
+    }
+
+    /// Whether to give up, at `spent` columns with worst relative residual `worst`.
+    fn gives_up(&mut self, spent: usize, worst: f64, tol: f64) -> bool {
+        let (c0, r0) = std::mem::replace(&mut self.last, (spent, worst));
+        if spent >= self.budget {
+            return true;
+        }
+        // Residuals decay roughly geometrically in the columns spent; extrapolate the latest
+        // rate. A rate that is not a decrease (just after a restart, whose estimates are lower
+        // bounds) predicts nothing: only the budget stops it then.
+        let rate = (worst / r0).ln() / (spent - c0).max(1) as f64;
+        if !(rate < 0.0) || worst <= tol {
+            return false;
+        }
+        let needed = (tol / worst).ln() / rate;
+        spent as f64 + needed > self.budget as f64
     }
 }
 

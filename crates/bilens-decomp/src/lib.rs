@@ -18,6 +18,7 @@
 //! |---|---|---|---|
 //! | [`interaction_matrix`] | `Q(u)` from the factors, symmetrised | `2 d_hidden d_in²` | always; the 3-tensor `B` is never formed |
 //! | [`eigh_full`] | dense symmetric eigendecomposition, sorted and sign-fixed | `~5 d_in³` (`4/3 d_in³` values only) | you want the whole spectrum, or `k` is a sizeable fraction of `d_in` |
+//! | [`eigh`] with [`Method::Tridiagonal`] | the top k only: tridiagonal form, bisection, inverse iteration, back-transformation of k vectors | `4/3 d_in³ + 4 d_in² k` whatever the spectrum | `k ≪ d_in` and the spectrum is flat (Lanczos converges slowly); `Method::Auto` hands over to it |
 //! | [`decompose`] / [`decompose_chunked`] | the above for many output directions, rayon across outputs | per output as above | classes, token or SAE directions |
 //! | [`truncated_sums`] | every output rebuilt from k of its components, for all k and [`Selection`] rules at once | one `n × d_in × d` GEMM per output, then `O(n d)` per rule | truncation curves (docs/MATH.md section 7) |
 //! | [`pseudo_inverse_rows`], [`LineProbe`] | adversarial masks `u_j · m_i = δ_ij`; a model's outputs along `x + s m`, an exact quadratic in `s` | `O(k² d)`; `O(n h)` per direction | masks from the weights alone (section 8) |
@@ -80,6 +81,8 @@ mod shared;
 mod sign;
 mod similarity;
 mod stats;
+mod sturm;
+mod tridiagonal;
 mod truncate;
 
 pub use adversarial::{LineOutputs, LineProbe, pseudo_inverse_rows};

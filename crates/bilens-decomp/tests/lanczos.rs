@@ -4,121 +4,24 @@
 
 #![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
+mod common;
+
 use bilens_decomp::{
-    BilinearLayer, LanczosParams, Method, Order, Par, Solver, eigh, eigh_full, interaction_matrix,
+    BilinearLayer, LanczosParams, Method, Order, Par, Solver, eigh, interaction_matrix,
     lanczos_applies,
 };
-use ndarray::{Array1, Array2, ArrayView2};
+use common::{randn, with_spectrum};
+use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 
-fn randn(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> Array2<f64> {
-    Array2::from_shape_simple_fn(shape, || StandardNormal.sample(rng))
-}
-
-/// A random orthogonal basis `[d, d]`.
-fn orthogonal(rng: &mut ChaCha8Rng, d: usize) -> Array2<f64> {
-    let a = randn(rng, (d, d));
-    let m = faer::Mat::from_fn(d, d, |i, j| a[(i, j)]);
-    let q = m.qr().compute_Q();
-    Array2::from_shape_fn((d, d), |(i, j)| q[(i, j)])
-}
-
-fn with_spectrum(rng: &mut ChaCha8Rng, values: &[f64]) -> Array2<f64> {
-    let u = orthogonal(rng, values.len());
-    let scaled = &u * &Array1::from(values.to_vec());
-    let q = scaled.dot(&u.t());
-    (&q + &q.t()) / 2.0
-}
-
-/// Compares the top-k by Lanczos and by the full solver. Components are grouped into clusters
-/// of equal |λ| (relative 1e-8): values must agree to 1e-6 relative, and each cluster's
-/// projector must agree (this covers "vectors up to sign" for simple eigenvalues).
+/// Lanczos against the full solver (it must apply to the problem and converge).
 fn check(q: ArrayView2<'_, f64>, k: usize, order: Order, what: &str) {
-    let params = LanczosParams::default();
     assert!(
-        lanczos_applies::<f64>(&params, q.nrows(), k),
+        lanczos_applies::<f64>(&LanczosParams::default(), q.nrows(), k),
         "{what}: test problem too small"
     );
-    let lan = eigh(q, Some(k), order, true, Method::Lanczos, &params, Par::Seq).unwrap();
-    assert_eq!(
-        lan.solver,
-        Solver::Lanczos,
-        "{what}: Lanczos should converge"
-    );
-    let full = eigh_full(q, Some(k), order, true, Par::Seq).unwrap();
-    let scale = full.values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    for (i, (a, b)) in lan.values.iter().zip(full.values.iter()).enumerate() {
-        let (a, b) = if order == Order::AbsDescending {
-            (a.abs(), b.abs())
-        } else {
-            (*a, *b)
-        };
-        assert!(
-            (a - b).abs() <= 1e-6 * b.abs().max(1e-6 * scale),
-            "{what}: λ_{i} {a} vs {b}"
-        );
-    }
-    let (lv, fv) = (lan.vectors.unwrap(), full.vectors.unwrap());
-    // Every Lanczos pair is an eigenpair with its signed value.
-    for (i, v) in lv.rows().into_iter().enumerate() {
-        let r = q.dot(&v) - &v * lan.values[i];
-        assert!(
-            r.iter().all(|x| x.abs() < 1e-7 * scale),
-            "{what}: residual of pair {i}"
-        );
-    }
-    // Clusters are found on the whole spectrum, so one that continues past k is seen.
-    // Under AbsDescending, +λ and −λ tie and may come in either order: cluster by |λ| then.
-    let key = |x: f64| {
-        if order == Order::AbsDescending {
-            x.abs()
-        } else {
-            x
-        }
-    };
-    let all = eigh_full(q, None, order, false, Par::Seq).unwrap().values;
-    let mut start = 0;
-    while start < k {
-        let mut end = start + 1;
-        while end < all.len() && (key(all[end]) - key(all[start])).abs() <= 1e-8 * scale {
-            end += 1;
-        }
-        if end > k {
-            // The cluster straddles the cut: any basis of part of it is valid; only check that
-            // Lanczos's vectors lie in the full cluster's eigenspace (residual test).
-            for i in start..k {
-                let r = q.dot(&lv.row(i)) - &lv.row(i) * lan.values[i];
-                assert!(
-                    r.iter().all(|x| x.abs() < 1e-7 * scale),
-                    "{what}: straddling cluster vector {i}"
-                );
-            }
-            break;
-        }
-        let proj = |v: &Array2<f64>| {
-            let block = v.slice(ndarray::s![start..end, ..]);
-            block.t().dot(&block)
-        };
-        let diff = proj(&lv) - proj(&fv);
-        let worst = diff.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        assert!(
-            worst < 1e-6,
-            "{what}: eigenspace {start}..{end} differs by {worst}"
-        );
-        if end - start == 1 {
-            // Simple eigenvalue: same vector, and the sign convention makes it identical.
-            let d = (&lv.row(start) - &fv.row(start))
-                .iter()
-                .fold(0.0f64, |m, x| m.max(x.abs()));
-            assert!(
-                d < 1e-6,
-                "{what}: vector {start} differs by {d} after sign fixing"
-            );
-        }
-        start = end;
-    }
+    common::check(q, k, order, Method::Lanczos, Solver::Lanczos, what);
 }
 
 #[test]

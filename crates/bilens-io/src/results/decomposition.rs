@@ -2,7 +2,7 @@
 //! it itself (eigenvalues, eigenvectors, statistics, bias terms, feature interactions, solver
 //! fallbacks), so that a caller hands over the decomposition and nothing else.
 
-use bilens_decomp::{Decomposition, Real, Solver};
+use bilens_decomp::{Decomposition, Real};
 use ndarray::{Array3, ArrayView2, ArrayView3};
 
 use super::extras::{ExtraData, ExtraSpec, InteractionArrays};
@@ -151,11 +151,7 @@ impl<T: Real + Element> ResultsWriter<T> {
                 s
             })
             .collect();
-        let fallbacks = part
-            .solvers
-            .iter()
-            .filter(|s| **s == Solver::LanczosFallback)
-            .count();
+        let fallbacks = part.solvers.iter().filter(|s| s.fell_back()).count();
         self.add_count(LANCZOS_FALLBACKS, fallbacks as u64);
         self.write_chunk(ResultsChunk {
             first,

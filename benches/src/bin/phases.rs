@@ -4,7 +4,7 @@
 //!     cargo run --release -p bilens-benches --bin phases -- lanczos D K REPS [BLOCK MAX_BASIS]
 //!     cargo run --release -p bilens-benches --bin phases -- form D_IN D_OUT N REPS
 //!     cargo run --release -p bilens-benches --bin phases -- methods D K REPS
-//!     valgrind --tool=callgrind --toggle-collect='*eigh*' target/release/phases one METHOD D K
+//!     valgrind --tool=callgrind --toggle-collect=*eigh* target/release/phases one METHOD D K
 //!
 //! `methods` times every eigensolver method on `Q(u)` of three layer families at `d_in = D`
 //! (`d_hidden = 4D`, `d_out = D`) for REPS random unit directions each: a Gaussian layer

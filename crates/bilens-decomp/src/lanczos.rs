@@ -454,7 +454,7 @@ impl Watch {
         // rate. A rate that is not a decrease (just after a restart, whose estimates are lower
         // bounds) predicts nothing: only the budget stops it then.
         let rate = (worst / r0).ln() / (spent - c0).max(1) as f64;
-        if !(rate < 0.0) || worst <= tol {
+        if rate.is_nan() || rate >= 0.0 || worst <= tol {
             return false;
         }
         let needed = (tol / worst).ln() / rate;

@@ -80,11 +80,10 @@ pub(crate) fn tridiagonal_top_k<T: Real>(
     let chosen: Vec<f64> = ascending.iter().map(|&i| values[i]).collect();
     let z = t.eigenvectors(&chosen, 0x7121_D1A6 ^ n as u64)?;
     let norm = t.norm1().max(f64::MIN_POSITIVE);
-    if chosen
-        .iter()
-        .zip(&z)
-        .any(|(&l, v)| !(t.residual(l, v) <= RESIDUAL_TOL * norm))
-    {
+    if chosen.iter().zip(&z).any(|(&l, v)| {
+        let r = t.residual(l, v);
+        r.is_nan() || r > RESIDUAL_TOL * norm
+    }) {
         return None;
     }
     // Column r of Z is the vector of the r-th kept value, in the requested order.

@@ -24,8 +24,9 @@ use faer::linalg::householder;
 use faer::{Conj, Mat, Par};
 use ndarray::{Array2, ArrayView2};
 
-use crate::eigen::{Order, fix_sign, pick};
+use crate::eigen::fix_sign;
 use crate::linalg::with_faer;
+use crate::order::{Order, pick};
 use crate::scalar::Real;
 use crate::sturm::Tridiagonal;
 

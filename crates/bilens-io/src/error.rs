@@ -227,6 +227,14 @@ pub enum IoError {
         /// What is missing or wrong.
         reason: String,
     },
+    /// Another live process is writing the results directory (it holds `writer.lock`).
+    #[error("{dir}: another bilens run is writing this directory ({holder})")]
+    Locked {
+        /// The results directory.
+        dir: PathBuf,
+        /// Who holds it: `pid P on host H, started T`, as the holder recorded it.
+        holder: String,
+    },
 }
 
 impl IoError {
@@ -296,6 +304,11 @@ impl IoError {
                  (`tokenizer.save_pretrained(dir)` writes one)",
             ),
             IoError::Results { .. } => Some(Hint::Decompose),
+            IoError::Locked { .. } => s(
+                "wait for that run to finish, or stop it; a stopped run's directory resumes \
+                 from its finished chunks when the same job is started again. To run both at \
+                 once, give this one another results directory",
+            ),
         }
     }
 }

@@ -79,11 +79,11 @@ pub use output_spec::{
 };
 pub use results::{
     ComponentTokens, Contents, CrossInteraction, DECOMPOSITION_FILE, DecompositionChunk, ExtraData,
-    ExtraSpec, FORMAT_VERSION, HosvdSummary, InteractionArrays, OutputSummary, OutputsMeta,
-    PARTIAL_FILE, RESUME_FILE, Results, ResultsChunk, ResultsFile, ResultsMeta, ResultsShape,
-    ResultsWriter, ResumeState, SUMMARY_FILE, SUMMARY_TOP, SelfInteraction, SignConvention,
-    StoredMeta, Summary, TokenLabels, TokenScore, array_digest, discard_resume_state,
-    file_fingerprint, job_id, names, read_results,
+    ExtraSpec, FORMAT_VERSION, HosvdSummary, InteractionArrays, LOCK_FILE, OutputSummary,
+    OutputsMeta, PARTIAL_FILE, RESUME_FILE, Results, ResultsChunk, ResultsFile, ResultsMeta,
+    ResultsShape, ResultsWriter, ResumeState, SUMMARY_FILE, SUMMARY_TOP, SelfInteraction,
+    SignConvention, StoredMeta, Summary, TokenLabels, TokenScore, WriterLock, array_digest,
+    describe_difference, discard_resume_state, file_fingerprint, job_id, names, read_results,
 };
 pub use safetensors_file::SafetensorsFile;
 pub use tokenizer::Vocab;

@@ -230,6 +230,16 @@ impl SafetensorsFile {
         self.read_rows_checked(name, 0..rows, Finite::Allow)
     }
 
+    /// [`SafetensorsFile::read_rows`] keeping NaN and infinity (results tensors).
+    #[track_caller]
+    pub(crate) fn read_rows_allowing_non_finite<T: Real>(
+        &self,
+        name: &str,
+        rows: Range<usize>,
+    ) -> Result<ArrayD<T>> {
+        self.read_rows_checked(name, rows, Finite::Allow)
+    }
+
     #[track_caller]
     fn read_rows_checked<T: Real>(
         &self,
@@ -283,6 +293,16 @@ impl SafetensorsFile {
 
     /// Reads a whole I64 tensor (indices bilens writes into results); only I64 is accepted.
     pub(crate) fn read_i64(&self, name: &str) -> Result<ArrayD<i64>> {
+        let rows = self.require(name)?.shape.first().copied().unwrap_or(1);
+        self.read_i64_rows(name, 0..rows)
+    }
+
+    /// Rows `rows` of an I64 tensor.
+    ///
+    /// # Panics
+    /// If `rows` is not within the tensor's first dimension.
+    #[track_caller]
+    pub(crate) fn read_i64_rows(&self, name: &str, rows: Range<usize>) -> Result<ArrayD<i64>> {
         let info = self.require(name)?;
         let entry = self.entries[name];
         if entry.dtype != StDtype::I64 {
@@ -292,8 +312,19 @@ impl SafetensorsFile {
                 dtype: info.dtype.clone(),
             });
         }
-        let bytes = &self.map[self.data_start + entry.begin..self.data_start + entry.end];
+        let n_rows = info.shape.first().copied().unwrap_or(1);
+        assert!(
+            rows.start <= rows.end && rows.end <= n_rows,
+            "read_i64_rows: rows {rows:?} outside 0..{n_rows} of tensor '{name}'"
+        );
+        let row_bytes = 8 * info.shape.iter().skip(1).product::<usize>();
+        let begin = self.data_start + entry.begin + rows.start * row_bytes;
+        let bytes = &self.map[begin..begin + rows.len() * row_bytes];
         self.count(bytes.len());
+        let mut shape = info.shape.clone();
+        if let Some(first) = shape.first_mut() {
+            *first = rows.len();
+        }
         let values = bytes
             .chunks_exact(8)
             .map(|b| {
@@ -302,7 +333,7 @@ impl SafetensorsFile {
                 i64::from_le_bytes(a)
             })
             .collect();
-        Ok(ArrayD::from_shape_vec(IxDyn(&info.shape), values)
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), values)
             .expect("the header was validated: data length matches the shape"))
     }
 }

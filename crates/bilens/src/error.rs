@@ -66,6 +66,10 @@ pub enum Arg {
     Top,
     /// A correlation threshold.
     Threshold,
+    /// Which shard of a job to run (`M/N`, or from a scheduler's environment).
+    Shard,
+    /// The number of shards, where the environment does not say it.
+    Shards,
 }
 
 impl Arg {
@@ -98,6 +102,8 @@ impl Arg {
             Arg::Class => "class",
             Arg::Top => "top",
             Arg::Threshold => "threshold",
+            Arg::Shard => "shard",
+            Arg::Shards => "shards",
         }
     }
 }
@@ -144,6 +150,15 @@ pub enum Error {
     /// directory being written keeps its finished chunks and resumes.
     #[error("interrupted")]
     Interrupted,
+    /// Shard directories that do not merge into one job's results: a shard missing, given
+    /// twice, incomplete, or of another job or bilens version.
+    #[error("{problem}")]
+    Merge {
+        /// What is wrong, naming the directories at fault.
+        problem: String,
+        /// What to run or give instead.
+        hint: String,
+    },
     /// An error inside one part of a larger call (one layer of every layer).
     #[error("{context}: {source}")]
     Context {
@@ -208,7 +223,7 @@ impl Error {
     /// failure of bilens or of the machine.
     pub fn is_user_error(&self) -> bool {
         match self.root() {
-            Error::Argument { .. } | Error::Interrupted => true,
+            Error::Argument { .. } | Error::Interrupted | Error::Merge { .. } => true,
             // Failing to write our own output is not the caller's input at fault.
             Error::Io(e) => !matches!(**e, IoError::Write { .. }),
             Error::Decomp(e) => matches!(**e, DecompError::NonFinite { .. }),
@@ -223,7 +238,9 @@ impl Error {
     /// What to do about the error, in the library's terms, when there is something to say.
     pub fn hint(&self) -> Option<Hint> {
         match self.root() {
-            Error::Argument { hint, .. } => Some(Hint::Text(hint.clone())),
+            Error::Argument { hint, .. } | Error::Merge { hint, .. } => {
+                Some(Hint::Text(hint.clone()))
+            }
             Error::Io(e) => e.hint(),
             Error::Explore(e) => e.hint(),
             _ => None,

@@ -16,6 +16,7 @@
 //! | decompose | [`decompose`] with [`DecomposeOptions`] | plans (k, method, route, chunk size, the job's identity) and streams every output's eigendecomposition into a results directory, resumably |
 //! | read back | [`ResultsFile::open`] | the summary and typed metadata on open, tensors on request |
 //! | draw | [`draw_results`] | spectra, eigenvector grids and an overview, PNG and SVG |
+//! | many machines | [`DecomposeOptions::shard`], then [`merge_shards`] | each machine decomposes a slice of the outputs ([`Shard`], from `M/N` or a Slurm / Kubernetes environment); the slices merge into the directory one machine would have written |
 //! | browse | [`explore`] | a static web explorer of the results, opened from `file://` |
 //! | evaluate | [`eval`] | truncation, adversarial masks, explanations, consistency across models, approximation of features; each a typed report, CSV/JSON files and figures |
 //!
@@ -52,7 +53,9 @@ mod error;
 pub mod eval;
 mod explore;
 mod figures;
+mod merge;
 mod progress;
+pub mod shard;
 pub mod shipped;
 mod tokens;
 
@@ -70,5 +73,7 @@ pub use directions::Directions;
 pub use error::{Arg, Error, Result};
 pub use explore::explore;
 pub use figures::{FigureOptions, MAX_OUTPUT_FIGURES, draw_results, file_stems};
+pub use merge::{MergeReport, merge_shards};
 pub use progress::{Progress, Silent, Task};
+pub use shard::Shard;
 pub use tokens::{LABELLED_COMPONENTS, TOKENS_PER_END};

@@ -88,6 +88,26 @@ pub struct RunArgs {
     /// (default: as many as fit in 256 MB of results, at most 4096).
     #[arg(long, value_name = "N")]
     pub chunk: Option<usize>,
+    /// Compute only shard M of N (1-based): a contiguous slice of the outputs, cut at chunk
+    /// boundaries, into its own results directory; `bilens merge` joins the shards. `auto`
+    /// takes the shard from a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed
+    /// Job (JOB_COMPLETION_INDEX, with --shards).
+    #[arg(long, value_name = "M/N|auto")]
+    pub shard: Option<String>,
+    /// With `--shard auto` in a Kubernetes Indexed Job: the number of shards (its completions).
+    #[arg(long, value_name = "N", requires = "shard")]
+    pub shards: Option<usize>,
+}
+
+/// Arguments of `bilens merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The results directory of every shard of the job, in any order.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shards: Vec<PathBuf>,
+    /// The merged results directory to write.
+    #[arg(long, short)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `bilens hosvd`.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use decompose::{DecomposeArgs, HosvdArgs, OutputsArgs, RunArgs, SolveArgs};
+pub use decompose::{DecomposeArgs, HosvdArgs, MergeArgs, OutputsArgs, RunArgs, SolveArgs};
 pub use eval::{
     AdversarialArgs, ApproxArgs, ConsistencyArgs, EvalAccuracyArgs, EvalArgs, EvalCommand,
     ExplainArgs, TruncationArgs,
@@ -48,6 +48,9 @@ pub enum Command {
     /// HOSVD across outputs: the top singular components of the interaction tensor, each
     /// eigendecomposed, into a results directory.
     Hosvd(HosvdArgs),
+    /// Join the results directories of a job's shards (`decompose --shard`) into the one a
+    /// single machine would have written.
+    Merge(MergeArgs),
     /// Draw figures (PNG and SVG) from a results directory.
     Plot(PlotArgs),
     /// Write a static web explorer of a results directory (opens from file://, no server).

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use bilens::{
-    DecomposeOptions, DecomposeReport, ModelFile, OutputSelection, ResumeMode, RunStatus, TensorRef,
+    DecomposeOptions, DecomposeReport, ModelFile, OutputSelection, ResumeMode, RunStatus, Shard,
+    TensorRef,
 };
 
 use crate::args::{DecomposeArgs, HosvdArgs, LayoutArgs, OutputsArgs, RunArgs, SolveArgs};
@@ -50,6 +51,18 @@ fn options(
         .map(str::parse::<TensorRef>)
         .transpose()
         .map_err(|e| spec_error("--input-basis", e))?;
+    let shard = match run.shard.as_deref() {
+        None => None,
+        Some("auto") => Some(Shard::from_env(|k| std::env::var(k).ok(), run.shards)?),
+        Some(text) if run.shards.is_some() => {
+            return Err(BadInput::new(
+                format!("--shards is only for --shard auto, not --shard {text}"),
+                "leave --shards out: M/N says the count",
+            )
+            .into());
+        }
+        Some(text) => Some(text.parse::<Shard>()?),
+    };
     Ok(DecomposeOptions {
         outputs: selection,
         basis,
@@ -68,6 +81,7 @@ fn options(
         } else {
             ResumeMode::SkipComplete
         },
+        shard,
     })
 }
 

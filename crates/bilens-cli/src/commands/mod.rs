@@ -6,6 +6,7 @@ mod demo;
 mod eval;
 mod explore;
 mod inspect;
+mod merge;
 mod plot;
 mod reproduce;
 mod train;
@@ -20,6 +21,7 @@ pub fn run(command: Command, printer: &Printer) -> anyhow::Result<()> {
         Command::Inspect(a) => inspect::run(&a, printer),
         Command::Decompose(a) => decompose::run(&a, printer),
         Command::Hosvd(a) => decompose::run_hosvd(&a, printer),
+        Command::Merge(a) => merge::run(&a, printer),
         Command::Plot(a) => plot::run(&a, printer),
         Command::Explore(a) => explore::run(&a, printer),
         Command::Train(t) => train::run(t, printer),

@@ -81,6 +81,12 @@ impl<T: Real + Element> ResultsWriter<T> {
         self.count(LANCZOS_FALLBACKS)
     }
 
+    /// Counts `n` outputs on which Lanczos fell back (written with the next chunk), for a
+    /// writer that copies results rather than computing them.
+    pub fn add_lanczos_fallbacks(&mut self, n: u64) {
+        self.add_count(LANCZOS_FALLBACKS, n);
+    }
+
     /// Writes a chunk of a decomposition: every declared extra is taken from the
     /// decomposition's own fields (declare them with [`Contents::extras`]), each summary is
     /// made from the spectrum, and the outputs on which Lanczos fell back to the full solver

@@ -53,6 +53,7 @@
 
 mod decomposition;
 mod extras;
+mod lock;
 mod meta;
 mod plan;
 mod reader;
@@ -63,11 +64,12 @@ mod writer;
 
 pub use decomposition::{Contents, DecompositionChunk, TokenLabels};
 pub use extras::{ExtraData, ExtraSpec, InteractionArrays};
+pub use lock::{LOCK_FILE, WriterLock};
 pub use meta::{OutputsMeta, ResultsMeta, SignConvention, StoredMeta};
 pub use reader::{Results, ResultsFile, read_results};
 pub use resume::{
-    PARTIAL_FILE, RESUME_FILE, ResumeState, array_digest, discard_resume_state, file_fingerprint,
-    job_id,
+    PARTIAL_FILE, RESUME_FILE, ResumeState, array_digest, describe_difference,
+    discard_resume_state, file_fingerprint, job_id,
 };
 pub use summary::{
     ComponentTokens, CrossInteraction, HosvdSummary, OutputSummary, ResultsShape, SelfInteraction,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use bilens_decomp::Real;
 
 use super::extras::ExtraSpec;
+use super::lock::WriterLock;
 use super::meta::{ResultsMeta, keys};
 use super::names::{self, EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS};
 use super::resume::ResumeLog;
@@ -117,12 +118,19 @@ impl Plan {
         })
     }
 
+    /// Takes the directory's [`WriterLock`]: one writer per directory.
+    pub(super) fn lock(&self) -> Result<WriterLock> {
+        WriterLock::acquire(&self.dir)
+    }
+
     pub(super) fn into_writer<T>(
         self,
+        lock: WriterLock,
         file: SafetensorsWriter,
         log: Option<ResumeLog>,
     ) -> ResultsWriter<T> {
         ResultsWriter {
+            _lock: lock,
             dir: self.dir,
             file_path: self.file_path,
             shape: self.shape,

@@ -325,6 +325,25 @@ impl ResultsFile {
         }
     }
 
+    /// Rows `range` (outputs) of any per-output float tensor, converted to `T`, NaN kept:
+    /// what streams a results directory piece by piece (merging shards).
+    ///
+    /// # Panics
+    /// If `range` is not within `0..n_out`.
+    #[track_caller]
+    pub fn float_rows<T: Real>(&self, name: &str, range: Range<usize>) -> Result<ArrayD<T>> {
+        self.file.read_rows_allowing_non_finite::<T>(name, range)
+    }
+
+    /// Rows `range` (outputs) of a per-output I64 tensor.
+    ///
+    /// # Panics
+    /// If `range` is not within `0..n_out`.
+    #[track_caller]
+    pub fn index_rows(&self, name: &str, range: Range<usize>) -> Result<ArrayD<i64>> {
+        self.file.read_i64_rows(name, range)
+    }
+
     #[track_caller]
     fn slab<T: Real>(&self, name: &str, range: Range<usize>) -> Result<Option<Array3<T>>> {
         if self.file.info(name).is_none() {

@@ -6,6 +6,7 @@ use std::path::Path;
 use bilens_decomp::Real;
 
 use super::extras::ExtraSpec;
+use super::lock::WriterLock;
 use super::meta::ResultsMeta;
 use super::names::{EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS};
 use super::plan::Plan;
@@ -24,6 +25,10 @@ impl<T: Real + Element> ResultsWriter<T> {
     /// in `dir` when there is one: its finished chunks are kept and [`ResultsWriter::pending`]
     /// lists the outputs left. State of a different job is deleted, and the returned
     /// [`ResumeState`] says why.
+    ///
+    /// The directory's [`WriterLock`](crate::WriterLock) is taken first and held until the
+    /// writer is dropped: while another live process writes `dir` this fails at once with
+    /// [`IoError::Locked`](crate::IoError::Locked) and touches nothing.
     pub fn create_resumable(
         dir: &Path,
         shape: ResultsShape,
@@ -34,30 +39,33 @@ impl<T: Real + Element> ResultsWriter<T> {
     ) -> Result<(Self, ResumeState)> {
         let id = job_id(job);
         let plan = Plan::new::<T>(dir, shape, meta, extras, globals, format!("job-{id}"))?;
+        let lock = plan.lock()?;
         let partial = dir.join(PARTIAL_FILE);
-        let state = match read_log(dir)? {
-            None => ResumeState::Fresh,
-            Some(found) => match Self::resume(plan.clone(), &partial, &id, job, found)? {
+        let (lock, state) = match read_log(dir)? {
+            None => (lock, ResumeState::Fresh),
+            Some(found) => match Self::resume(plan.clone(), lock, &partial, &id, job, found)? {
                 Ok(resumed) => return Ok(resumed),
-                Err(reason) => ResumeState::Discarded { reason },
+                Err((lock, reason)) => (lock, ResumeState::Discarded { reason }),
             },
         };
-        Self::start_resumable(plan, &partial, job, &id, state)
+        Self::start_resumable(plan, lock, &partial, job, &id, state)
     }
 
-    /// Continues the run a resume log describes, or says why it cannot (`Err(reason)`: another
-    /// job, a damaged log, a partial file that is not the logged one).
+    /// Continues the run a resume log describes, or says why it cannot (`Err` with the lock
+    /// handed back and the reason: another job, a damaged log, a partial file that is not the
+    /// logged one).
     fn resume(
         plan: Plan,
+        lock: WriterLock,
         partial: &Path,
         id: &str,
         job: &serde_json::Value,
         found: std::result::Result<LogRead, String>,
-    ) -> Result<std::result::Result<(Self, ResumeState), String>> {
+    ) -> Result<std::result::Result<(Self, ResumeState), (WriterLock, String)>> {
         let log = match found {
             Ok(log) if log.header.job_id == id => log,
-            Ok(log) => return Ok(Err(describe_difference(&log.header.job, job))),
-            Err(reason) => return Ok(Err(reason)),
+            Ok(log) => return Ok(Err((lock, describe_difference(&log.header.job, job)))),
+            Err(reason) => return Ok(Err((lock, reason))),
         };
         let reopened = SafetensorsWriter::reopen(
             &plan.file_path,
@@ -66,19 +74,25 @@ impl<T: Real + Element> ResultsWriter<T> {
             &plan.metadata,
         )?;
         let Some(file) = reopened else {
-            return Ok(Err(format!(
-                "{PARTIAL_FILE} is missing or does not match {RESUME_FILE}"
+            return Ok(Err((
+                lock,
+                format!("{PARTIAL_FILE} is missing or does not match {RESUME_FILE}"),
             )));
         };
         let dir = plan.dir.clone();
-        let mut writer = plan.into_writer(file, Some(ResumeLog::reopen(&dir, log.valid_len)?));
-        // On an inconsistent log the writer is dropped and the caller starts over (which
-        // truncates the partial file).
-        Ok(writer.replay(log.chunks).map(|state| (writer, state)))
+        let log_file = ResumeLog::reopen(&dir, log.valid_len)?;
+        let mut writer = plan.into_writer(lock, file, Some(log_file));
+        // On an inconsistent log the writer is dropped, keeping its lock, and the caller
+        // starts over (which truncates the partial file).
+        match writer.replay(log.chunks) {
+            Ok(state) => Ok(Ok((writer, state))),
+            Err(reason) => Ok(Err((writer._lock, reason))),
+        }
     }
 
     fn start_resumable(
         plan: Plan,
+        lock: WriterLock,
         partial: &Path,
         job: &serde_json::Value,
         id: &str,
@@ -100,7 +114,7 @@ impl<T: Real + Element> ResultsWriter<T> {
                 job: job.clone(),
             },
         )?;
-        Ok((plan.into_writer(file, Some(log)), state))
+        Ok((plan.into_writer(lock, file, Some(log)), state))
     }
 
     /// Takes back the chunks of a resume log: their summaries, counters and rows (credited as

@@ -186,9 +186,10 @@ pub(crate) fn read_log(dir: &Path) -> Result<Option<std::result::Result<LogRead,
     })))
 }
 
-/// What differs between two job descriptions, for the message when a run starts over:
-/// `k was 16, now 32` (the first differing top-level fields).
-pub(crate) fn describe_difference(old: &serde_json::Value, new: &serde_json::Value) -> String {
+/// What differs between two job descriptions, for the message when a run starts over (or
+/// shards do not merge): `the job differs: k was 16, now 32` (the first differing top-level
+/// fields).
+pub fn describe_difference(old: &serde_json::Value, new: &serde_json::Value) -> String {
     let (Some(a), Some(b)) = (old.as_object(), new.as_object()) else {
         return "the job description differs".into();
     };
@@ -271,13 +272,20 @@ impl ResumeLog {
     }
 }
 
-/// Removes a file, fine if it is not there.
 /// Deletes the resume state of an interrupted run in `dir` (its partial tensors and its log),
-/// so that the next run starts over; nothing to delete is fine.
+/// so that the next run starts over; nothing to delete is fine. The state of a run that is
+/// still alive is never deleted: the directory's [`WriterLock`](crate::WriterLock) is taken
+/// for the deletion, and a live holder is an [`IoError::Locked`].
 pub fn discard_resume_state(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let _lock = super::lock::WriterLock::acquire(dir)?;
     remove_if_present(&dir.join(PARTIAL_FILE))?;
     remove_if_present(&dir.join(RESUME_FILE))
 }
+
+/// Removes a file, fine if it is not there.
 
 pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {

@@ -39,6 +39,8 @@ pub struct ResultsChunk<'a, T> {
 
 /// Writes a results directory, streaming chunks of outputs to disk; see the module docs.
 pub struct ResultsWriter<T> {
+    /// Held for the writer's life: one writer per directory.
+    pub(super) _lock: super::lock::WriterLock,
     pub(super) dir: PathBuf,
     pub(super) file_path: PathBuf,
     pub(super) shape: ResultsShape,
@@ -82,8 +84,9 @@ impl<T: Real + Element> ResultsWriter<T> {
         globals: &[TensorSpec],
     ) -> Result<Self> {
         let plan = Plan::new::<T>(dir, shape, meta, extras, globals, run_id())?;
+        let lock = plan.lock()?;
         let file = SafetensorsWriter::create(&plan.file_path, plan.specs.clone(), &plan.metadata)?;
-        Ok(plan.into_writer(file, None))
+        Ok(plan.into_writer(lock, file, None))
     }
 
     /// The outputs not written yet, as ranges of consecutive outputs in order (everything for

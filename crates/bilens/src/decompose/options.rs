@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use bilens_decomp::{Method, Order, Precision, Route};
 use bilens_io::{OutputSelection, TensorRef};
 
+use crate::shard::Shard;
+
 /// What a run does with what an earlier run left in its results directory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ResumeMode {
@@ -62,6 +64,9 @@ pub struct DecomposeOptions {
     pub chunk: Option<usize>,
     /// What to do with an earlier run's state.
     pub resume: ResumeMode,
+    /// Only this shard's slice of the outputs (see [`crate::shard`]): the results directory
+    /// then holds that slice, for [`crate::merge_shards`].
+    pub shard: Option<Shard>,
 }
 
 impl DecomposeOptions {
@@ -139,6 +144,12 @@ impl DecomposeOptions {
     /// Sets [`DecomposeOptions::chunk`].
     pub fn chunk(mut self, outputs: usize) -> Self {
         self.chunk = Some(outputs);
+        self
+    }
+
+    /// Sets [`DecomposeOptions::shard`].
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
         self
     }
 

@@ -17,6 +17,7 @@ use crate::checkpoint::Checkpoint;
 use crate::directions::Directions;
 use crate::error::{Arg, Error, Result};
 use crate::progress::Progress;
+use crate::shard::ShardMeta;
 use crate::tokens::ComponentLabeller;
 
 /// Memory a chunk of outputs may use for its results before it is streamed to disk.
@@ -78,6 +79,8 @@ pub(super) struct Plan<'a, T> {
     pub d_input: Option<usize>,
     /// Everything that determines the results, digested into the run's identity.
     pub description: serde_json::Value,
+    /// The outputs this run computes: all of them, or a shard's slice.
+    pub slice: std::ops::Range<usize>,
     /// Time spent reading and resolving.
     pub load_time: Duration,
 }
@@ -208,6 +211,10 @@ impl<'a, T: Real + Element> Plan<'a, T> {
             &params,
             method,
         )?;
+        let slice = match options.shard {
+            Some(shard) => shard.outputs(n, params.chunk_size)?,
+            None => 0..n,
+        };
         Ok(Self {
             checkpoint,
             options,
@@ -221,6 +228,7 @@ impl<'a, T: Real + Element> Plan<'a, T> {
             width,
             d_input,
             description,
+            slice,
             load_time,
         })
     }
@@ -233,7 +241,7 @@ impl<'a, T: Real + Element> Plan<'a, T> {
     /// The sizes of the results.
     pub fn shape(&self) -> ResultsShape {
         ResultsShape {
-            n_out: self.directions.matrix.nrows(),
+            n_out: self.slice.len(),
             k: self.params.k.expect("decided by the plan"),
             d_in: self.width,
             d_input: self.d_input,
@@ -279,7 +287,28 @@ impl<'a, T: Real + Element> Plan<'a, T> {
         meta.tokenizer.clone_from(&self.options.tokenizer);
         meta.input_basis.clone_from(&self.options.basis);
         meta.biases = self.model.layer().has_biases();
+        if let Some(shard) = self.options.shard {
+            meta.extra = ShardMeta {
+                shard,
+                outputs: self.slice.clone(),
+                n_out: self.directions.matrix.nrows(),
+                chunk: self.params.chunk_size,
+                job: self.description.clone(),
+            }
+            .entries();
+        }
         meta
+    }
+
+    /// What identifies this run's directory for resuming: the job, and the shard if any (a
+    /// shard's directory is not the whole job's).
+    pub fn run_description(&self) -> serde_json::Value {
+        let mut d = self.description.clone();
+        if let (Some(shard), Some(map)) = (self.options.shard, d.as_object_mut()) {
+            map.insert("shard".into(), shard.to_string().into());
+            map.insert("chunk".into(), self.params.chunk_size.into());
+        }
+        d
     }
 }
 

@@ -23,9 +23,14 @@ pub(super) fn run<T: Real + Element>(
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<DecomposeReport> {
-    let run_id = format!("job-{}", job_id(&plan.description));
+    let description = plan.run_description();
+    let run_id = format!("job-{}", job_id(&description));
+    // A shard's outputs are rows `offset..` of the job's directions and rows `0..` of its
+    // results.
+    let offset = plan.slice.start;
+    let labels = &plan.directions.labels[plan.slice.clone()];
     let report = |top, fallbacks, status, decompose_time| DecomposeReport {
-        labels: plan.directions.labels.clone(),
+        labels: labels.to_vec(),
         top,
         method: plan.method,
         route: plan.route(),
@@ -64,7 +69,7 @@ pub(super) fn run<T: Real + Element>(
         &plan.meta(),
         &contents.extras::<T>(plan.width),
         &globals,
-        &plan.description,
+        &description,
     )?;
     let status = match &state {
         ResumeState::Resumed { outputs, .. } => RunStatus::Resumed(*outputs),
@@ -78,7 +83,7 @@ pub(super) fn run<T: Real + Element>(
         }
         ResumeState::Fresh => RunStatus::Computed,
     };
-    let n = plan.directions.matrix.nrows();
+    let n = plan.slice.len();
     let task = progress.task(
         if plan.hosvd.is_some() {
             "hosvd"
@@ -90,11 +95,12 @@ pub(super) fn run<T: Real + Element>(
     let pending: usize = writer.pending().iter().map(|r| r.len()).sum();
     task.skip((n - pending) as u64);
     let start = Instant::now();
-    let labels = &plan.directions.labels;
     for range in writer.pending() {
         decompose_chunked(
             plan.model.layer(),
-            plan.directions.matrix.slice(s![range.clone(), ..]),
+            plan.directions
+                .matrix
+                .slice(s![offset + range.start..offset + range.end, ..]),
             plan.basis.as_ref(),
             &plan.params,
             |local, mut part: Decomposition<T>| {
@@ -113,7 +119,10 @@ pub(super) fn run<T: Real + Element>(
                 writer.write_decomposition(DecompositionChunk {
                     first,
                     decomposition: &part,
-                    outputs: plan.directions.matrix.slice(s![first..first + c, ..]),
+                    outputs: plan
+                        .directions
+                        .matrix
+                        .slice(s![offset + first..offset + first + c, ..]),
                     input_eigenvectors: mapped.as_ref().map(|m| m.view()),
                     labels: &labels[first..first + c],
                     component_tokens: component_tokens.as_deref(),

@@ -43,7 +43,14 @@ impl WriterLock {
                 .truncate(false)
                 .open(&path)
                 .map_err(|e| IoError::os(&path, e))?;
-            match file.try_lock() {
+            #[allow(
+                clippy::incompatible_msrv,
+                reason = "File::try_lock is stable since 1.89; the README asks for 1.89 while \
+                          rust-version stays at 1.85 until the let-chain lints it would enable \
+                          are fixed across the workspace"
+            )]
+            let locked = file.try_lock();
+            match locked {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
                     let mut holder = String::new();
@@ -93,6 +100,7 @@ impl Drop for WriterLock {
         // that opened it before sees it gone and opens a new one). Failing to remove it is
         // harmless: the next writer takes it over.
         let _ = std::fs::remove_file(&self.path);
+        #[allow(clippy::incompatible_msrv, reason = "see WriterLock::acquire")]
         let _ = self.file.unlock();
     }
 }

@@ -286,7 +286,6 @@ pub fn discard_resume_state(dir: &Path) -> Result<()> {
 }
 
 /// Removes a file, fine if it is not there.
-
 pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),

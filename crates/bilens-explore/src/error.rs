@@ -11,9 +11,10 @@ use bilens_io::{Hint, IoError};
 pub enum ExploreError {
     /// The results directory is missing, incomplete (an interrupted decomposition, a missing
     /// `summary.json`, files of two different runs) or malformed; the source says which file
-    /// and what, and [`IoError::hint`] what to do.
-    #[error("cannot read the results")]
-    Results(#[source] IoError),
+    /// and what, and [`IoError::hint`] what to do. The message holds the source's, as every
+    /// library error's does, so front ends that print one message lose nothing.
+    #[error("cannot read the results: {0}")]
+    Results(IoError),
     /// An evaluation named in [`crate::ExploreOptions::evaluations`] cannot be read or does
     /// not belong to these results.
     #[error("{path}: {reason}")]

@@ -149,6 +149,7 @@ echo "merged directory byte-identical to the single-machine run"
 
 echo "== a task killed mid-run, resubmitted, merged"
 export OUT=$WORK/run2
+export SHARDS=4
 mkdir -p "$OUT"
 cd "$WORK/jobs"
 array=$(sbatch --parsable --array=1-4 --cpus-per-task=1 "$OLDPWD/deploy/slurm/decompose-array.sbatch")

@@ -60,8 +60,10 @@ impl Shard {
 
     /// The shard a scheduler assigned to this process, from its environment (`var` looks a
     /// variable up, e.g. `|k| std::env::var(k).ok()`): a Slurm job array, or a Kubernetes
-    /// Indexed Job with `count` shards. `count`, when given with Slurm, must match the
-    /// array's size.
+    /// Indexed Job with `count` shards. Under Slurm, a given `count` makes the task id the
+    /// shard number itself (the array is `--array=1-N`): a task resubmitted alone
+    /// (`sbatch --array=2`) is an array of one task, and only the count given says that it is
+    /// still shard 2 of N, so that it resumes its directory and merges with the others.
     pub fn from_env(var: impl Fn(&str) -> Option<String>, count: Option<usize>) -> Result<Self> {
         let number = |name: &str| -> Result<Option<usize>> {
             var(name)
@@ -80,6 +82,18 @@ impl Shard {
         };
         let bad =
             |problem: String, hint: &str| Err(Error::argument(Arg::Shard, "auto", problem, hint));
+        if let (Some(id), Some(n)) = (number(SLURM_TASK_ID)?, count) {
+            return Shard::new(id, n).map_or_else(
+                || {
+                    bad(
+                        format!("task {id} of the job array is not a shard of {n} (1 to {n})"),
+                        "with a shard count, submit the array as --array=1-N (task ids are the \
+                         shard numbers)",
+                    )
+                },
+                Ok,
+            );
+        }
         if let Some(id) = number(SLURM_TASK_ID)? {
             let min = number(SLURM_TASK_MIN)?.unwrap_or(0);
             let Some(n) = number(SLURM_TASK_COUNT)? else {
@@ -92,12 +106,6 @@ impl Shard {
                 return bad(
                     format!("the job array has a step ({SLURM_TASK_STEP}) other than 1"),
                     "submit the shards as a contiguous job array (sbatch --array=1-N)",
-                );
-            }
-            if let Some(c) = count.filter(|&c| c != n) {
-                return bad(
-                    format!("{c} shards were asked for but the job array has {n} tasks"),
-                    "leave the shard count out under Slurm, or make the array that size",
                 );
             }
             return match id.checked_sub(min).and_then(|i| Shard::new(i + 1, n)) {
@@ -331,7 +339,22 @@ mod tests {
             Shard::from_env(env(&slurm), None).unwrap(),
             Shard::new(3, 4).unwrap()
         );
-        assert!(Shard::from_env(env(&slurm), Some(3)).is_err());
+        // With the count given, the task id is the shard number: 7 is past 4 shards...
+        assert!(Shard::from_env(env(&slurm), Some(4)).is_err());
+        // ...and a task resubmitted alone (`--array=2`, an array of one) is still shard 2/4.
+        let resubmitted = [
+            (SLURM_TASK_ID, "2"),
+            (SLURM_TASK_MIN, "2"),
+            (SLURM_TASK_COUNT, "1"),
+        ];
+        assert_eq!(
+            Shard::from_env(env(&resubmitted), Some(4)).unwrap(),
+            Shard::new(2, 4).unwrap()
+        );
+        assert_eq!(
+            Shard::from_env(env(&resubmitted), None).unwrap(),
+            Shard::new(1, 1).unwrap()
+        );
         let k8s = [(K8S_COMPLETION_INDEX, "0")];
         assert_eq!(
             Shard::from_env(env(&k8s), Some(2)).unwrap(),

@@ -94,7 +94,9 @@ pub struct RunArgs {
     /// Job (JOB_COMPLETION_INDEX, with --shards).
     #[arg(long, value_name = "M/N|auto")]
     pub shard: Option<String>,
-    /// With `--shard auto` in a Kubernetes Indexed Job: the number of shards (its completions).
+    /// With `--shard auto`: the number of shards. Needed in a Kubernetes Indexed Job (its
+    /// completions); under Slurm it makes the task id the shard number (`--array=1-N`), so a
+    /// task resubmitted alone (`--array=2`) stays shard 2 of N.
     #[arg(long, value_name = "N", requires = "shard")]
     pub shards: Option<usize>,
 }

@@ -48,6 +48,7 @@
 
 mod checkpoint;
 mod decompose;
+mod demo;
 mod directions;
 mod error;
 pub mod eval;
@@ -69,6 +70,7 @@ pub use checkpoint::{Checkpoint, ModelFile};
 pub use decompose::{
     DecomposeOptions, DecomposeReport, ResumeMode, RunStatus, decompose, decompose_each_layer,
 };
+pub use demo::{DemoOptions, DemoReport, demo};
 pub use directions::Directions;
 pub use error::{Arg, Error, Result};
 pub use explore::explore;

@@ -107,7 +107,7 @@ wait_for() { # wait_for DESCRIPTION COMMAND...: poll until COMMAND succeeds or t
     shift
     until "$@"; do
         ((SECONDS < deadline)) || { echo "timed out after ${LIMIT}s waiting for $what" >&2; exit 1; }
-        sleep 0.5
+        sleep 0.1
     done
 }
 node_idle() { [[ $(sinfo -h -N -o %T 2>/dev/null) == idle* ]]; }
@@ -121,7 +121,7 @@ finished() { # every task of job $1 in a final state
     [[ -n $s && ! $s =~ PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED ]]
 }
 
-# A layer of 320 outputs with d_in = 192: big enough that a task runs for seconds.
+# A layer of 320 outputs with d_in = 640: big enough that a task runs for seconds.
 MODEL=$WORK/layer.safetensors
 python3 tests/slurm/make_layer.py "$MODEL"
 export BILENS=$BIN MODEL BILENS_ARGS="--layout single --w w --v v --p p --chunk 8"

@@ -1,5 +1,5 @@
 """Writes a seeded random bilinear layer (`--layout single --w w --v v --p p`) for the Slurm
-test: W, V [192, 192] and P [320, 192] in F32, with nothing but the standard library.
+test: W, V [640, 640] and P [320, 640] in F32, with nothing but the standard library.
 
     python3 tests/slurm/make_layer.py OUT.safetensors
 """
@@ -9,7 +9,9 @@ import random
 import struct
 import sys
 
-D_IN, D_HIDDEN, D_OUT = 192, 192, 320
+# Large enough that one shard of the release binary runs for seconds (about 30 ms per output
+# on one core), so the test can kill a task between its first and last chunk.
+D_IN, D_HIDDEN, D_OUT = 640, 640, 320
 
 
 def main(path: str) -> None:

@@ -1,137 +1,13 @@
 //! Many machines, tried on one: a job run as shards (`decompose --shard M/N` or `--shard
 //! auto` under a scheduler's environment) and merged (`bilens merge`) gives the files of a
 //! single run byte for byte; merge refuses every bad set of shards with a message naming the
-//! directory and what to rerun; and a results directory has one writer at a time.
+//! directory and what to rerun. One writer per directory: `writer_lock_cli.rs`.
 
 #![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{Rng, Run, write_tensors};
-
-const D: usize = 24;
-const H: usize = 20;
-const D_OUT: usize = 16;
-
-fn write_inputs(root: &Path) {
-    let mut rng = Rng::new(15);
-    write_tensors(
-        &root.join("model.safetensors"),
-        &[
-            ("w", vec![H, D], rng.vec(H * D)),
-            ("v", vec![H, D], rng.vec(H * D)),
-            ("p", vec![D_OUT, H], rng.vec(D_OUT * H)),
-            ("b_w", vec![H], rng.vec(H)),
-            ("b_v", vec![H], rng.vec(H)),
-        ],
-    );
-    write_tensors(
-        &root.join("sae.safetensors"),
-        &[
-            ("encoder", vec![60, D_OUT], rng.vec(60 * D_OUT)),
-            ("decoder", vec![30, D], rng.vec(30 * D)),
-            ("many", vec![600, D_OUT], rng.vec(600 * D_OUT)),
-        ],
-    );
-}
-
-/// `bilens decompose` of the test layer into `out` with `extra` flags.
-fn command(root: &Path, out: &str, extra: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bilens"));
-    cmd.args([
-        "decompose",
-        "model.safetensors",
-        "--layout",
-        "single",
-        "--w",
-        "w",
-        "--v",
-        "v",
-        "--p",
-        "p",
-        "--w-bias",
-        "b_w",
-        "--v-bias",
-        "b_v",
-        "--out",
-        out,
-    ])
-    .args(extra)
-    .current_dir(root)
-    .env("RAYON_NUM_THREADS", "2");
-    for var in ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn decompose(root: &Path, out: &str, extra: &[&str]) -> Run {
-    run(command(root, out, extra, &[]))
-}
-
-fn merge(root: &Path, shards: &[&str], out: &str) -> Run {
-    let mut args = vec!["merge"];
-    args.extend_from_slice(shards);
-    args.extend_from_slice(&["--out", out]);
-    common::bilens(root, &args)
-}
-
-#[track_caller]
-fn assert_same_dir(a: &Path, b: &Path) {
-    let list = |d: &Path| {
-        let mut v: Vec<String> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    };
-    assert_eq!(list(a), list(b));
-    for f in ["decomposition.safetensors", "summary.json"] {
-        assert!(
-            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
-            "{f} of {} and {} differ",
-            a.display(),
-            b.display()
-        );
-    }
-}
-
-#[track_caller]
-fn assert_refused(r: &Run, message: &str, hint: &str) {
-    assert_eq!(r.code, 1, "stdout {}\nstderr {}", r.stdout, r.stderr);
-    assert!(
-        r.stderr.contains(message) && r.stderr.contains(hint),
-        "expected '{message}' and '{hint}' in:\n{}",
-        r.stderr
-    );
-}
-
-/// Four shards of `flags` (written in the order 3, 1, 4, 2) into `NAME-1..4`.
-fn shards(root: &Path, name: &str, flags: &[&str]) {
-    for m in [3, 1, 4, 2] {
-        let shard = format!("{m}/4");
-        let mut f = flags.to_vec();
-        f.extend_from_slice(&["--shard", &shard]);
-        decompose(root, &format!("{name}-{m}"), &f).ok();
-    }
-}
+use common::shards::*;
 
 #[test]
 fn shards_merge_into_the_bytes_of_a_single_run() {
@@ -226,15 +102,6 @@ fn shard_auto_reads_the_scheduler_environment() {
 }
 
 /// The four shards of the default test job, for the refusal tests.
-fn four_shards(root: &Path) -> [&'static str; 4] {
-    shards(
-        root,
-        "s",
-        &["--outputs", "sae.safetensors:encoder", "--chunk", "7"],
-    );
-    ["s-1", "s-2", "s-3", "s-4"]
-}
-
 #[test]
 fn merge_refuses_a_missing_shard() {
     let dir = tempfile::tempdir().unwrap();
@@ -360,99 +227,4 @@ fn merge_refuses_an_incomplete_shard_and_a_directory_that_is_no_shard() {
         "whole: not a shard's results (no shard metadata)",
         "a single run's directory is already whole",
     );
-}
-
-#[test]
-fn a_second_writer_is_refused_and_touches_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    write_inputs(root);
-    let flags = ["--outputs", "sae.safetensors:encoder", "--chunk", "7"];
-    // An interrupted run's state, then a live writer of the directory: this test process.
-    let killed = run(command(
-        root,
-        "r",
-        &flags,
-        &[("BILENS_TEST_ABORT_AFTER_CHUNKS", "2")],
-    ));
-    assert_ne!(killed.code, 0);
-    let state = |f: &str| std::fs::read(root.join("r").join(f)).unwrap();
-    let before = (
-        state("resume.jsonl"),
-        state("decomposition.safetensors.partial"),
-    );
-    let lock = bilens_io::WriterLock::acquire(&root.join("r")).unwrap();
-    let holder = format!("pid {} on host", std::process::id());
-    for extra in [&[][..], &["--restart"], &["--k", "3"]] {
-        let second = decompose(root, "r", &[&flags[..], extra].concat());
-        assert_refused(
-            &second,
-            &format!("r: another bilens run is writing this directory ({holder}"),
-            "wait for that run to finish, or stop it",
-        );
-    }
-    let after = (
-        state("resume.jsonl"),
-        state("decomposition.safetensors.partial"),
-    );
-    assert!(
-        before == after,
-        "a refused writer changed the live run's state"
-    );
-    // Released: the same job resumes.
-    drop(lock);
-    let resumed = decompose(root, "r", &flags).ok();
-    assert!(
-        resumed
-            .stderr
-            .contains("resumed an interrupted run: 14 of 60 outputs"),
-        "{}",
-        resumed.stderr
-    );
-}
-
-#[test]
-fn a_killed_writer_leaves_the_directory_free_to_resume() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    write_inputs(root);
-    let flags = [
-        "--outputs",
-        "sae.safetensors:many",
-        "--chunk",
-        "1",
-        "--method",
-        "full",
-    ];
-    let mut first = command(root, "r", &flags, &[])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = root.join("r/resume.jsonl");
-    let start = Instant::now();
-    let mut killed = false;
-    while start.elapsed() < Duration::from_secs(60) {
-        if first.try_wait().unwrap().is_some() {
-            break;
-        }
-        if std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) >= 3 {
-            // SIGKILL: no cleanup; the lock file stays behind, its lock goes with the process.
-            first.kill().unwrap();
-            killed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    first.wait().unwrap();
-    assert!(killed, "the run finished before it could be killed");
-    let resumed = decompose(root, "r", &flags).ok();
-    assert!(
-        resumed.stderr.contains("resumed an interrupted run"),
-        "{}",
-        resumed.stderr
-    );
-    assert!(!root.join("r/writer.lock").exists());
-    decompose(root, "whole", &flags).ok();
-    assert_same_dir(&root.join("whole"), &root.join("r"));
 }

@@ -6,6 +6,9 @@
     reason = "shared by several test files, each using a part; a panic is a failed test"
 )]
 
+pub mod lm;
+pub mod shards;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

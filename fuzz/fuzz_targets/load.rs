@@ -6,7 +6,7 @@
 //! when there is no config).
 #![no_main]
 
-use bilens_io::{LayoutSpec, SafetensorsFile, inspect_model, load_model, model_layers};
+use bilens_io::{LayoutSpec, TensorFile, inspect_model, load_model, model_layers};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "scratch.rs"]
@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    if let Ok(file) = SafetensorsFile::open(&path) {
+    if let Ok(file) = TensorFile::open(&path) {
         let _ = model_layers(&file, &spec).map_err(|e| (e.to_string(), e.hint()));
     }
     match load_model::<f32>(&path, &spec) {

@@ -1,8 +1,8 @@
-//! `SafetensorsFile::open` on arbitrary bytes, then every tensor read whole and by rows in
+//! `TensorFile::open` on arbitrary bytes, then every tensor read whole and by rows in
 //! both precisions: no input may panic, hang or allocate beyond its own size.
 #![no_main]
 
-use bilens_io::SafetensorsFile;
+use bilens_io::TensorFile;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "scratch.rs"]
@@ -10,7 +10,7 @@ mod scratch;
 
 fuzz_target!(|data: &[u8]| {
     let path = scratch::write("open.safetensors", data);
-    match SafetensorsFile::open(&path) {
+    match TensorFile::open(&path) {
         Ok(file) => {
             let _ = format!("{file:?} {:?}", file.metadata());
             for t in file.tensors() {

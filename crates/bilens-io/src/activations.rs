@@ -15,7 +15,7 @@ use bilens_decomp::Real;
 use ndarray::{Array2, Ix2};
 
 use crate::error::{IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 /// Default name of the inputs tensor.
 pub const INPUTS: &str = "inputs";
@@ -38,7 +38,7 @@ pub fn read_activations<T: Real>(
     inputs: &str,
     activations: &str,
 ) -> Result<Activations<T>> {
-    let file = SafetensorsFile::open(path)?;
+    let file = TensorFile::open(path)?;
     let matrix = |name: &str, what: &str| -> Result<Array2<T>> {
         let Some(info) = file.info(name) else {
             return Err(IoError::MissingVectors {

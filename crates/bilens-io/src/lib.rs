@@ -1,6 +1,6 @@
 //! # bilens-io: files to tensors and back
 //!
-//! - **Models**: [`SafetensorsFile`] memory-maps a checkpoint and reads only the tensors asked
+//! - **Models**: [`TensorFile`] memory-maps a checkpoint and reads only the tensors asked
 //!   for, converting F32/F64/F16/BF16 to `f32` or `f64` and rejecting NaN/Inf. [`load_model`]
 //!   finds the bilinear layer through a layout ([`LayoutSpec`]: the paper's `image` models, a
 //!   `single` named layer, one layer's MLP of a bilinear transformer (`lm`) or of a Llama-style
@@ -61,7 +61,7 @@ mod idx;
 mod layout;
 mod output_spec;
 mod results;
-mod safetensors_file;
+mod tensor_file;
 mod tokenizer;
 mod vectors;
 mod write;
@@ -85,7 +85,7 @@ pub use results::{
     SignConvention, StoredMeta, Summary, TokenLabels, TokenScore, WriterLock, array_digest,
     describe_difference, discard_resume_state, file_fingerprint, job_id, names, read_results,
 };
-pub use safetensors_file::SafetensorsFile;
+pub use tensor_file::TensorFile;
 pub use tokenizer::Vocab;
 pub use vectors::{RowsRead, parse_file_tensor, read_rows};
 pub use write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_arrays, write_atomic};

@@ -13,7 +13,7 @@ use bilens_decomp::Real;
 use ndarray::{Array2, Axis, Ix1, Ix2};
 
 use crate::error::{IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 /// Vectors read by [`read_rows`].
 #[derive(Clone, Debug, PartialEq)]
@@ -40,7 +40,7 @@ pub fn read_rows<T: Real>(
     width: usize,
     what: &str,
 ) -> Result<RowsRead<T>> {
-    let file = SafetensorsFile::open(path)?;
+    let file = TensorFile::open(path)?;
     let Some(info) = file.info(tensor) else {
         return Err(IoError::MissingVectors {
             path: path.to_path_buf(),
@@ -82,7 +82,7 @@ pub fn read_rows<T: Real>(
     }
 }
 
-fn read_matrix<T: Real>(file: &SafetensorsFile, tensor: &str) -> Result<Array2<T>> {
+fn read_matrix<T: Real>(file: &TensorFile, tensor: &str) -> Result<Array2<T>> {
     Ok(file
         .read::<T>(tensor)?
         .into_dimensionality::<Ix2>()

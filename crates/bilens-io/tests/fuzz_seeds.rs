@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bilens_io::{LayoutSpec, SafetensorsFile, inspect_model, load_model, model_layers};
+use bilens_io::{LayoutSpec, TensorFile, inspect_model, load_model, model_layers};
 
 fn seeds(kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,14 +52,14 @@ fn every_seed_is_read_or_refused_with_a_message() {
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join("model.safetensors");
         std::fs::copy(path, &model).unwrap();
-        if let Ok(file) = SafetensorsFile::open(&model) {
+        if let Ok(file) = TensorFile::open(&model) {
             for t in file.tensors() {
                 let _ = file.read::<f32>(&t.name);
             }
         }
         for spec in specs() {
             let _ = inspect_model(&model, &spec);
-            if let Ok(file) = SafetensorsFile::open(&model) {
+            if let Ok(file) = TensorFile::open(&model) {
                 let _ = model_layers(&file, &spec);
             }
             match load_model::<f64>(&model, &spec) {

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use bilens_io::{IoError, SafetensorsFile, TensorInfo};
+use bilens_io::{IoError, TensorFile, TensorInfo};
 use common::{mat, message_and_hint, raw, raw_file, save, save_with_metadata};
 use ndarray::Array2;
 use safetensors::Dtype;
@@ -25,7 +25,7 @@ fn reads_every_supported_dtype_into_f32_and_f64() {
             raw("a_bf16", &a, Dtype::BF16),
         ],
     );
-    let f = SafetensorsFile::open(&path).unwrap();
+    let f = TensorFile::open(&path).unwrap();
     for name in ["a_f32", "a_f64", "a_f16", "a_bf16"] {
         let x: Array2<f64> = f.read_matrix(name).unwrap();
         assert_eq!(x, a, "{name} as f64");
@@ -46,7 +46,7 @@ fn lists_tensors_sorted_with_dtype_and_shape_and_reads_metadata() {
         ],
         Some(HashMap::from([("format".to_string(), "pt".to_string())])),
     );
-    let f = SafetensorsFile::open(&path).unwrap();
+    let f = TensorFile::open(&path).unwrap();
     assert_eq!(
         f.tensors(),
         &[
@@ -73,7 +73,7 @@ fn reads_a_range_of_rows() {
     let path = dir.path().join("m.safetensors");
     let a = mat(6, 4, 3);
     save(&path, &[raw("a", &a, Dtype::F16)]);
-    let f = SafetensorsFile::open(&path).unwrap();
+    let f = TensorFile::open(&path).unwrap();
     let rows = f.read_rows::<f64>("a", 2..5).unwrap();
     assert_eq!(rows.shape(), &[3, 4]);
     assert_eq!(rows, a.slice(ndarray::s![2..5, ..]).into_dyn());
@@ -84,7 +84,7 @@ fn reads_a_range_of_rows() {
 fn missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nope.safetensors");
-    let e = SafetensorsFile::open(&path).unwrap_err();
+    let e = TensorFile::open(&path).unwrap_err();
     let (m, h) = message_and_hint(&e);
     assert_eq!(m, format!("{}: no such file or directory", path.display()));
     assert!(h.contains("check the path"), "{h}");
@@ -97,7 +97,7 @@ fn a_directory_is_not_a_model_file() {
         &dir.path().join("model.safetensors"),
         &[raw("a", &mat(1, 1, 0), Dtype::F32)],
     );
-    let m = SafetensorsFile::open(dir.path()).unwrap_err().to_string();
+    let m = TensorFile::open(dir.path()).unwrap_err().to_string();
     assert!(
         m.contains("not a safetensors file: it is a directory (did you mean")
             && m.contains("model.safetensors?)"),
@@ -110,7 +110,7 @@ fn text_file_is_not_safetensors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.safetensors");
     std::fs::write(&path, "these are not weights\nat all\n").unwrap();
-    let e = SafetensorsFile::open(&path).unwrap_err();
+    let e = TensorFile::open(&path).unwrap_err();
     let (m, h) = message_and_hint(&e);
     assert_eq!(
         m,
@@ -122,7 +122,7 @@ fn text_file_is_not_safetensors() {
     assert!(h.contains("safetensors.torch.save_file"), "{h}");
     // Short text, shorter than the 8-byte length, too.
     std::fs::write(&path, "hi\n").unwrap();
-    let m = SafetensorsFile::open(&path).unwrap_err().to_string();
+    let m = TensorFile::open(&path).unwrap_err().to_string();
     assert!(m.ends_with("it looks like a text file"), "{m}");
 }
 
@@ -133,7 +133,7 @@ fn png_and_pytorch_zip_are_named() {
     let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     bytes.extend([0u8; 64]);
     std::fs::write(&png, &bytes).unwrap();
-    let m = SafetensorsFile::open(&png).unwrap_err().to_string();
+    let m = TensorFile::open(&png).unwrap_err().to_string();
     assert!(
         m.ends_with("not a safetensors file: it looks like a PNG image"),
         "{m}"
@@ -142,7 +142,7 @@ fn png_and_pytorch_zip_are_named() {
     let mut bytes = b"PK\x03\x04".to_vec();
     bytes.extend([7u8; 64]);
     std::fs::write(&pt, &bytes).unwrap();
-    let m = SafetensorsFile::open(&pt).unwrap_err().to_string();
+    let m = TensorFile::open(&pt).unwrap_err().to_string();
     assert!(m.contains("a zip archive (PyTorch .pt/.pth"), "{m}");
 }
 
@@ -157,7 +157,7 @@ fn truncated_files() {
     // Cut in the data: the header is intact and says how much is missing.
     let path = dir.path().join("cut.safetensors");
     std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
-    let e = SafetensorsFile::open(&path).unwrap_err();
+    let e = TensorFile::open(&path).unwrap_err();
     let (m, h) = message_and_hint(&e);
     assert_eq!(
         m,
@@ -173,7 +173,7 @@ fn truncated_files() {
 
     // Cut in the header.
     std::fs::write(&path, &bytes[..8 + n / 2]).unwrap();
-    let m = SafetensorsFile::open(&path).unwrap_err().to_string();
+    let m = TensorFile::open(&path).unwrap_err().to_string();
     assert!(
         m.contains(&format!(
             "truncated: the header declares {n} bytes but only {} follow the 8-byte length",
@@ -184,7 +184,7 @@ fn truncated_files() {
 
     // Empty.
     std::fs::write(&path, b"").unwrap();
-    let m = SafetensorsFile::open(&path).unwrap_err().to_string();
+    let m = TensorFile::open(&path).unwrap_err().to_string();
     assert!(m.ends_with("truncated: the file is empty"), "{m}");
 }
 
@@ -194,7 +194,7 @@ fn corrupt_headers() {
     let path = dir.path().join("bad.safetensors");
     let open = |header: &str, data: &[u8]| {
         raw_file(&path, header, data);
-        let e = SafetensorsFile::open(&path).unwrap_err();
+        let e = TensorFile::open(&path).unwrap_err();
         assert!(matches!(e, IoError::CorruptHeader { .. }), "{e:?}");
         let (m, h) = message_and_hint(&e);
         assert!(h.contains("damaged"), "{h}");
@@ -259,7 +259,7 @@ fn missing_tensor_lists_what_exists() {
             raw("a", &mat(1, 1, 0), Dtype::F32),
         ],
     );
-    let f = SafetensorsFile::open(&path).unwrap();
+    let f = TensorFile::open(&path).unwrap();
     let e = f.read::<f32>("c").unwrap_err();
     let (m, h) = message_and_hint(&e);
     assert_eq!(
@@ -291,7 +291,7 @@ fn unsupported_dtype_names_file_tensor_dtype_and_the_supported_ones() {
                 .collect(),
         )],
     );
-    let f = SafetensorsFile::open(&path).unwrap();
+    let f = TensorFile::open(&path).unwrap();
     assert_eq!(f.tensors()[0].dtype, "I32", "listing works for any dtype");
     let e = f.read::<f64>("steps").unwrap_err();
     let (m, h) = message_and_hint(&e);
@@ -317,7 +317,7 @@ fn non_finite_weights_are_refused_with_count_and_first_index() {
         &path,
         &[raw("w", &a, Dtype::F32), raw("w16", &a, Dtype::BF16)],
     );
-    let f = SafetensorsFile::open(&path).unwrap();
+    let f = TensorFile::open(&path).unwrap();
     for name in ["w", "w16"] {
         let e = f.read::<f32>(name).unwrap_err();
         let (m, h) = message_and_hint(&e);

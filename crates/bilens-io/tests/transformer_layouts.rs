@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use bilens_decomp::Par;
 use bilens_io::{
-    IoError, Layout, LayoutSpec, SafetensorsFile, Source, describe_model, inspect_model,
-    load_model, model_layers, read_model,
+    IoError, Layout, LayoutSpec, Source, TensorFile, describe_model, inspect_model, load_model,
+    model_layers, read_model,
 };
 use common::{Raw, mat, message_and_hint, raw, save, vector_raw};
 use ndarray::{Array1, Array2, Axis, concatenate};
@@ -170,7 +170,7 @@ fn lm_layer_with_norm_gain_shift_and_biases_equals_the_layer() {
 fn lm_layer_reads_only_its_own_tensors() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &lm_tensors(4, true, false, true, false), None);
-    let file = SafetensorsFile::open(&path).unwrap();
+    let file = TensorFile::open(&path).unwrap();
     let info = describe_model(&file, &LayoutSpec::Lm { layer: Some(2) }).unwrap();
     assert_eq!(file.bytes_read(), 0, "describing reads no data");
     read_model::<f32>(&file, &info).unwrap();
@@ -465,7 +465,7 @@ fn a_file_with_both_families_is_ambiguous_and_flags_that_do_not_apply_are_refuse
             .contains("a layer was chosen, which applies to layered models"),
         "{e}"
     );
-    let file = SafetensorsFile::open(&single).unwrap();
+    let file = TensorFile::open(&single).unwrap();
     let e = model_layers(&file, &auto(None)).unwrap_err();
     assert!(e.to_string().contains("no numbered layers"), "{e}");
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use bilens_decomp::{BilinearModel, Real};
 use bilens_io::{
-    Inspection, LayoutSpec, ModelInfo, SafetensorsFile, describe_model, file_fingerprint,
-    model_layers, read_model,
+    Inspection, LayoutSpec, ModelInfo, TensorFile, describe_model, file_fingerprint, model_layers,
+    read_model,
 };
 
 use crate::error::Result;
@@ -17,7 +17,7 @@ use crate::error::Result;
 /// An open model file: mapped, its header parsed, nothing else read.
 #[derive(Clone, Debug)]
 pub struct ModelFile {
-    file: Arc<SafetensorsFile>,
+    file: Arc<TensorFile>,
     fingerprint: Arc<serde_json::Value>,
 }
 
@@ -26,7 +26,7 @@ impl ModelFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         Ok(Self {
-            file: Arc::new(SafetensorsFile::open(path)?),
+            file: Arc::new(TensorFile::open(path)?),
             fingerprint: Arc::new(file_fingerprint(path)?),
         })
     }
@@ -67,7 +67,7 @@ impl ModelFile {
         })
     }
 
-    pub(crate) fn tensors(&self) -> &SafetensorsFile {
+    pub(crate) fn tensors(&self) -> &TensorFile {
         &self.file
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::config::GatedConfig;
 use crate::error::{Hint, IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
 
@@ -30,11 +30,11 @@ const TOKEN_EMBEDDING: &str = "model.embed_tokens.weight";
 const UNEMBEDDING: &str = "lm_head.weight";
 
 /// The layers of the file, ascending.
-pub(super) fn layers(file: &SafetensorsFile) -> Vec<usize> {
+pub(super) fn layers(file: &TensorFile) -> Vec<usize> {
     layers::indices(file, PREFIX, GATE)
 }
 
-pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Result<ModelInfo> {
+pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<ModelInfo> {
     let chosen = layers::choose_with_config::<GatedConfig>(file, PREFIX, GATE, requested, "gated")?;
     let name = |rest: &str| chosen.name(rest);
     let (path, config) = (chosen.path.clone(), &chosen.config);

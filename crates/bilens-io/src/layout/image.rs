@@ -2,7 +2,7 @@
 
 use crate::config::{ImageConfig, read_sibling_config};
 use crate::error::{Hint, IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 use super::{Layout, ModelInfo, Source, matrix, mismatch};
 
@@ -36,15 +36,12 @@ fn block_index(name: &str) -> Option<usize> {
 
 /// Whether `auto` should read the file as an image model: `blocks.0.weight` together with
 /// `embed.weight` or `head.weight`.
-pub(super) fn detect(file: &SafetensorsFile) -> bool {
+pub(super) fn detect(file: &TensorFile) -> bool {
     file.info(&block_weight(0)).is_some()
         && (file.info(IMAGE_EMBED).is_some() || file.info(IMAGE_HEAD).is_some())
 }
 
-pub(super) fn describe(
-    file: &SafetensorsFile,
-    residual_override: Option<bool>,
-) -> Result<ModelInfo> {
+pub(super) fn describe(file: &TensorFile, residual_override: Option<bool>) -> Result<ModelInfo> {
     let path = file.path().to_path_buf();
     let unsupported = |what: String, hint: Hint| IoError::Unsupported {
         path: path.clone(),

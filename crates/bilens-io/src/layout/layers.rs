@@ -7,12 +7,12 @@ use serde::de::DeserializeOwned;
 
 use crate::config::read_sibling_config;
 use crate::error::{Hint, IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 use super::{Source, TokenMatrices, mismatch};
 
 /// The indices `i` for which the file holds `{prefix}{i}{suffix}`, ascending.
-pub(super) fn indices(file: &SafetensorsFile, prefix: &str, suffix: &str) -> Vec<usize> {
+pub(super) fn indices(file: &TensorFile, prefix: &str, suffix: &str) -> Vec<usize> {
     let mut found: Vec<usize> = file
         .tensors()
         .iter()
@@ -37,7 +37,7 @@ pub(super) fn indices(file: &SafetensorsFile, prefix: &str, suffix: &str) -> Vec
 /// The layer a run takes: `requested` when the file holds it, the only layer when none was
 /// requested; an error naming the layers otherwise.
 pub(super) fn choose(
-    file: &SafetensorsFile,
+    file: &TensorFile,
     available: &[usize],
     requested: Option<usize>,
     family: &str,
@@ -86,7 +86,7 @@ impl<C> Chosen<C> {
 /// What every transformer layout does first: list the layers marked by
 /// `{prefix}{i}{marker}`, take the one requested ([`choose`]), and read the sibling config.
 pub(super) fn choose_with_config<C: DeserializeOwned + Default>(
-    file: &SafetensorsFile,
+    file: &TensorFile,
     prefix: &str,
     marker: &str,
     requested: Option<usize>,
@@ -149,7 +149,7 @@ pub(super) fn describe(layers: &[usize]) -> String {
 /// and shift `β` (`.bias`), each `[d_in]`. Any other parameter (a norm bilens does not know)
 /// is an error rather than something silently left out of the layer.
 pub(super) fn norm(
-    file: &SafetensorsFile,
+    file: &TensorFile,
     candidates: &[String],
     d_in: usize,
     reader: &str,
@@ -211,7 +211,7 @@ pub(super) fn norm(
 /// `[vocab, d_out]`), as far as the file holds them with usable shapes; the unembedding is the
 /// embedding when there is no head (tied weights). What is left out, and why, goes to `notes`.
 pub(super) fn tokens(
-    file: &SafetensorsFile,
+    file: &TensorFile,
     embed: &str,
     head: &str,
     d_in: usize,

@@ -17,7 +17,7 @@
 
 use crate::config::LmConfig;
 use crate::error::{Hint, IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
 
@@ -28,11 +28,11 @@ const TOKEN_EMBEDDING: &str = "transformer.wte.weight";
 const UNEMBEDDING: &str = "lm_head.weight";
 
 /// The layers of the file, ascending.
-pub(super) fn layers(file: &SafetensorsFile) -> Vec<usize> {
+pub(super) fn layers(file: &TensorFile) -> Vec<usize> {
     layers::indices(file, PREFIX, FUSED)
 }
 
-pub(super) fn describe(file: &SafetensorsFile, requested: Option<usize>) -> Result<ModelInfo> {
+pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<ModelInfo> {
     let chosen = layers::choose_with_config::<LmConfig>(file, PREFIX, FUSED, requested, "lm")?;
     let name = |rest: &str| chosen.name(rest);
     let (path, config, i) = (chosen.path.clone(), &chosen.config, chosen.index);

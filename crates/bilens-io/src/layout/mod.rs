@@ -57,7 +57,7 @@ use ndarray::{Array1, Array2, Ix1, Ix2};
 
 use crate::error::{Hint, IoError, Result};
 use crate::header::TensorInfo;
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 /// How to find the bilinear layer in a checkpoint (the CLI's `--layout`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -369,7 +369,7 @@ pub struct Inspection {
 /// Opens a model file and resolves its layout without reading weights. Fails only when the
 /// file itself cannot be read; a layout problem is reported in [`Inspection::model`].
 pub fn inspect_model(path: &Path, spec: &LayoutSpec) -> Result<Inspection> {
-    let file = SafetensorsFile::open(path)?;
+    let file = TensorFile::open(path)?;
     let model = describe_model(&file, spec);
     Ok(Inspection {
         path: path.to_path_buf(),
@@ -383,7 +383,7 @@ pub fn inspect_model(path: &Path, spec: &LayoutSpec) -> Result<Inspection> {
 /// layer's tensors are read (the file is memory-mapped), so one layer of a checkpoint larger
 /// than memory loads in the memory of that layer.
 pub fn load_model<T: Real>(path: &Path, spec: &LayoutSpec) -> Result<LoadedModel<T>> {
-    let file = SafetensorsFile::open(path)?;
+    let file = TensorFile::open(path)?;
     let info = describe_model(&file, spec)?;
     let model = read_model(&file, &info)?;
     Ok(LoadedModel { model, info })
@@ -391,7 +391,7 @@ pub fn load_model<T: Real>(path: &Path, spec: &LayoutSpec) -> Result<LoadedModel
 
 /// The layers of a layered model (`lm`, `gated`, or `auto` detecting one), ascending: what
 /// `--layer all` iterates over. An error for a layout without layers.
-pub fn model_layers(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<Vec<usize>> {
+pub fn model_layers(file: &TensorFile, spec: &LayoutSpec) -> Result<Vec<usize>> {
     let family = match spec {
         LayoutSpec::Lm { .. } => Some(Layout::Lm),
         LayoutSpec::Gated { .. } => Some(Layout::Gated),
@@ -425,7 +425,7 @@ pub fn model_layers(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<Vec<usi
 }
 
 /// The layered family `auto` detects from the names, if any; an error when both are present.
-fn detect_family(file: &SafetensorsFile) -> Result<Option<Layout>> {
+fn detect_family(file: &TensorFile) -> Result<Option<Layout>> {
     match (lm::layers(file).is_empty(), gated::layers(file).is_empty()) {
         (false, false) => Err(IoError::AmbiguousLayout {
             path: file.path().to_path_buf(),
@@ -446,7 +446,7 @@ fn detect_family(file: &SafetensorsFile) -> Result<Option<Layout>> {
 /// [`BilinearModel`] (`e = E x`, no output offset) has no place for them, so evaluating or
 /// truncating it would silently differ from the checkpoint. The paper's code saves neither
 /// (its `bias` option applies to the blocks only).
-pub fn describe_model(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<ModelInfo> {
+pub fn describe_model(file: &TensorFile, spec: &LayoutSpec) -> Result<ModelInfo> {
     match spec {
         LayoutSpec::Image { residual } => image::describe(file, *residual),
         LayoutSpec::Single {
@@ -476,7 +476,7 @@ pub fn describe_model(file: &SafetensorsFile, spec: &LayoutSpec) -> Result<Model
 }
 
 fn describe_auto(
-    file: &SafetensorsFile,
+    file: &TensorFile,
     residual: Option<bool>,
     layer: Option<usize>,
 ) -> Result<ModelInfo> {
@@ -548,7 +548,7 @@ fn describe_auto(
 /// Reads the matrices and vectors `info` names (converted to `T`, checked finite) and assembles
 /// the model: biases attached to the layer, a norm shift folded into the biases and a norm gain
 /// into `W` and `V`. `info` must come from [`describe_model`] on the same file.
-pub fn read_model<T: Real>(file: &SafetensorsFile, info: &ModelInfo) -> Result<BilinearModel<T>> {
+pub fn read_model<T: Real>(file: &TensorFile, info: &ModelInfo) -> Result<BilinearModel<T>> {
     let read = |s: &Source| -> Result<Array2<T>> {
         match &s.rows {
             None => file.read_matrix(&s.tensor),
@@ -599,7 +599,7 @@ pub fn read_model<T: Real>(file: &SafetensorsFile, info: &ModelInfo) -> Result<B
 }
 
 /// The header entry of a tensor that must exist and be a matrix.
-fn matrix<'a>(file: &'a SafetensorsFile, name: &str) -> Result<&'a TensorInfo> {
+fn matrix<'a>(file: &'a TensorFile, name: &str) -> Result<&'a TensorInfo> {
     let t = file.require(name)?;
     if t.shape.len() != 2 {
         return Err(IoError::ShapeMismatch {
@@ -614,7 +614,7 @@ fn matrix<'a>(file: &'a SafetensorsFile, name: &str) -> Result<&'a TensorInfo> {
 }
 
 /// A shape error for tensor `t` of `file`.
-fn mismatch(file: &SafetensorsFile, t: &TensorInfo, expected: String, why: String) -> IoError {
+fn mismatch(file: &TensorFile, t: &TensorInfo, expected: String, why: String) -> IoError {
     IoError::ShapeMismatch {
         path: file.path().to_path_buf(),
         tensor: t.name.clone(),

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::header::TensorInfo;
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 
 use super::{Layout, ModelInfo, Source, matrix, mismatch};
 
@@ -17,7 +17,7 @@ pub(super) struct Names<'a> {
     pub(super) norm_gain: Option<&'a str>,
 }
 
-pub(super) fn describe(file: &SafetensorsFile, names: &Names<'_>) -> Result<ModelInfo> {
+pub(super) fn describe(file: &TensorFile, names: &Names<'_>) -> Result<ModelInfo> {
     let path = file.path().to_path_buf();
     let Names {
         w,

@@ -13,7 +13,7 @@ use super::names::{self, EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS}
 use super::summary::{ResultsShape, Summary};
 use super::{DECOMPOSITION_FILE, FORMAT_VERSION, SUMMARY_FILE};
 use crate::error::{IoError, Result};
-use crate::safetensors_file::SafetensorsFile;
+use crate::tensor_file::TensorFile;
 use crate::write::{Dtype, TensorSpec};
 
 /// A results directory opened for reading: summary parsed, tensors mapped, nothing else read.
@@ -21,7 +21,7 @@ use crate::write::{Dtype, TensorSpec};
 #[derive(Debug)]
 pub struct ResultsFile {
     dir: PathBuf,
-    file: SafetensorsFile,
+    file: TensorFile,
     summary: Summary,
     meta: StoredMeta,
 }
@@ -105,7 +105,7 @@ impl ResultsFile {
                 ));
             }
         }
-        let file = SafetensorsFile::open(&file_path).map_err(|e| {
+        let file = TensorFile::open(&file_path).map_err(|e| {
             // Keep the file's own diagnosis, under the results-directory hint.
             let message = e.to_string();
             let prefix = format!("{}: ", file_path.display());

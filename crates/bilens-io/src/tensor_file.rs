@@ -2,7 +2,7 @@
 //! the requested tensors ever touched.
 //!
 //! Opening a file maps it and parses its header; nothing else is read. Each
-//! [`SafetensorsFile::read`] decodes one tensor (or a range of its rows) into `f32`/`f64`,
+//! [`TensorFile::read`] decodes one tensor (or a range of its rows) into `f32`/`f64`,
 //! converting from F32, F64, F16 or BF16 and rejecting NaN and infinity, so a checkpoint larger
 //! than memory can be inspected and have single layers loaded from it.
 //!
@@ -34,20 +34,20 @@ struct Entry {
 }
 
 /// An open safetensors file: its header parsed, its data mapped but not read.
-pub struct SafetensorsFile {
+pub struct TensorFile {
     path: PathBuf,
     map: Mmap,
     data_start: usize,
     entries: BTreeMap<String, Entry>,
     infos: Vec<TensorInfo>,
     metadata: BTreeMap<String, String>,
-    /// Bytes of tensor data decoded so far (see [`SafetensorsFile::bytes_read`]).
+    /// Bytes of tensor data decoded so far (see [`TensorFile::bytes_read`]).
     bytes_read: AtomicU64,
 }
 
-impl std::fmt::Debug for SafetensorsFile {
+impl std::fmt::Debug for TensorFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SafetensorsFile")
+        f.debug_struct("TensorFile")
             .field("path", &self.path)
             .field("tensors", &self.infos.len())
             .finish_non_exhaustive()
@@ -73,7 +73,7 @@ fn map_read_only(file: &File) -> std::io::Result<Mmap> {
     unsafe { Mmap::map(file) }
 }
 
-impl SafetensorsFile {
+impl TensorFile {
     /// Opens and maps `path` and parses its header.
     ///
     /// Errors name the file and say what is wrong: [`IoError::NotFound`],
@@ -153,7 +153,7 @@ impl SafetensorsFile {
         self.bytes_read.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// The file's path, as given to [`SafetensorsFile::open`].
+    /// The file's path, as given to [`TensorFile::open`].
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -217,7 +217,7 @@ impl SafetensorsFile {
     ///
     /// # Panics
     /// If `rows` is not within the tensor's first dimension (the caller takes ranges from
-    /// [`SafetensorsFile::info`]).
+    /// [`TensorFile::info`]).
     #[track_caller]
     pub fn read_rows<T: Real>(&self, name: &str, rows: Range<usize>) -> Result<ArrayD<T>> {
         self.read_rows_checked(name, rows, Finite::Require)
@@ -230,7 +230,7 @@ impl SafetensorsFile {
         self.read_rows_checked(name, 0..rows, Finite::Allow)
     }
 
-    /// [`SafetensorsFile::read_rows`] keeping NaN and infinity (results tensors).
+    /// [`TensorFile::read_rows`] keeping NaN and infinity (results tensors).
     #[track_caller]
     pub(crate) fn read_rows_allowing_non_finite<T: Real>(
         &self,

@@ -25,7 +25,7 @@ fn spec(selector: u8) -> LayoutSpec {
     };
     match selector % 8 {
         0 | 5 => LayoutSpec::Auto { residual, layer: None },
-        1 => LayoutSpec::Image { residual },
+        1 => LayoutSpec::Image { residual, layer },
         2 => LayoutSpec::Single {
             w: "w".into(),
             v: "v".into(),

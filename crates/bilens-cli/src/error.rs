@@ -76,7 +76,7 @@ fn render_hint(hint: &Hint) -> String {
             "pass --layer I with one of them, or --layer all for one results directory per layer"
                 .into()
         }
-        Hint::DropLayer => "drop --layer (it applies to the lm and gated layouts)".into(),
+        Hint::DropLayer => "drop --layer (it applies to the lm, gated and image layouts)".into(),
         Hint::DropResidual => {
             "drop --residual: it applies to image models (a transformer's residual stream is \
              outside its MLP)"

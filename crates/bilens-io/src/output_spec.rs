@@ -9,6 +9,7 @@
 //! | `contrast:A-B` | [`OutputSpec::Contrast`] | `e_A − e_B`: what separates output A from B |
 //! | `contrast:A-mean` | [`OutputSpec::Contrast`] | `e_A` minus the mean of the other outputs |
 //! | `tokens:ID,A-B` | [`OutputSpec::Tokens`] | a language model's unembedding rows `u_t`, and `u_A − u_B` |
+//! | `results:DIR` | [`OutputSpec::Results`] | the eigenvectors stored in another results directory, every output's in turn: the chain of a deep model, where block `i + 1`'s components are directions of the stream block `i` writes |
 //!
 //! A [`RowSet`] keeps a subset of the directions, in order (`0..100` end exclusive, `3,7,9`,
 //! or a mix); an [`OutputSelection`] is the two together. Turning a selection into vectors
@@ -89,6 +90,9 @@ pub enum OutputSpec {
     },
     /// A language model's tokens (unembedding rows) and contrasts of two.
     Tokens(Vec<TokenItem>),
+    /// The eigenvectors (in the layer's own space) stored in a results directory, output by
+    /// output and each output's components in their stored order.
+    Results(PathBuf),
 }
 
 impl OutputSpec {
@@ -98,6 +102,7 @@ impl OutputSpec {
         match self {
             OutputSpec::Classes => "class",
             OutputSpec::Tokens(_) => "token",
+            OutputSpec::Results(_) => "component",
             OutputSpec::File(_) | OutputSpec::Contrast { .. } => "output",
         }
     }
@@ -108,6 +113,7 @@ impl fmt::Display for OutputSpec {
         match self {
             OutputSpec::Classes => f.write_str("classes"),
             OutputSpec::File(t) => t.fmt(f),
+            OutputSpec::Results(dir) => write!(f, "results:{}", dir.display()),
             OutputSpec::Contrast { a, against } => {
                 write!(f, "contrast:{}", contrast_label(*a, *against))
             }
@@ -143,6 +149,17 @@ impl FromStr for OutputSpec {
         if s == "classes" {
             return Ok(OutputSpec::Classes);
         }
+        if let Some(dir) = s.strip_prefix("results:") {
+            if dir.is_empty() {
+                return Err(SpecError::new(
+                    s,
+                    "no results directory after results:",
+                    "name the directory `bilens decompose --out DIR` wrote, e.g. \
+                     results:block2-results",
+                ));
+            }
+            return Ok(OutputSpec::Results(PathBuf::from(dir)));
+        }
         if let Some(spec) = s.strip_prefix("tokens:") {
             return parse_tokens(s, spec).map(OutputSpec::Tokens);
         }
@@ -175,8 +192,8 @@ impl FromStr for OutputSpec {
                 s,
                 "not a direction set bilens knows",
                 "use classes, FILE:TENSOR (e.g. sae.safetensors:encoder.weight), \
-                     contrast:A-B, contrast:A-mean, or tokens:ID,A-B for a language model's \
-                     tokens",
+                     contrast:A-B, contrast:A-mean, tokens:ID,A-B for a language model's \
+                     tokens, or results:DIR for the components stored in a results directory",
             )
         })
     }
@@ -351,6 +368,8 @@ mod tests {
             "contrast:3-5",
             "contrast:7-mean",
             "tokens:464,262-257",
+            "results:runs/block 2",
+            "results:runs/block2 rows 0..3",
         ] {
             round_trip(text);
         }
@@ -387,6 +406,8 @@ mod tests {
         assert!(e.problem.contains("'the' is not a token id"), "{e}");
         assert!("tokens:".parse::<OutputSpec>().is_err());
         assert!("contrast:3".parse::<OutputSpec>().is_err());
+        let e = "results:".parse::<OutputSpec>().unwrap_err();
+        assert!(e.problem.contains("no results directory"), "{e}");
         let e = "bogus".parse::<OutputSpec>().unwrap_err();
         assert!(e.hint.contains("FILE:TENSOR"), "{e}");
     }

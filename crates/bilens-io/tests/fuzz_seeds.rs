@@ -23,7 +23,10 @@ fn seeds(kind: &str) -> Vec<PathBuf> {
 fn specs() -> Vec<LayoutSpec> {
     vec![
         LayoutSpec::default(),
-        LayoutSpec::Image { residual: None },
+        LayoutSpec::Image {
+    residual: None,
+    layer: None,
+},
         LayoutSpec::Lm { layer: Some(1) },
         LayoutSpec::Gated { layer: None },
         LayoutSpec::Auto {

@@ -12,7 +12,10 @@ use common::{Raw, mat, message_and_hint, raw, save, vector_raw};
 use ndarray::{Array1, Array2, Axis, concatenate};
 use safetensors::Dtype;
 
-const IMAGE: LayoutSpec = LayoutSpec::Image { residual: None };
+const IMAGE: LayoutSpec = LayoutSpec::Image {
+    residual: None,
+    layer: None,
+};
 const AUTO: LayoutSpec = LayoutSpec::Auto {
     residual: None,
     layer: None,
@@ -134,6 +137,7 @@ fn residual_image_model_from_config_and_the_override() {
         &path,
         &LayoutSpec::Image {
             residual: Some(false),
+            layer: None,
         },
     )
     .unwrap();
@@ -287,33 +291,161 @@ fn image_bias_problems_are_named() {
     );
 }
 
-#[test]
-fn deeper_models_are_refused() {
-    let m = image_weights();
-    let dir = tempfile::tempdir().unwrap();
-    let mut tensors = image_tensors(&m, Dtype::F32);
-    tensors.push(raw("blocks.1.weight", &mat(8, 4, 6), Dtype::F32));
-    let path = write_model(dir.path(), &tensors, None);
-    let e = load_model::<f32>(&path, &AUTO).unwrap_err();
-    let (msg, hint) = message_and_hint(&e);
-    assert!(
-        msg.ends_with(
-            "the model has 2 bilinear blocks (blocks.0, blocks.1); only one block is supported yet"
-        ),
-        "{msg}"
-    );
-    assert!(hint.contains("n_layer 1"), "{hint}");
+fn head_source() -> Source {
+    Source {
+        tensor: "head.weight".into(),
+        rows: None,
+    }
+}
 
+/// A 3-block image model on the stream of width 4: `image_tensors` plus blocks 1 and 2.
+fn deep_tensors(m: &ImageWeights) -> Vec<Raw> {
+    let mut tensors = image_tensors(m, Dtype::F32);
+    tensors.push(raw("blocks.1.weight", &mat(8, 4, 6), Dtype::F32));
+    tensors.push(raw("blocks.2.weight", &mat(8, 4, 7), Dtype::F32));
+    tensors
+}
+
+#[test]
+fn deep_models_pick_a_block_whose_outputs_are_the_stream_or_the_head() {
+    let m = image_weights();
     let dir = tempfile::tempdir().unwrap();
     let path = write_model(
         dir.path(),
-        &image_tensors(&m, Dtype::F32),
-        Some(r#"{"n_layer": 3}"#),
+        &deep_tensors(&m),
+        Some(r#"{"n_layer": 3, "d_hidden": 4, "residual": true}"#),
     );
-    let msg = load_model::<f32>(&path, &IMAGE).unwrap_err().to_string();
+    let block = |layer: Option<usize>| {
+        load_model::<f64>(
+            &path,
+            &LayoutSpec::Image {
+                residual: None,
+                layer,
+            },
+        )
+        .unwrap()
+    };
+    // By default the last block: read by the head, its input the stream (no embedding).
+    let last = block(None);
+    assert_eq!(last.info.layer.as_ref().unwrap().index, 2);
+    assert_eq!(last.info.p, head_source());
+    assert_eq!(last.info.linear, Some(head_source()));
+    assert!(last.info.embed.is_none() && last.model.embed().is_none());
+    assert_eq!((last.info.d_input, last.info.d_out), (4, 3));
     assert!(
-        msg.contains("the model has 3 bilinear blocks (config.json: n_layer = 3)"),
-        "{msg}"
+        last.info
+            .notes
+            .iter()
+            .any(|n| n.contains("no block chosen: block 2, the last")),
+        "{:?}",
+        last.info.notes
+    );
+    // An earlier block writes the stream: P and the residual term are the identity.
+    let middle = block(Some(1));
+    assert!(middle.info.p.is_identity());
+    assert_eq!(middle.model.layer().p(), Array2::<f64>::eye(4).view());
+    assert_eq!(middle.model.linear().unwrap(), Array2::<f64>::eye(4).view());
+    assert_eq!(middle.model.layer().w(), mat(8, 4, 6).slice(ndarray::s![..4, ..]));
+    assert_eq!(middle.info.d_out, 4);
+    // Block 0 reads pixels through the embedding.
+    let first = block(Some(0));
+    assert_eq!(first.model.embed().unwrap(), m.embed.view());
+    assert_eq!((first.info.d_input, first.info.d_out), (12, 4));
+
+    let text = inspect_model(
+        &path,
+        &LayoutSpec::Auto {
+            residual: None,
+            layer: Some(1),
+        },
+    )
+    .unwrap()
+    .model
+    .unwrap()
+    .to_string();
+    assert!(
+        text.starts_with("layout: image (residual), block 1 of 3 (blocks.0 .. blocks.2")
+            && text.contains("W = blocks.1.weight rows 0..4  [4, 4]")
+            && text.contains("P = identity (the block writes the stream)  [4, 4]"),
+        "{text}"
+    );
+    // `--layer all` iterates over the blocks.
+    let file = bilens_io::TensorFile::open(&path).unwrap();
+    assert_eq!(
+        bilens_io::model_layers(&file, &IMAGE).unwrap(),
+        vec![0, 1, 2]
+    );
+}
+
+#[test]
+fn deep_model_mistakes_say_what_was_expected() {
+    let m = image_weights();
+    let check = |tensors: Vec<Raw>, config: Option<&str>, layer: Option<usize>, expected: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_model(dir.path(), &tensors, config);
+        let e = load_model::<f32>(
+            &path,
+            &LayoutSpec::Image {
+                residual: None,
+                layer,
+            },
+        )
+        .unwrap_err();
+        let (msg, hint) = message_and_hint(&e);
+        assert!(msg.contains(expected), "{msg}\nexpected: {expected}");
+        hint
+    };
+    let hint = check(
+        deep_tensors(&m),
+        None,
+        Some(3),
+        "the model has no layer 3; it holds blocks 0..3 (an image model's bilinear blocks)",
+    );
+    assert!(hint.contains("layer"), "{hint}");
+    let mut narrow = deep_tensors(&m);
+    narrow[3] = raw("blocks.1.weight", &mat(6, 4, 6), Dtype::F32);
+    check(
+        narrow,
+        None,
+        None,
+        "tensor 'blocks.2.weight' has shape [8, 4], expected [_, 3]: block 2 reads the stream \
+         block 1 writes, so its columns must equal half of blocks.1.weight's rows (3)",
+    );
+    check(
+        deep_tensors(&m),
+        Some(r#"{"n_layer": 2}"#),
+        None,
+        "n_layer is 2 but the weights hold 3 bilinear blocks (blocks 0..3); the config belongs \
+         to a different model",
+    );
+    let mut gap = deep_tensors(&m);
+    gap.remove(3);
+    check(
+        gap,
+        None,
+        None,
+        "the bilinear blocks are numbered blocks.0, blocks.2 but block 1 is missing",
+    );
+    // A residual model needs square blocks all along the stream.
+    let mut wide = image_tensors(&m, Dtype::F32);
+    wide.push(raw("blocks.1.weight", &mat(10, 4, 6), Dtype::F32));
+    wide[2] = raw("head.weight", &mat(3, 5, 4), Dtype::F32);
+    check(
+        wide,
+        Some(r#"{"residual": true}"#),
+        None,
+        "tensor 'blocks.1.weight' has shape [10, 4], expected [8, 4]: a residual block adds its \
+         output to its input",
+    );
+    // Not residual, blocks may change the width; the head reads the last block's.
+    let mut wide = image_tensors(&m, Dtype::F32);
+    wide.push(raw("blocks.1.weight", &mat(10, 4, 6), Dtype::F32));
+    check(
+        wide,
+        None,
+        None,
+        "tensor 'head.weight' has shape [3, 4], expected [_, 5]: the head reads the last \
+         block's output, so its columns must equal half of blocks.1.weight's rows (5)",
     );
 }
 

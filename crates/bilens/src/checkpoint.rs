@@ -127,6 +127,10 @@ pub(crate) fn with_layer(spec: &LayoutSpec, layer: usize) -> LayoutSpec {
     match spec {
         LayoutSpec::Lm { .. } => LayoutSpec::Lm { layer: Some(layer) },
         LayoutSpec::Gated { .. } => LayoutSpec::Gated { layer: Some(layer) },
+        LayoutSpec::Image { residual, .. } => LayoutSpec::Image {
+            residual: *residual,
+            layer: Some(layer),
+        },
         LayoutSpec::Auto { residual, .. } => LayoutSpec::Auto {
             residual: *residual,
             layer: Some(layer),

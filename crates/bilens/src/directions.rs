@@ -2,8 +2,11 @@
 //! are decomposed, with a label each.
 
 use bilens_decomp::{Real, class_directions, contrast_direction, contrast_mean_direction};
+use std::path::Path;
+
 use bilens_io::{
-    Against, OutputSelection, OutputSpec, TensorRef, TokenItem, Vocab, contrast_label, read_rows,
+    Against, OutputSelection, OutputSpec, ResultsFile, TensorRef, TokenItem, Vocab,
+    contrast_label, read_rows,
 };
 use ndarray::{Array2, Axis, Ix2};
 
@@ -26,7 +29,8 @@ impl<T: Real> Directions<T> {
     ///
     /// Errors name [`Arg::Outputs`] or [`Arg::Rows`] with what is wrong: an output index past
     /// `d_out`, a token past the vocabulary, a direction file without such a tensor or with
-    /// vectors of another width, a model without an unembedding for tokens.
+    /// vectors of another width, a model without an unembedding for tokens, a results
+    /// directory whose components are not vectors of the layer's output space.
     pub fn resolve(
         selection: &OutputSelection,
         checkpoint: &Checkpoint,
@@ -71,6 +75,7 @@ impl<T: Real> Directions<T> {
                 (u.insert_axis(Axis(0)), vec![contrast_label(*a, *against)])
             }
             OutputSpec::Tokens(items) => token_directions(items, checkpoint, vocab, &bad)?,
+            OutputSpec::Results(dir) => stored_components(dir, d_out, &bad)?,
         };
         let Some(rows) = &selection.rows else {
             return Ok(Self { matrix, labels });
@@ -138,5 +143,63 @@ fn token_directions<T: Real>(
         matrix.row_mut(i).assign(&u.row(0));
         labels.push(name);
     }
+    Ok((matrix, labels))
+}
+
+/// The components stored in the results directory `dir`, every output's in their stored order,
+/// as output directions of width `d_out`, labelled `OUTPUT.cJ` (component `J` of the stored
+/// output `OUTPUT`). For a deep image model these are the chain: block `i + 1`'s components
+/// live in the stream block `i` writes, so `vᵀx_{i+1} = x_iᵀ Q_i(v) x_i (+ vᵀx_i)` exactly.
+/// The layer-space eigenvectors are read, never the pixel maps: the chain runs in the stream.
+fn stored_components<T: Real>(
+    dir: &Path,
+    d_out: usize,
+    bad: &dyn Fn(String, String) -> Error,
+) -> Result<(Array2<T>, Vec<String>)> {
+    let results = ResultsFile::open(dir)?;
+    let meta = &results.meta().meta;
+    if let Some(basis) = &meta.input_basis {
+        return Err(bad(
+            format!(
+                "its components are expressed in the feature basis {basis}, not in the layer's \
+                 input space"
+            ),
+            "chain with a results directory decomposed without --basis".into(),
+        ));
+    }
+    let shape = results.shape();
+    if shape.d_in != d_out {
+        let of = match meta.layer {
+            Some(l) => format!(" (block {l} of {})", meta.model),
+            None => format!(" (of {})", meta.model),
+        };
+        return Err(bad(
+            format!(
+                "its components have {} entries{of}, but this layer's output directions have \
+                 d_out = {d_out} entries: they are vectors of another stream (another block or \
+                 model)",
+                shape.d_in
+            ),
+            "chain block I with the results of block I+1 of the same model (decompose it with \
+             --layer I+1 first); the last block's outputs are the classes"
+                .into(),
+        ));
+    }
+    let Some(vectors) = results.eigenvectors::<T>(0..shape.n_out)? else {
+        return Err(bad(
+            "it holds eigenvalues only, no components".into(),
+            "decompose the next block again without --eigenvalues-only".into(),
+        ));
+    };
+    let (n, k, d) = vectors.dim();
+    let matrix = vectors
+        .into_shape_with_order((n * k, d))
+        .expect("a standard-layout slab of the results file");
+    let labels = results
+        .summary()
+        .outputs
+        .iter()
+        .flat_map(|o| (0..k).map(move |j| format!("{}.c{j}", o.label)))
+        .collect();
     Ok((matrix, labels))
 }

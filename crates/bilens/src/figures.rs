@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bilens_io::{OutputSummary, ResultsFile, names};
+use bilens_io::{Layout, OutputSummary, ResultsFile, names};
 use bilens_plot::{
     GridParams, ImageParams, ImageShape, OverviewParams, SingularValueParams, SpectrumParams,
     eigenvector_grid, overview, singular_values, spectrum,
@@ -84,8 +84,20 @@ pub fn draw_results(
     }
     // Images: the eigenvectors mapped to the model input when there is an embedding.
     let image_len = shape.d_input.unwrap_or(shape.d_in);
-    let image = ImageShape::square(image_len).filter(|_| shape.eigenvectors);
-    if image.is_none() {
+    // A deep image model's block past the first reads the hidden stream: its eigenvectors
+    // have no picture, whatever their length (a square width would draw noise as an image).
+    let meta = &results.meta().meta;
+    let hidden_block = meta
+        .layer
+        .filter(|&l| meta.layout == Layout::Image && l > 0 && shape.d_input.is_none());
+    let image = ImageShape::square(image_len)
+        .filter(|_| shape.eigenvectors && hidden_block.is_none());
+    if let Some(l) = hidden_block {
+        progress.note(&format!(
+            "block {l} reads the hidden stream, not pixels: its eigenvectors have no picture, \
+             drawing spectra only"
+        ));
+    } else if image.is_none() {
         progress.note(&format!(
             "eigenvectors of length {image_len} are not square images: drawing spectra only"
         ));

@@ -15,8 +15,9 @@ pub struct LayoutArgs {
     /// `auto`.
     #[arg(long, value_enum, default_value_t = LayoutKind::Auto)]
     pub layout: LayoutKind,
-    /// For layered models (`lm`, `gated`): the layer whose MLP to use, or `all` (`decompose`
-    /// writes one results directory per layer, OUT/layer-I).
+    /// For layered models (`lm`, `gated`): the layer whose MLP to use; for image models with
+    /// several blocks: the block (the last by default); or `all` (`decompose` writes one
+    /// results directory per layer, OUT/layer-I).
     #[arg(long, value_name = "I|all")]
     pub layer: Option<LayerArg>,
     /// For `--layout single`: the tensor holding W [d_hidden, d_in].
@@ -41,7 +42,7 @@ pub struct LayoutArgs {
     /// W and V (the normalisation's division stays outside the decomposition).
     #[arg(long, value_name = "NAME")]
     pub norm_gain: Option<String>,
-    /// For image models: whether the block is residual (overrides config.json).
+    /// For image models: whether the blocks are residual (overrides config.json).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub residual: Option<bool>,
 }
@@ -107,12 +108,12 @@ pub fn resolve_layers(args: &LayoutArgs) -> Result<(LayoutSpec, bool), BadInput>
     };
     let layered = matches!(
         args.layout,
-        LayoutKind::Auto | LayoutKind::Lm | LayoutKind::Gated
+        LayoutKind::Auto | LayoutKind::Lm | LayoutKind::Gated | LayoutKind::Image
     );
     if args.layer.is_some() && !layered {
         return Err(BadInput::new(
-            "--layer applies to layered models (--layout lm, gated or auto)",
-            "drop --layer for image and single layouts",
+            "--layer applies to layered models (--layout lm, gated, image or auto)",
+            "drop --layer for the single layout",
         ));
     }
     if args.residual.is_some() && matches!(args.layout, LayoutKind::Lm | LayoutKind::Gated) {
@@ -171,6 +172,7 @@ fn resolve_one(args: &LayoutArgs, layer: Option<usize>) -> Result<LayoutSpec, Ba
         }
         LayoutKind::Image => Ok(LayoutSpec::Image {
             residual: args.residual,
+            layer,
         }),
         LayoutKind::Lm => Ok(LayoutSpec::Lm { layer }),
         LayoutKind::Gated => Ok(LayoutSpec::Gated { layer }),

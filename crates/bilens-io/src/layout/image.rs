@@ -4,7 +4,7 @@ use crate::config::{ImageConfig, read_sibling_config};
 use crate::error::{Hint, IoError, Result};
 use crate::tensor_file::TensorFile;
 
-use super::{Layout, ModelInfo, Source, matrix, mismatch};
+use super::{IDENTITY, LayerChoice, Layout, ModelInfo, Source, matrix, mismatch};
 
 /// The image model's embedding `E` `[d_hidden, d_input]` (`nn.Linear(d_input, d_hidden)`).
 const IMAGE_EMBED: &str = "embed.weight";
@@ -41,7 +41,45 @@ pub(super) fn detect(file: &TensorFile) -> bool {
         && (file.info(IMAGE_EMBED).is_some() || file.info(IMAGE_HEAD).is_some())
 }
 
-pub(super) fn describe(file: &TensorFile, residual_override: Option<bool>) -> Result<ModelInfo> {
+/// The blocks the file holds (`blocks.{i}.weight` or `.bias`), ascending: what `--layer all`
+/// iterates over for an image model.
+pub(super) fn layers(file: &TensorFile) -> Vec<usize> {
+    let mut blocks: Vec<usize> = file
+        .tensors()
+        .iter()
+        .filter_map(|t| block_index(&t.name))
+        .collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    blocks
+}
+
+/// How the blocks of an image model are numbered, for errors and `inspect`: `blocks 0..3`.
+fn describe_blocks(n: usize) -> String {
+    match n {
+        1 => "block 0".into(),
+        2 => "blocks 0, 1".into(),
+        _ => format!("blocks 0..{n}"),
+    }
+}
+
+/// The identity `[n, n]` as an output projection or linear term: a block before the last of a
+/// deep model writes the stream itself (its `P` is the identity), so its output directions are
+/// directions of the stream.
+fn identity(n: usize) -> Source {
+    Source::rows(IDENTITY, 0..n)
+}
+
+/// Resolves the image model in `file`: every block checked against the stream it reads, and
+/// block `layer` (the last one when `None`) chosen as the bilinear layer. The last block's
+/// output directions are the head's rows; an earlier block's are the stream after it (its `P`
+/// is the identity), so that the eigenvectors of block `i + 1` can be its output directions
+/// (docs/MATH.md section 10).
+pub(super) fn describe(
+    file: &TensorFile,
+    residual_override: Option<bool>,
+    layer: Option<usize>,
+) -> Result<ModelInfo> {
     let path = file.path().to_path_buf();
     let unsupported = |what: String, hint: Hint| IoError::Unsupported {
         path: path.clone(),
@@ -57,47 +95,49 @@ pub(super) fn describe(file: &TensorFile, residual_override: Option<bool>) -> Re
         reason,
     };
 
-    // Depth: one block only, whatever the config or the tensors say.
-    let mut blocks: Vec<usize> = file
-        .tensors()
-        .iter()
-        .filter_map(|t| block_index(&t.name))
-        .collect();
-    blocks.sort_unstable();
-    blocks.dedup();
-    let deeper_hint = || {
-        Hint::Text(
-            "only one-block image models (n_layer 1) can be decomposed so far; decomposing \
-             deeper models is planned"
-                .into(),
-        )
-    };
+    // Depth: blocks numbered 0..n without gaps, as many as the config says.
+    let blocks = layers(file);
+    if let Some(gap) = blocks.iter().enumerate().find(|(i, b)| *i != **b) {
+        let names: Vec<String> = blocks.iter().map(|&i| format!("blocks.{i}")).collect();
+        return Err(unsupported(
+            format!(
+                "the bilinear blocks are numbered {} but block {} is missing: the stream \
+                 passes through blocks 0, 1, 2... in turn, so a gap leaves the model undefined",
+                names.join(", "),
+                gap.0
+            ),
+            Hint::NameTensors { path: path.clone() },
+        ));
+    }
+    let n_blocks = blocks.len().max(1);
     if let Some(n) = config.n_layer {
-        if n > 1 {
-            return Err(unsupported(
-                format!(
-                    "the model has {n} bilinear blocks (config.json: n_layer = {n}); only one block is supported yet"
-                ),
-                deeper_hint(),
-            ));
-        }
         if n == 0 {
             return Err(config_err(
                 "n_layer is 0: a model without a bilinear block has nothing to decompose".into(),
             ));
         }
-    }
-    if blocks.iter().any(|&i| i > 0) {
-        let names: Vec<String> = blocks.iter().map(|&i| format!("blocks.{i}")).collect();
-        return Err(unsupported(
-            format!(
-                "the model has {} bilinear blocks ({}); only one block is supported yet",
+        if !blocks.is_empty() && n != blocks.len() {
+            return Err(config_err(format!(
+                "n_layer is {n} but the weights hold {} bilinear block{} ({}); the config \
+                 belongs to a different model",
                 blocks.len(),
-                names.join(", ")
-            ),
-            deeper_hint(),
-        ));
+                if blocks.len() == 1 { "" } else { "s" },
+                describe_blocks(blocks.len())
+            )));
+        }
     }
+    let chosen = match layer {
+        None => n_blocks - 1,
+        Some(i) if i < n_blocks => i,
+        Some(i) => {
+            return Err(IoError::Layer {
+                path: path.clone(),
+                requested: Some(i),
+                available: format!("{} (an image model's bilinear blocks)", describe_blocks(n_blocks)),
+            });
+        }
+    };
+    let last = chosen + 1 == n_blocks;
 
     // Biases of the embedding and the head: recognised, refused with the reason.
     if let Some(t) = file.info(IMAGE_EMBED_BIAS) {
@@ -133,8 +173,6 @@ pub(super) fn describe(file: &TensorFile, residual_override: Option<bool>) -> Re
             ),
         ));
     }
-    let bias_name = block_bias(0);
-    let bias = file.info(&bias_name);
 
     // Every tensor must be accounted for: anything else (a norm, an extra layer) would change
     // the function the decomposition claims to describe.
@@ -146,11 +184,14 @@ pub(super) fn describe(file: &TensorFile, residual_override: Option<bool>) -> Re
         .filter(|n| !known.contains(n) && block_index(n).is_none())
         .collect();
     if !unknown.is_empty() {
+        let block_names = match n_blocks {
+            1 => "blocks.0.weight, blocks.0.bias".to_string(),
+            n => format!("blocks.I.weight, blocks.I.bias for I in 0..{n}"),
+        };
         return Err(unsupported(
             format!(
-                "tensors outside the image layout (embed.weight, blocks.0.weight, \
-                 blocks.0.bias, head.weight): {}; decomposing without them would describe a \
-                 different model",
+                "tensors outside the image layout (embed.weight, {block_names}, head.weight): \
+                 {}; decomposing without them would describe a different model",
                 unknown.join(", ")
             ),
             Hint::NameTensors { path: path.clone() },
@@ -158,83 +199,111 @@ pub(super) fn describe(file: &TensorFile, residual_override: Option<bool>) -> Re
     }
 
     let embed = matrix(file, IMAGE_EMBED)?;
-    let block_name = block_weight(0);
-    let block = matrix(file, &block_name)?;
+    let (d_stream0, d_input) = (embed.shape[0], embed.shape[1]);
+    // Each block reads the stream the previous one wrote: its width is the embedding's rows,
+    // then each block's half-height.
+    let mut widths = Vec::with_capacity(n_blocks);
+    let mut stream = d_stream0;
+    let mut bias_of = Vec::with_capacity(n_blocks);
+    for i in 0..n_blocks {
+        let name = block_weight(i);
+        let block = matrix(file, &name)?;
+        if block.shape[1] != stream {
+            let why = if i == 0 {
+                format!(
+                    "the block reads the embedding, so its columns must equal embed.weight's \
+                     rows ({stream})"
+                )
+            } else {
+                format!(
+                    "block {i} reads the stream block {} writes, so its columns must equal \
+                     half of {}'s rows ({stream})",
+                    i - 1,
+                    block_weight(i - 1)
+                )
+            };
+            return Err(mismatch(file, block, format!("[_, {stream}]"), why));
+        }
+        if block.shape[0] % 2 != 0 {
+            return Err(mismatch(
+                file,
+                block,
+                format!("[2 * d_hidden, {stream}]"),
+                "a fused block stacks W over V, so its row count must be even".into(),
+            ));
+        }
+        let hidden = block.shape[0] / 2;
+        let bias_name = block_bias(i);
+        let bias = file.info(&bias_name);
+        if let Some(b) = bias {
+            if b.shape != [2 * hidden] {
+                return Err(mismatch(
+                    file,
+                    b,
+                    format!("[{}]", 2 * hidden),
+                    format!(
+                        "a fused block's bias stacks the bias of W x over that of V x, so it has \
+                         one entry per row of {name} ({})",
+                        2 * hidden
+                    ),
+                ));
+            }
+        }
+        match (config.bias, bias) {
+            (Some(true), None) => {
+                return Err(config_err(format!(
+                    "bias is true but the weights hold no tensor '{bias_name}' (the block's \
+                     biases, [{}]); the config belongs to a different model, or the bias was \
+                     not saved",
+                    2 * hidden
+                )));
+            }
+            (Some(false), Some(b)) => {
+                return Err(config_err(format!(
+                    "bias is false but the weights hold {} {:?}; the config belongs to a \
+                     different model",
+                    b.name, b.shape
+                )));
+            }
+            _ => {}
+        }
+        widths.push((stream, hidden));
+        bias_of.push(bias.is_some());
+        stream = hidden;
+    }
     let head = matrix(file, IMAGE_HEAD)?;
-    let (d_in, d_input) = (embed.shape[0], embed.shape[1]);
-    if block.shape[1] != d_in {
-        return Err(mismatch(
-            file,
-            block,
-            format!("[_, {d_in}]"),
-            format!(
-                "the block reads the embedding, so its columns must equal embed.weight's rows ({d_in})"
-            ),
-        ));
-    }
-    if block.shape[0] % 2 != 0 {
-        return Err(mismatch(
-            file,
-            block,
-            format!("[2 * d_hidden, {d_in}]"),
-            "a fused block stacks W over V, so its row count must be even".into(),
-        ));
-    }
-    let d_hidden = block.shape[0] / 2;
-    if head.shape[1] != d_hidden {
+    let last_name = block_weight(n_blocks - 1);
+    if head.shape[1] != stream {
+        let reads = if n_blocks == 1 {
+            "the block's output"
+        } else {
+            "the last block's output"
+        };
         return Err(mismatch(
             file,
             head,
-            format!("[_, {d_hidden}]"),
+            format!("[_, {stream}]"),
             format!(
-                "the head reads the block's output, so its columns must equal half of {}'s rows ({d_hidden})",
-                block_name
+                "the head reads {reads}, so its columns must equal half of {last_name}'s rows \
+                 ({stream})"
             ),
         ));
     }
-    if let Some(b) = bias {
-        if b.shape != [2 * d_hidden] {
-            return Err(mismatch(
-                file,
-                b,
-                format!("[{}]", 2 * d_hidden),
-                format!(
-                    "a fused block's bias stacks the bias of W x over that of V x, so it has \
-                     one entry per row of {block_name} ({})",
-                    2 * d_hidden
-                ),
-            ));
-        }
-    }
     let d_out = head.shape[0];
-    match (config.bias, bias) {
-        (Some(true), None) => {
-            return Err(config_err(format!(
-                "bias is true but the weights hold no tensor '{bias_name}' (the block's biases, \
-                 [{}]); the config belongs to a different model, or the bias was not saved",
-                2 * d_hidden
-            )));
-        }
-        (Some(false), Some(b)) => {
-            return Err(config_err(format!(
-                "bias is false but the weights hold {} {:?}; the config belongs to a different \
-                 model",
-                b.name, b.shape
-            )));
-        }
-        _ => {}
-    }
-    for (field, value, actual, what) in [
-        ("d_hidden", config.d_hidden, d_in, "embed.weight's rows"),
-        (
+    let mut checks = vec![
+        ("d_hidden", config.d_hidden, d_stream0, "embed.weight's rows".to_string()),
+    ];
+    for (i, &(_, hidden)) in widths.iter().enumerate() {
+        checks.push((
             "d_hidden",
             config.d_hidden,
-            d_hidden,
-            "half of blocks.0.weight's rows",
-        ),
-        ("d_input", config.d_input, d_input, "embed.weight's columns"),
-        ("d_output", config.d_output, d_out, "head.weight's rows"),
-    ] {
+            hidden,
+            format!("half of {}'s rows", block_weight(i)),
+        ));
+    }
+    checks.push(("d_input", config.d_input, d_input, "embed.weight's columns".into()));
+    checks.push(("d_output", config.d_output, d_out, "head.weight's rows".into()));
+    for (field, value, actual, what) in checks {
         if let Some(v) = value {
             if v != actual {
                 return Err(config_err(format!(
@@ -264,44 +333,73 @@ pub(super) fn describe(file: &TensorFile, residual_override: Option<bool>) -> Re
             false
         }
     };
-    if residual && d_hidden != d_in {
-        return Err(mismatch(
-            file,
-            block,
-            format!("[{}, {d_in}]", 2 * d_in),
+    if residual {
+        if let Some(i) = widths.iter().position(|&(s, h)| s != h) {
+            let (s, _) = widths[i];
+            let block = file.require(&block_weight(i))?;
+            return Err(mismatch(
+                file,
+                block,
+                format!("[{}, {s}]", 2 * s),
+                format!(
+                    "a residual block adds its output to its input, so d_hidden must equal \
+                     d_in = {s}"
+                ),
+            ));
+        }
+    }
+    let (d_in, d_hidden) = widths[chosen];
+    let block_name = block_weight(chosen);
+    let bias_name = block_bias(chosen);
+    let has_bias = bias_of[chosen];
+    // The last block is read by the head; an earlier one writes the stream itself.
+    let (p, d_out) = if last {
+        (Source::whole(IMAGE_HEAD), d_out)
+    } else {
+        (identity(d_hidden), d_hidden)
+    };
+    if n_blocks > 1 {
+        notes.push(if last {
             format!(
-                "a residual block adds its output to its input, so d_hidden must equal d_in = {d_in}"
-            ),
-        ));
+                "block {chosen} is the last of {n_blocks}: its output directions are the head's \
+                 rows; its input is the stream after block {}, not pixels",
+                chosen.saturating_sub(1)
+            )
+        } else {
+            format!(
+                "block {chosen} of {n_blocks} writes the stream block {} reads: its output \
+                 directions are directions of that stream (by default its {d_hidden} \
+                 coordinates; the components of block {} chain in as output directions)",
+                chosen + 1,
+                chosen + 1
+            )
+        });
+        if layer.is_none() {
+            notes.push(format!(
+                "no block chosen: block {chosen}, the last (choose another with the layer \
+                 setting)"
+            ));
+        }
     }
     Ok(ModelInfo {
         path,
         layout: Layout::Image,
-        layer: None,
-        embed: Some(Source::whole(IMAGE_EMBED)),
-        w: Source {
-            tensor: block_name.clone(),
-            rows: Some(0..d_hidden),
-        },
-        v: Source {
-            tensor: block_name,
-            rows: Some(d_hidden..2 * d_hidden),
-        },
-        p: Source::whole(IMAGE_HEAD),
-        w_bias: bias.map(|_| Source {
-            tensor: bias_name.clone(),
-            rows: Some(0..d_hidden),
+        layer: (n_blocks > 1).then(|| LayerChoice {
+            index: chosen,
+            available: (0..n_blocks).collect(),
         }),
-        v_bias: bias.map(|_| Source {
-            tensor: bias_name.clone(),
-            rows: Some(d_hidden..2 * d_hidden),
-        }),
+        // Only block 0 reads the embedding linearly: its components have a pixel picture.
+        embed: (chosen == 0).then(|| Source::whole(IMAGE_EMBED)),
+        w: Source::rows(&block_name, 0..d_hidden),
+        v: Source::rows(&block_name, d_hidden..2 * d_hidden),
+        linear: residual.then(|| p.clone()),
+        p,
+        w_bias: has_bias.then(|| Source::rows(&bias_name, 0..d_hidden)),
+        v_bias: has_bias.then(|| Source::rows(&bias_name, d_hidden..2 * d_hidden)),
         norm_gain: None,
         norm_bias: None,
-        // logits = H (e + g(e)): the linear term is the head itself.
-        linear: residual.then(|| Source::whole(IMAGE_HEAD)),
         residual,
-        d_input,
+        d_input: if chosen == 0 { d_input } else { d_in },
         d_in,
         d_hidden,
         d_out,

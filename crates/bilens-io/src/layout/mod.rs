@@ -4,7 +4,7 @@
 //!
 //! | layout | tensors | model built |
 //! |---|---|---|
-//! | `image` | `embed.weight [d_in, d_input]`, `blocks.0.weight [2 d_hidden, d_in]` (W = first `d_hidden` rows, V = the rest), optional `blocks.0.bias [2 d_hidden]` (b = first `d_hidden` entries, c = the rest), `head.weight [d_out, d_hidden]`, sibling `config.json` | `logits = H g(E x)`, plus `H E x` when residual |
+//! | `image` | `embed.weight [d_in, d_input]`, blocks `blocks.{i}.weight [2 d_hidden, d_in]` (W = first `d_hidden` rows, V = the rest), optional `blocks.{i}.bias [2 d_hidden]` (b = first `d_hidden` entries, c = the rest), `head.weight [d_out, d_hidden]`, sibling `config.json` | one block: `logits = H g(E x)`, plus `H E x` when residual; several: block `i` of the stream `x_0 = E x`, `x_{i+1} = g_i(x_i)` (`+ x_i` when residual), `logits = H x_L` |
 //! | `single` | `W, V [d_hidden, d_in]`, `P [d_out, d_hidden]`, optional embedding `E [d_in, d_input]`, optional biases `b, c [d_hidden]`, optional norm gain `γ [d_in]`, named explicitly | `y = P g(diag(γ) E x)` (no linear term) |
 //! | `lm` | layer `i` of a bilinear transformer as the public code names it: `transformer.h.{i}.mlp.w.weight [2 d_hidden, d]` (W then V), `transformer.h.{i}.mlp.p.weight [d, d_hidden]` (`mlp.o` in older files), optional `mlp.w.bias`, norm `transformer.h.{i}.n2.{weight,bias}`; `transformer.wte.weight`, `lm_head.weight` for tokens | `y = P g(γ ⊙ n + β)` of the normalised residual stream `n` |
 //! | `gated` | layer `i` of a Hugging Face Llama-style model: `model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight`, norm `model.layers.{i}.post_attention_layernorm.weight`; `model.embed_tokens.weight`, `lm_head.weight` | `down((gate n) ⊙ (up n))`: **an approximation** of `down(act(gate n) ⊙ up n)` |
@@ -37,8 +37,15 @@
 //! other layers and embeddings that the MLP of one layer does not read, so tensors outside the
 //! chosen layer's MLP and its input norm are ignored.
 //!
-//! Not supported, each a clear error rather than a wrong answer: image models with more than
-//! one block, an `embed.bias` or `head.bias` (the paper's code never saves them; see
+//! An image model with several blocks is decomposed one block at a time (`layer` picks it, the
+//! last by default): the last block's output directions are the head's rows, an earlier
+//! block's are directions of the stream it writes (its `P` is the identity, and the linear
+//! term of a residual block is the identity too), so the eigenvectors of block `i + 1` are
+//! output directions of block `i` and the model is a chain of exact quadratic forms
+//! (docs/MATH.md section 10). Only block 0 reads the embedding linearly, so only its
+//! components have a picture in pixels.
+//!
+//! Not supported, each a clear error rather than a wrong answer: an `embed.bias` or `head.bias` (the paper's code never saves them; see
 //! [`describe_model`] for why each is refused), and norm parameters before an MLP other than a
 //! gain and a shift.
 
@@ -64,7 +71,8 @@ use crate::tensor_file::TensorFile;
 pub enum LayoutSpec {
     /// Detect `image`, `lm`, `gated` or an unambiguous `single` layer from the tensor names.
     /// `residual` overrides the config when `image` is detected (`Some(true)` is an error for
-    /// the others); `layer` picks the layer of a layered model (an error for the others).
+    /// the others); `layer` picks the layer of a layered model or the block of an image model
+    /// (an error for a single layer).
     Auto {
         /// The CLI's `--residual`, if given.
         residual: Option<bool>,
@@ -73,8 +81,10 @@ pub enum LayoutSpec {
     },
     /// The paper's image classifier as its public PyTorch code saves it.
     Image {
-        /// Whether the block adds its input back; overrides `config.json` when given.
+        /// Whether the blocks add their input back; overrides `config.json` when given.
         residual: Option<bool>,
+        /// The block to decompose; `None` takes the last one (the block the head reads).
+        layer: Option<usize>,
     },
     /// One bilinear layer `P((W x + b) ⊙ (V x + c))`, optionally after an embedding and a
     /// norm gain, tensors named.
@@ -142,9 +152,10 @@ impl Layout {
         }
     }
 
-    /// Whether the layout has numbered layers (`--layer`).
+    /// Whether the layout has numbered layers (`--layer`): a transformer's, or an image
+    /// model's blocks.
     pub fn is_layered(self) -> bool {
-        matches!(self, Layout::Lm | Layout::Gated)
+        matches!(self, Layout::Lm | Layout::Gated | Layout::Image)
     }
 }
 
@@ -170,8 +181,15 @@ impl std::str::FromStr for Layout {
     }
 }
 
+/// The name [`Source`] gives the identity matrix, which no file holds: the output projection
+/// and residual term of an image model's block before the last (it writes the stream itself).
+/// The image layout refuses every tensor outside its own names, so no tensor of an image
+/// model can carry this name.
+pub const IDENTITY: &str = "<identity>";
+
 /// Where one matrix or vector of the model comes from: a tensor, or a range of its rows (the
-/// halves of a fused `[W; V]` block or of its fused `[b; c]` bias).
+/// halves of a fused `[W; V]` block or of its fused `[b; c]` bias), or the identity of
+/// [`IDENTITY`]'s rows (`[n, n]` for rows `0..n`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
     /// Tensor name in the file.
@@ -196,8 +214,18 @@ impl Source {
     }
 }
 
+impl Source {
+    /// Whether this is the identity (see [`IDENTITY`]).
+    pub fn is_identity(&self) -> bool {
+        self.tensor == IDENTITY
+    }
+}
+
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_identity() {
+            return f.write_str("identity (the block writes the stream)");
+        }
         match &self.rows {
             Some(r) => write!(f, "{} rows {}..{}", self.tensor, r.start, r.end),
             None => f.write_str(&self.tensor),
@@ -281,6 +309,18 @@ impl fmt::Display for ModelInfo {
     /// A few lines for `bilens inspect`: layout, where each matrix comes from, dimensions.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let detail = match (self.layout, &self.layer) {
+            (Layout::Image, Some(l)) => format!(
+                " ({}), block {} of {} (blocks.0 .. blocks.{}: every block reads the stream \
+                 the one before writes; the head reads the last)",
+                if self.residual {
+                    "residual"
+                } else {
+                    "not residual"
+                },
+                l.index,
+                l.available.len(),
+                l.available.len() - 1
+            ),
             (Layout::Image, _) if self.residual => " (residual)".to_string(),
             (Layout::Image, _) => " (not residual)".to_string(),
             (_, Some(l)) => format!(
@@ -395,17 +435,20 @@ pub fn model_layers(file: &TensorFile, spec: &LayoutSpec) -> Result<Vec<usize>> 
     let family = match spec {
         LayoutSpec::Lm { .. } => Some(Layout::Lm),
         LayoutSpec::Gated { .. } => Some(Layout::Gated),
+        LayoutSpec::Image { .. } => Some(Layout::Image),
+        LayoutSpec::Auto { .. } if image::detect(file) => Some(Layout::Image),
         LayoutSpec::Auto { .. } => detect_family(file)?,
-        LayoutSpec::Image { .. } | LayoutSpec::Single { .. } => None,
+        LayoutSpec::Single { .. } => None,
     };
     let layers = match family {
         Some(Layout::Lm) => lm::layers(file),
         Some(Layout::Gated) => gated::layers(file),
+        Some(Layout::Image) => image::layers(file),
         _ => {
             return Err(IoError::Unsupported {
                 path: file.path().to_path_buf(),
-                what: "the model has no numbered layers (every layer applies to the lm and \
-                       gated layouts)"
+                what: "the model has no numbered layers (every layer applies to the lm, gated \
+                       and image layouts)"
                     .into(),
                 hint: Hint::DropLayer,
             });
@@ -448,7 +491,7 @@ fn detect_family(file: &TensorFile) -> Result<Option<Layout>> {
 /// (its `bias` option applies to the blocks only).
 pub fn describe_model(file: &TensorFile, spec: &LayoutSpec) -> Result<ModelInfo> {
     match spec {
-        LayoutSpec::Image { residual } => image::describe(file, *residual),
+        LayoutSpec::Image { residual, layer } => image::describe(file, *residual, *layer),
         LayoutSpec::Single {
             w,
             v,
@@ -490,10 +533,7 @@ fn describe_auto(
         hint: Hint::DropLayer,
     };
     if image::detect(file) {
-        if layer.is_some() {
-            return Err(no_layers("an image model"));
-        }
-        return image::describe(file, residual);
+        return image::describe(file, residual, layer);
     }
     if let Some(family) = detect_family(file)? {
         if residual == Some(true) {
@@ -550,6 +590,10 @@ fn describe_auto(
 /// into `W` and `V`. `info` must come from [`describe_model`] on the same file.
 pub fn read_model<T: Real>(file: &TensorFile, info: &ModelInfo) -> Result<BilinearModel<T>> {
     let read = |s: &Source| -> Result<Array2<T>> {
+        if s.is_identity() {
+            let n = s.rows.as_ref().map_or(0, ExactSizeIterator::len);
+            return Ok(Array2::eye(n));
+        }
         match &s.rows {
             None => file.read_matrix(&s.tensor),
             Some(r) => Ok(file

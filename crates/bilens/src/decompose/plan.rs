@@ -8,8 +8,8 @@ use bilens_decomp::{
     BilinearModel, DecomposeParams, Hosvd, InputBasis, Method, Real, Route, hosvd, result_dims,
 };
 use bilens_io::{
-    Contents, Element, OutputSelection, OutputSpec, OutputsMeta, ResultsMeta, ResultsShape,
-    SignConvention, Vocab, array_digest, file_fingerprint, read_rows,
+    Contents, Element, Layout, OutputSelection, OutputSpec, OutputsMeta, ResultsFile,
+    ResultsMeta, ResultsShape, SignConvention, Vocab, array_digest, file_fingerprint, read_rows,
 };
 
 use super::options::DecomposeOptions;
@@ -101,6 +101,7 @@ impl<'a, T: Real + Element> Plan<'a, T> {
             progress.note(&format!("note: approximation: {a}"));
         }
         let mut directions = Directions::<T>::resolve(&options.outputs, checkpoint, vocab)?;
+        chain_notes(checkpoint, &options.outputs.spec, progress);
         let basis = match &options.basis {
             None => None,
             Some(b) => {
@@ -309,6 +310,52 @@ impl<'a, T: Real + Element> Plan<'a, T> {
             map.insert("chunk".into(), self.params.chunk_size.into());
         }
         d
+    }
+}
+
+/// What a deep image model's block is decomposed along, said where it is easy to get wrong:
+/// an earlier block's default outputs are the coordinates of the stream it writes (not
+/// classes), and a chain from a results directory is only the model's own chain when those
+/// results are of the next block.
+fn chain_notes(checkpoint: &Checkpoint, spec: &OutputSpec, progress: &dyn Progress) {
+    let info = checkpoint.info();
+    let Some(choice) = info.layer.as_ref().filter(|_| info.layout == Layout::Image) else {
+        return;
+    };
+    let (i, n) = (choice.index, choice.available.len());
+    match spec {
+        OutputSpec::Classes if i + 1 < n => progress.note(&format!(
+            "note: block {i} is not the last: its outputs are the {} coordinates of the stream \
+             block {} reads; --outputs results:DIR chains in block {}'s components",
+            info.d_out,
+            i + 1,
+            i + 1
+        )),
+        OutputSpec::Results(dir) => {
+            if let Ok(r) = ResultsFile::open(dir) {
+                let m = &r.meta().meta;
+                if m.layer != Some(i + 1) {
+                    let of = m
+                        .layer
+                        .map_or("a model without blocks".to_string(), |l| format!("block {l}"));
+                    progress.note(&format!(
+                        "note: {} holds components of {of} of {}; the chain of block {i} is \
+                         block {}'s components (the directions are still exact, just not the \
+                         chain)",
+                        dir.display(),
+                        m.model,
+                        i + 1
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    if i > 0 {
+        progress.note(&format!(
+            "note: block {i} reads the hidden stream, not pixels: its components have no \
+             picture in the input (only block 0's do)"
+        ));
     }
 }
 

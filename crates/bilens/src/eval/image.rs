@@ -12,7 +12,9 @@ use bilens_decomp::{
     BilinearModel, DecomposeParams, Method, Par, Real, Sign, argmax_rows, decompose, linalg,
     top_by_sign,
 };
-use bilens_io::{ImageDataset, ImageSet, LayoutSpec, load_image_dataset, load_model};
+use bilens_io::{
+    ImageDataset, ImageSet, Layout, LayoutSpec, ModelInfo, load_image_dataset, load_model,
+};
 use ndarray::{Array2, Array3, ArrayView2, Axis, s};
 
 use crate::error::{Arg, Error, Result};
@@ -32,6 +34,7 @@ impl ImageModel {
     pub fn open(path: &Path, spec: &LayoutSpec) -> Result<Self> {
         let loaded = load_model::<f64>(path, spec)
             .map_err(|e| Error::from(e).context(format!("cannot load {}", path.display())))?;
+        one_block(path, &loaded.info)?;
         Ok(Self {
             path: path.to_path_buf(),
             model: loaded.model,
@@ -76,6 +79,26 @@ impl ImageEvaluation {
             self.model.path.display()
         ));
         ClassComponents::of(&self.model.model)
+    }
+}
+
+/// Refuses an image model of several blocks: these evaluations run the loaded block as the
+/// whole classifier (`logits = P g(E x) + L E x`), which for a deep model is one link of the
+/// chain, not the model, so accuracies and truncations would be of something else.
+fn one_block(path: &Path, info: &ModelInfo) -> Result<()> {
+    match &info.layer {
+        Some(l) if info.layout == Layout::Image => Err(Error::argument(
+            Arg::Model,
+            path.display().to_string(),
+            format!(
+                "the model has {} bilinear blocks; this evaluation treats one block as the whole \
+                 classifier, which only a one-block model is",
+                l.available.len()
+            ),
+            "evaluate a one-block image model; a deep model's blocks are decomposed one by one \
+             (bilens decompose --layer I, with --outputs results:DIR for the chain)",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -160,6 +183,7 @@ impl Accuracy {
 pub fn test_accuracy(model: &Path, spec: &LayoutSpec, data: &Path) -> Result<Accuracy> {
     let loaded = load_model::<f32>(model, spec)
         .map_err(|e| Error::from(e).context(format!("cannot load {}", model.display())))?;
+    one_block(model, &loaded.info)?;
     let dataset = load_dataset(data)?;
     Accuracy::of(&loaded.model, &dataset.test, data)
 }

@@ -24,9 +24,9 @@ fn specs() -> Vec<LayoutSpec> {
     vec![
         LayoutSpec::default(),
         LayoutSpec::Image {
-    residual: None,
-    layer: None,
-},
+            residual: None,
+            layer: None,
+        },
         LayoutSpec::Lm { layer: Some(1) },
         LayoutSpec::Gated { layer: None },
         LayoutSpec::Auto {

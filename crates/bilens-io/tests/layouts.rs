@@ -345,7 +345,10 @@ fn deep_models_pick_a_block_whose_outputs_are_the_stream_or_the_head() {
     assert!(middle.info.p.is_identity());
     assert_eq!(middle.model.layer().p(), Array2::<f64>::eye(4).view());
     assert_eq!(middle.model.linear().unwrap(), Array2::<f64>::eye(4).view());
-    assert_eq!(middle.model.layer().w(), mat(8, 4, 6).slice(ndarray::s![..4, ..]));
+    assert_eq!(
+        middle.model.layer().w(),
+        mat(8, 4, 6).slice(ndarray::s![..4, ..])
+    );
     assert_eq!(middle.info.d_out, 4);
     // Block 0 reads pixels through the embedding.
     let first = block(Some(0));

@@ -5,8 +5,8 @@ use bilens_decomp::{Real, class_directions, contrast_direction, contrast_mean_di
 use std::path::Path;
 
 use bilens_io::{
-    Against, OutputSelection, OutputSpec, ResultsFile, TensorRef, TokenItem, Vocab,
-    contrast_label, read_rows,
+    Against, OutputSelection, OutputSpec, ResultsFile, TensorRef, TokenItem, Vocab, contrast_label,
+    read_rows,
 };
 use ndarray::{Array2, Axis, Ix2};
 

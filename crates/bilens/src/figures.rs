@@ -90,8 +90,8 @@ pub fn draw_results(
     let hidden_block = meta
         .layer
         .filter(|&l| meta.layout == Layout::Image && l > 0 && shape.d_input.is_none());
-    let image = ImageShape::square(image_len)
-        .filter(|_| shape.eigenvectors && hidden_block.is_none());
+    let image =
+        ImageShape::square(image_len).filter(|_| shape.eigenvectors && hidden_block.is_none());
     if let Some(l) = hidden_block {
         progress.note(&format!(
             "block {l} reads the hidden stream, not pixels: its eigenvectors have no picture, \

@@ -11,8 +11,10 @@ use super::LayoutArgs;
 #[derive(Debug, Clone, Args)]
 pub struct OutputsArgs {
     /// Output directions: `classes` (one per output unit), `FILE:TENSOR` (every row of a
-    /// tensor, e.g. an SAE encoder), `contrast:A-B`, `contrast:A-mean`, or for a language
-    /// model `tokens:ID,ID,A-B` (unembedding rows of tokens, and contrasts of two).
+    /// tensor, e.g. an SAE encoder), `contrast:A-B`, `contrast:A-mean`, for a language
+    /// model `tokens:ID,ID,A-B` (unembedding rows of tokens, and contrasts of two), or
+    /// `results:DIR` (the components another run stored, every output's in turn: for a deep
+    /// image model, block I+1's components are the chained outputs of block I).
     #[arg(long, default_value = "classes", value_name = "SPEC")]
     pub outputs: String,
     /// A subset of the directions, in order: `0..100` (end exclusive), `3,7,9`, or a mix.

@@ -133,7 +133,10 @@ pub(super) fn describe(
             return Err(IoError::Layer {
                 path: path.clone(),
                 requested: Some(i),
-                available: format!("{} (an image model's bilinear blocks)", describe_blocks(n_blocks)),
+                available: format!(
+                    "{} (an image model's bilinear blocks)",
+                    describe_blocks(n_blocks)
+                ),
             });
         }
     };
@@ -290,9 +293,12 @@ pub(super) fn describe(
         ));
     }
     let d_out = head.shape[0];
-    let mut checks = vec![
-        ("d_hidden", config.d_hidden, d_stream0, "embed.weight's rows".to_string()),
-    ];
+    let mut checks = vec![(
+        "d_hidden",
+        config.d_hidden,
+        d_stream0,
+        "embed.weight's rows".to_string(),
+    )];
     for (i, &(_, hidden)) in widths.iter().enumerate() {
         checks.push((
             "d_hidden",
@@ -301,8 +307,18 @@ pub(super) fn describe(
             format!("half of {}'s rows", block_weight(i)),
         ));
     }
-    checks.push(("d_input", config.d_input, d_input, "embed.weight's columns".into()));
-    checks.push(("d_output", config.d_output, d_out, "head.weight's rows".into()));
+    checks.push((
+        "d_input",
+        config.d_input,
+        d_input,
+        "embed.weight's columns".into(),
+    ));
+    checks.push((
+        "d_output",
+        config.d_output,
+        d_out,
+        "head.weight's rows".into(),
+    ));
     for (field, value, actual, what) in checks {
         if let Some(v) = value {
             if v != actual {

@@ -181,15 +181,12 @@ impl std::str::FromStr for Layout {
     }
 }
 
-/// The name [`Source`] gives the identity matrix, which no file holds: the output projection
-/// and residual term of an image model's block before the last (it writes the stream itself).
-/// The image layout refuses every tensor outside its own names, so no tensor of an image
-/// model can carry this name.
-pub const IDENTITY: &str = "<identity>";
+/// The name a [`Source`] of the identity matrix carries (no file holds it).
+pub(crate) const IDENTITY: &str = "<identity>";
 
 /// Where one matrix or vector of the model comes from: a tensor, or a range of its rows (the
 /// halves of a fused `[W; V]` block or of its fused `[b; c]` bias), or the identity of
-/// [`IDENTITY`]'s rows (`[n, n]` for rows `0..n`).
+/// `<identity>` rows (`[n, n]` for rows `0..n`; see [`Source::is_identity`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
     /// Tensor name in the file.
@@ -212,10 +209,11 @@ impl Source {
             rows: Some(rows),
         }
     }
-}
 
-impl Source {
-    /// Whether this is the identity (see [`IDENTITY`]).
+    /// Whether this is the identity `[n, n]` (named `<identity>`, rows `0..n`): the output
+    /// projection and residual term of an image model's block before the last, which writes
+    /// the stream itself. The image layout refuses every tensor outside its own names, so no
+    /// tensor of an image model can carry that name.
     pub fn is_identity(&self) -> bool {
         self.tensor == IDENTITY
     }

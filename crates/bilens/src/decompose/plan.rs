@@ -8,8 +8,8 @@ use bilens_decomp::{
     BilinearModel, DecomposeParams, Hosvd, InputBasis, Method, Real, Route, hosvd, result_dims,
 };
 use bilens_io::{
-    Contents, Element, Layout, OutputSelection, OutputSpec, OutputsMeta, ResultsFile,
-    ResultsMeta, ResultsShape, SignConvention, Vocab, array_digest, file_fingerprint, read_rows,
+    Contents, Element, Layout, OutputSelection, OutputSpec, OutputsMeta, ResultsFile, ResultsMeta,
+    ResultsShape, SignConvention, Vocab, array_digest, file_fingerprint, read_rows,
 };
 
 use super::options::DecomposeOptions;
@@ -335,9 +335,9 @@ fn chain_notes(checkpoint: &Checkpoint, spec: &OutputSpec, progress: &dyn Progre
             if let Ok(r) = ResultsFile::open(dir) {
                 let m = &r.meta().meta;
                 if m.layer != Some(i + 1) {
-                    let of = m
-                        .layer
-                        .map_or("a model without blocks".to_string(), |l| format!("block {l}"));
+                    let of = m.layer.map_or("a model without blocks".to_string(), |l| {
+                        format!("block {l}")
+                    });
                     progress.note(&format!(
                         "note: {} holds components of {of} of {}; the chain of block {i} is \
                          block {}'s components (the directions are still exact, just not the \

@@ -1,0 +1,274 @@
+//! Deep image models, decomposed block by block and chained: for random models (residual and
+//! not, with and without block biases) written to a real safetensors file, every block's
+//! decomposition rebuilds that block's output along every one of its directions exactly (f64),
+//! against a forward pass written here with plain loops. The last block's directions are the
+//! classes; each earlier block's are the components stored by the next block's run
+//! (`--outputs results:DIR`), so the whole model is checked as a chain of quadratic forms.
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bilens::{Checkpoint, DecomposeOptions, LayoutSpec, Method, Precision, Silent};
+use bilens_io::{OutputSelection, ResultsFile, write_arrays};
+use ndarray::{Array1, Array2, ArrayView1, Axis, concatenate};
+
+/// Pseudo-random numbers in [-1, 1) (a fixed LCG: the test needs no statistics, only values
+/// that share no structure).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+
+    fn matrix(&mut self, rows: usize, cols: usize, scale: f64) -> Array2<f64> {
+        Array2::from_shape_fn((rows, cols), |_| scale * self.next())
+    }
+
+    fn vector(&mut self, n: usize, scale: f64) -> Array1<f64> {
+        Array1::from_shape_fn(n, |_| scale * self.next())
+    }
+}
+
+/// One block: `g(x) = (W x + b) ⊙ (V x + c)`.
+struct Block {
+    w: Array2<f64>,
+    v: Array2<f64>,
+    bias: Option<(Array1<f64>, Array1<f64>)>,
+}
+
+/// `x_0 = E p`, `x_{i+1} = g_i(x_i)` (`+ x_i` when residual), `logits = H x_L`.
+struct Deep {
+    embed: Array2<f64>,
+    blocks: Vec<Block>,
+    head: Array2<f64>,
+    residual: bool,
+}
+
+impl Deep {
+    /// `widths[i]` is the stream width before block `i`, the last entry the head's input.
+    fn random(
+        seed: u64,
+        d_input: usize,
+        widths: &[usize],
+        d_out: usize,
+        residual: bool,
+        bias: bool,
+    ) -> Self {
+        let mut r = Lcg(seed);
+        let blocks = widths
+            .windows(2)
+            .map(|w| Block {
+                w: r.matrix(w[1], w[0], 0.6),
+                v: r.matrix(w[1], w[0], 0.6),
+                bias: bias.then(|| (r.vector(w[1], 0.3), r.vector(w[1], 0.3))),
+            })
+            .collect();
+        Self {
+            embed: r.matrix(widths[0], d_input, 0.5),
+            blocks,
+            head: r.matrix(d_out, *widths.last().unwrap(), 0.7),
+            residual,
+        }
+    }
+
+    /// The stream `x_0 .. x_L` for pixels `p`, by loops.
+    fn streams(&self, p: ArrayView1<'_, f64>) -> Vec<Array1<f64>> {
+        let affine = |m: &Array2<f64>, x: &Array1<f64>, b: Option<&Array1<f64>>| {
+            Array1::from_shape_fn(m.nrows(), |r| {
+                let mut s = b.map_or(0.0, |b| b[r]);
+                for c in 0..m.ncols() {
+                    s += m[[r, c]] * x[c];
+                }
+                s
+            })
+        };
+        let mut xs = vec![affine(&self.embed, &p.to_owned(), None)];
+        for block in &self.blocks {
+            let x = xs.last().unwrap();
+            let a = affine(&block.w, x, block.bias.as_ref().map(|b| &b.0));
+            let c = affine(&block.v, x, block.bias.as_ref().map(|b| &b.1));
+            let mut next = Array1::zeros(a.len());
+            for h in 0..a.len() {
+                next[h] = a[h] * c[h] + if self.residual { x[h] } else { 0.0 };
+            }
+            xs.push(next);
+        }
+        xs
+    }
+
+    fn logits(&self, p: ArrayView1<'_, f64>) -> Array1<f64> {
+        let x = self.streams(p).pop().unwrap();
+        Array1::from_shape_fn(self.head.nrows(), |o| {
+            (0..x.len()).map(|h| self.head[[o, h]] * x[h]).sum()
+        })
+    }
+
+    /// The model as the public code saves it: `model.safetensors` (f64 tensors) and
+    /// `config.json`, in `dir`.
+    fn save(&self, dir: &Path) -> std::path::PathBuf {
+        let mut arrays: Vec<(String, ndarray::ArrayD<f64>)> = vec![
+            ("embed.weight".into(), self.embed.clone().into_dyn()),
+            ("head.weight".into(), self.head.clone().into_dyn()),
+        ];
+        for (i, b) in self.blocks.iter().enumerate() {
+            let fused = concatenate(Axis(0), &[b.w.view(), b.v.view()]).unwrap();
+            arrays.push((format!("blocks.{i}.weight"), fused.into_dyn()));
+            if let Some((wb, vb)) = &b.bias {
+                let fused = concatenate(Axis(0), &[wb.view(), vb.view()]).unwrap();
+                arrays.push((format!("blocks.{i}.bias"), fused.into_dyn()));
+            }
+        }
+        let path = dir.join("model.safetensors");
+        let views: Vec<(&str, ndarray::ArrayViewD<'_, f64>)> =
+            arrays.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
+        write_arrays(&path, &views, &BTreeMap::new()).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            format!(
+                r#"{{"n_layer": {}, "residual": {}, "bias": {}, "d_output": {}}}"#,
+                self.blocks.len(),
+                self.residual,
+                self.blocks[0].bias.is_some(),
+                self.head.nrows()
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
+/// Decomposes block `layer` of `model` along `outputs` into `out`: every component, f64.
+fn decompose(model: &Path, layer: usize, outputs: &str, out: &Path) {
+    let checkpoint = Checkpoint::open(
+        model,
+        &LayoutSpec::Image {
+            residual: None,
+            layer: Some(layer),
+        },
+    )
+    .unwrap();
+    let options = DecomposeOptions::new()
+        .outputs(outputs.parse::<OutputSelection>().unwrap())
+        .method(Method::Full)
+        .precision(Precision::F64);
+    bilens::decompose(&checkpoint, &options, out, &Silent).unwrap();
+}
+
+/// What the results in `dir` say each of its directions `u` reads off the block's output for
+/// block input `x`: `Σ_k λ_k (v_kᵀx)² + 2 qᵀx + q0`, without the residual's linear term.
+fn rebuilt(dir: &Path, x: &Array1<f64>) -> Array1<f64> {
+    let r = ResultsFile::open(dir).unwrap();
+    let n = r.shape().n_out;
+    let values = r.eigenvalues::<f64>().unwrap();
+    let vectors = r.eigenvectors::<f64>(0..n).unwrap().unwrap();
+    let linear = r.tensor::<f64>("linear_terms").unwrap();
+    let constants = r.tensor::<f64>("constants").unwrap();
+    Array1::from_shape_fn(n, |o| {
+        let mut y = 0.0;
+        for k in 0..values.ncols() {
+            let proj = vectors.slice(ndarray::s![o, k, ..]).dot(x);
+            y += values[[o, k]] * proj * proj;
+        }
+        if let (Some(q), Some(q0)) = (&linear, &constants) {
+            let q = q.index_axis(Axis(0), o);
+            y += 2.0 * q.iter().zip(x).map(|(a, b)| a * b).sum::<f64>() + q0[[o]];
+        }
+        y
+    })
+}
+
+fn assert_close(found: f64, expected: f64, what: &str) {
+    assert!(
+        (found - expected).abs() <= 1e-10 * (1.0 + expected.abs()),
+        "{what}: rebuilt {found}, forward pass {expected}"
+    );
+}
+
+/// Decomposes every block of `deep` from the last down, each along the components of the one
+/// after it, and checks every direction of every block against the forward pass.
+fn check_chain(deep: &Deep) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = deep.save(dir.path());
+    let n = deep.blocks.len();
+    let results = |i: usize| dir.path().join(format!("block-{i}"));
+    decompose(&model, n - 1, "classes", &results(n - 1));
+    for i in (0..n - 1).rev() {
+        let next = results(i + 1);
+        decompose(
+            &model,
+            i,
+            &format!("results:{}", next.display()),
+            &results(i),
+        );
+        // The directions are the next block's components, every output's in turn.
+        let next = ResultsFile::open(&next).unwrap();
+        let stored = next
+            .eigenvectors::<f64>(0..next.shape().n_out)
+            .unwrap()
+            .unwrap();
+        let (a, b, d) = stored.dim();
+        let directions = ResultsFile::open(&results(i))
+            .unwrap()
+            .outputs::<f64>()
+            .unwrap();
+        assert_eq!(
+            directions,
+            stored.into_shape_with_order((a * b, d)).unwrap()
+        );
+    }
+
+    let mut r = Lcg(99);
+    for sample in 0..4 {
+        let p = r.vector(deep.embed.ncols(), 1.0);
+        let xs = deep.streams(p.view());
+        let logits = deep.logits(p.view());
+        // The last block: each class logit.
+        let last = rebuilt(&results(n - 1), &xs[n - 1]);
+        for (o, &logit) in logits.iter().enumerate() {
+            let linear = if deep.residual {
+                deep.head.row(o).dot(&xs[n - 1])
+            } else {
+                0.0
+            };
+            assert_close(
+                last[o] + linear,
+                logit,
+                &format!("image {sample}, class {o}"),
+            );
+        }
+        // Every earlier block: each chained direction v of the stream it writes.
+        for i in 0..n - 1 {
+            let directions = ResultsFile::open(&results(i))
+                .unwrap()
+                .outputs::<f64>()
+                .unwrap();
+            let y = rebuilt(&results(i), &xs[i]);
+            for (o, v) in directions.rows().into_iter().enumerate() {
+                let linear = if deep.residual { v.dot(&xs[i]) } else { 0.0 };
+                assert_close(
+                    y[o] + linear,
+                    v.dot(&xs[i + 1]),
+                    &format!("image {sample}, block {i}, direction {o}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn residual_chains_rebuild_every_block_exactly() {
+    check_chain(&Deep::random(1, 9, &[5, 5, 5, 5], 3, true, false));
+    check_chain(&Deep::random(2, 7, &[4, 4, 4], 3, true, true));
+}
+
+#[test]
+fn plain_chains_of_changing_width_rebuild_every_block_exactly() {
+    check_chain(&Deep::random(3, 8, &[5, 4, 6, 3], 2, false, false));
+    check_chain(&Deep::random(4, 6, &[3, 5, 4], 4, false, true));
+}

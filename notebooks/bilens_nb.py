@@ -1,30 +1,31 @@
-"""Plumbing shared by the bilens notebooks: where things are, running the binary, the grid plot.
+"""Plumbing shared by the bilens notebooks: where things are, and the grid plot. The work itself
+is done by the `bilens` Python package (`pip install ./crates/bilens-py`).
 
 Every location can be overridden by an environment variable, so that CI (and you) can point the
-notebooks at results produced elsewhere:
+notebooks at results produced elsewhere (CI makes them with the `bilens` command line, so the
+notebooks also check that the package reads what the CLI writes):
 
 | variable            | default                                               |
 |---------------------|-------------------------------------------------------|
-| `BILENS_BIN`        | `target/release/bilens`, else `bilens` on PATH        |
-| `BILENS_RESULTS`    | `bilens-demo/results` (made by `bilens demo`)         |
-| `BILENS_TRUNCATION` | `bilens-truncation` (by `bilens eval truncation`): the CSV or its directory |
+| `BILENS_RESULTS`    | `bilens-notebooks/results` (made with `Model.decompose_to`) |
+| `BILENS_TRUNCATION` | `bilens-notebooks/truncation` (made with `Model.truncation`)   |
 | `BILENS_MODEL`      | `data/models/mnist-bilinear/model.safetensors`        |
 | `BILENS_DATA`       | `data/mnist` (MNIST-style IDX files)                  |
 | `BILENS_WORK`       | `bilens-notebooks` (where the notebooks write)        |
 
 Relative paths, defaults and values alike, are relative to the repository root (the parent
-of this folder), not to the notebook's working directory. When a default results directory
-does not exist yet, the notebook makes it by running bilens; one named by a variable must exist.
+of this folder), not to the notebook's working directory. When a default directory does not
+exist yet, the notebook makes it with bilens; one named by a variable must exist.
 """
 
 import gzip
 import os
 import pathlib
-import shutil
-import subprocess
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+import bilens
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -33,31 +34,6 @@ def _path(variable, default):
     """(path, whether the user chose it) from an environment variable or a root-relative default."""
     value = os.environ.get(variable)
     return (ROOT / value, True) if value else (ROOT / default, False)
-
-
-def binary():
-    """The bilens binary: $BILENS_BIN, the release build of this checkout, or `bilens` on PATH."""
-    path, chosen = _path("BILENS_BIN", "target/release/bilens")
-    if path.is_file():
-        return path
-    on_path = None if chosen else shutil.which("bilens")
-    if on_path:
-        return pathlib.Path(on_path)
-    raise FileNotFoundError(
-        f"no bilens binary at {path}: run `cargo build --release` in {ROOT} or set BILENS_BIN"
-    )
-
-
-def run(*args):
-    """Run `bilens ARGS...`, print what it printed, and raise with its message if it failed."""
-    cmd = [str(binary()), *map(str, args)]
-    print("$", " ".join(cmd))
-    # Progress bars go to stderr only on a terminal; capture both so errors reach the notebook.
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    print(done.stdout, end="")
-    if done.returncode != 0:
-        raise RuntimeError(f"bilens exited with {done.returncode}:\n{done.stderr}")
-    return done.stdout
 
 
 def model():
@@ -75,32 +51,24 @@ def work_dir(name):
     return path
 
 
-def results_dir():
-    """$BILENS_RESULTS, or the demo's results (running `bilens demo` if they are not there)."""
-    path, chosen = _path("BILENS_RESULTS", "bilens-demo/results")
-    if not (path / "decomposition.safetensors").is_file():
-        if chosen:
-            raise FileNotFoundError(f"BILENS_RESULTS={path} holds no decomposition.safetensors")
-        run("demo", "--out", path.parent, "--model", model(), "--data", data())
-    return path
+def results():
+    """$BILENS_RESULTS, or every class of the shipped model decomposed (once; later runs
+    reuse the directory, which `decompose_to` finds complete)."""
+    path, chosen = _path("BILENS_RESULTS", "bilens-notebooks/results")
+    if chosen:
+        return bilens.load_results(path)
+    return bilens.open(model()).decompose_to(path)
 
 
-def truncation_csv():
-    """The CSV of `bilens eval truncation` (columns rule,k,accuracy): $BILENS_TRUNCATION as a
-    file or a directory, or the default directory (made by running the command if absent)."""
-    path, chosen = _path("BILENS_TRUNCATION", "bilens-truncation")
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        if chosen:
-            raise FileNotFoundError(f"BILENS_TRUNCATION={path} does not exist")
-        run("eval", "truncation", model(), "--data", data(), "--max-k", 30, "--out", path)
-    # The directory also holds a JSON summary and figures; the CSV is the one with our header.
-    for csv in sorted(path.glob("*.csv")):
-        header = csv.read_text().splitlines()[0].split(",")
-        if header[:3] == ["rule", "k", "accuracy"]:
-            return csv
-    raise FileNotFoundError(f"no CSV with columns rule,k,accuracy in {path}")
+def truncation():
+    """The truncation evaluation of the shipped model (table with columns rule, k, accuracy):
+    the files in $BILENS_TRUNCATION, or computed once into the default directory."""
+    path, chosen = _path("BILENS_TRUNCATION", "bilens-notebooks/truncation")
+    if chosen or (path / "truncation.csv").is_file():
+        if not path.is_dir():
+            raise FileNotFoundError(f"BILENS_TRUNCATION={path} is not a directory")
+        return bilens.Evaluation(sorted(path.iterdir()))
+    return bilens.open(model()).truncation(data(), out=path, max_k=30)
 
 
 def read_idx(path):

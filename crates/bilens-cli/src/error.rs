@@ -5,7 +5,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use bilens::{Arg, Error, Hint};
+use bilens::{Arg, Error, Hint, LayoutConflict, LayoutKind};
 use bilens_decomp::DecompError;
 use bilens_io::IoError;
 use bilens_train::TrainError;
@@ -111,7 +111,40 @@ fn render_cause(cause: &(dyn std::error::Error + 'static)) -> String {
         Some(Error::Context { context, source }) => {
             format!("{context}: {}", render_cause(source.as_ref()))
         }
+        Some(Error::Layout(conflict)) => layout_conflict(*conflict).0.into(),
         _ => cause.to_string(),
+    }
+}
+
+/// Layout flags that do not agree: what is wrong and what to do, with the flags' names.
+fn layout_conflict(conflict: LayoutConflict) -> (&'static str, &'static str) {
+    match conflict {
+        LayoutConflict::MissingNames => (
+            "--layout single needs all of --w, --v and --p",
+            "name the tensors holding W, V and P, e.g. --w mlp.w --v mlp.v --p mlp.p \
+             (`bilens inspect MODEL` lists them)",
+        ),
+        LayoutConflict::NamesWithoutSingle(_) => (
+            "--w/--v/--p/--embed/--w-bias/--v-bias/--norm-gain name the tensors of a single \
+             layer, not of an image model or a transformer's layer",
+            "use --layout single with them, or drop them",
+        ),
+        LayoutConflict::LayerNotLayered(_) => (
+            "--layer applies to layered models (--layout lm, gated, image or auto)",
+            "drop --layer for the single layout",
+        ),
+        LayoutConflict::ResidualNotImage(LayoutKind::Single) => (
+            "--residual applies to image models, not to a single named layer",
+            "drop --residual, or use --layout image",
+        ),
+        LayoutConflict::ResidualNotImage(_) => (
+            "--residual applies to image models, not to a transformer's MLP",
+            "drop --residual: the residual stream around the MLP is not part of its output",
+        ),
+        _ => (
+            "the layout flags do not describe one layer",
+            "check --layout, --layer, --residual and the tensor names with `bilens inspect MODEL`",
+        ),
     }
 }
 
@@ -134,7 +167,10 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
             hint = hint.or_else(|| b.hint.clone());
         } else if let Some(e) = cause.downcast_ref::<Error>() {
             bad_input |= e.is_user_error();
-            hint = hint.or_else(|| e.hint().as_ref().map(render_hint));
+            hint = hint.or_else(|| match e.root() {
+                Error::Layout(conflict) => Some(layout_conflict(*conflict).1.into()),
+                root => root.hint().as_ref().map(render_hint),
+            });
             break;
         } else if let Some(e) = cause.downcast_ref::<IoError>() {
             classify_io(e, &mut bad_input, &mut hint);

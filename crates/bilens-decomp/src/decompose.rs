@@ -203,6 +203,22 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
     outputs: ArrayView2<'_, T>,
     basis: Option<&InputBasis<T>>,
     params: &DecomposeParams,
+    sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E>,
+) -> Result<Route, E> {
+    decompose_chunked_until(layer, outputs, basis, params, &|| false, sink)
+}
+
+/// [`decompose_chunked`] that asks `stop()` before each output's eigendecomposition and
+/// returns [`DecompError::Stopped`] as soon as it says so: the chunk being computed is dropped
+/// (the sink has every chunk before it), and a caller waits for at most one output per thread,
+/// not for a whole chunk (a chunk of 128 Lanczos solves is seconds; one solve is milliseconds
+/// to a tenth of a second).
+pub fn decompose_chunked_until<T: Real, E: From<DecompError>>(
+    layer: &BilinearLayer<T>,
+    outputs: ArrayView2<'_, T>,
+    basis: Option<&InputBasis<T>>,
+    params: &DecomposeParams,
+    stop: &(dyn Fn() -> bool + Sync),
     mut sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E>,
 ) -> Result<Route, E> {
     assert_eq!(
@@ -260,6 +276,9 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
                             interaction.form_into(us, qs.view_mut(), Par::Seq);
                             let first = b0 + g * FORM_GROUP;
                             let one = |(i, q): (usize, ArrayView2<'_, T>)| {
+                                if stop() {
+                                    return Err(DecompError::Stopped);
+                                }
                                 if !q.iter().all(|x| x.is_finite()) {
                                     return Err(DecompError::NonFinite { output: first + i });
                                 }
@@ -300,6 +319,9 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
                         )
                     };
                     let one = |o: usize, scratch: &mut (Array2<T>, Array2<T>)| {
+                        if stop() {
+                            return Err(DecompError::Stopped);
+                        }
                         let (buf, q) = scratch;
                         interaction_from_coefficients(
                             layer,

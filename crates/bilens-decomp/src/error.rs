@@ -17,4 +17,8 @@ pub enum DecompError {
         /// Index of the output direction (row of the outputs matrix).
         output: usize,
     },
+    /// The caller asked the decomposition to stop (see
+    /// [`crate::decompose::decompose_chunked_until`]).
+    #[error("stopped at the caller's request")]
+    Stopped,
 }

@@ -59,6 +59,12 @@ impl Selection {
     pub const ALL: [Selection; 3] = [Selection::Abs, Selection::Paired, Selection::Activation];
 }
 
+crate::names::named!(
+    Selection,
+    "selection rule",
+    [Selection::Abs, Selection::Paired, Selection::Activation]
+);
+
 /// The order in which one rule adds an output's components, and how many leading entries of
 /// that order it keeps at each budget `k` ([`SelectionOrder::kept`]).
 ///

@@ -91,7 +91,9 @@ pub use approx::{
     summarize_approximations,
 };
 pub use basis::{InputBasis, TopInteractions};
-pub use decompose::{Decomposition, decompose, decompose_chunked, result_dims};
+pub use decompose::{
+    Decomposition, decompose, decompose_chunked, decompose_chunked_until, result_dims,
+};
 pub use eigen::{Method, Order, Solver, Spectrum, eigh, eigh_full, fix_sign};
 pub use error::DecompError;
 pub use evaluate::{

@@ -62,3 +62,5 @@ mod tests {
         assert!(top_by_sign(array![1.0f64].view(), Sign::Negative, 3).is_empty());
     }
 }
+
+crate::names::named!(Sign, "sign", [Sign::Positive, Sign::Negative]);

@@ -171,6 +171,16 @@ impl TensorFile {
             .map(|i| &self.infos[i])
     }
 
+    /// Where the data of tensor `name` lies in the file, as absolute byte offsets: for readers
+    /// that map the file themselves (numpy's `memmap` in the Python package) instead of copying
+    /// the tensor out.
+    pub fn byte_range(&self, name: &str) -> Option<Range<u64>> {
+        self.entries.get(name).map(|e| {
+            let start = (self.data_start + e.begin) as u64;
+            start..start + (e.end - e.begin) as u64
+        })
+    }
+
     /// The tensor called `name`, or an [`IoError::MissingTensor`] that lists what the file holds.
     pub fn require(&self, name: &str) -> Result<&TensorInfo> {
         self.info(name).ok_or_else(|| IoError::MissingTensor {

@@ -70,6 +70,8 @@ pub enum Arg {
     Shard,
     /// The number of shards, where the environment does not say it.
     Shards,
+    /// The layout of the model file.
+    Layout,
 }
 
 impl Arg {
@@ -104,6 +106,7 @@ impl Arg {
             Arg::Threshold => "threshold",
             Arg::Shard => "shard",
             Arg::Shards => "shards",
+            Arg::Layout => "layout",
         }
     }
 }
@@ -134,6 +137,9 @@ pub enum Error {
         /// What to give instead.
         hint: String,
     },
+    /// Layout options that do not describe one layer.
+    #[error(transparent)]
+    Layout(crate::layout::LayoutConflict),
     /// A file could not be read or written, or holds something unusable.
     #[error(transparent)]
     Io(Box<IoError>),
@@ -223,7 +229,10 @@ impl Error {
     /// failure of bilens or of the machine.
     pub fn is_user_error(&self) -> bool {
         match self.root() {
-            Error::Argument { .. } | Error::Interrupted | Error::Merge { .. } => true,
+            Error::Argument { .. }
+            | Error::Layout(_)
+            | Error::Interrupted
+            | Error::Merge { .. } => true,
             // Failing to write our own output is not the caller's input at fault.
             Error::Io(e) => !matches!(**e, IoError::Write { .. }),
             Error::Decomp(e) => matches!(**e, DecompError::NonFinite { .. }),
@@ -258,7 +267,17 @@ macro_rules! boxed_from {
     )*};
 }
 
-boxed_from!(IoError => Io, DecompError => Decomp, PlotError => Plot, ExploreError => Explore);
+boxed_from!(IoError => Io, PlotError => Plot, ExploreError => Explore);
+
+impl From<DecompError> for Error {
+    fn from(e: DecompError) -> Self {
+        match e {
+            // The solver stops only when a `Progress` asked it to.
+            DecompError::Stopped => Error::Interrupted,
+            e => Error::Decomp(Box::new(e)),
+        }
+    }
+}
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -12,9 +12,11 @@ pub trait Progress: Sync {
     /// A message for the user that is not a result: an assumption made, a fallback taken.
     fn note(&self, message: &str);
 
-    /// Whether the caller wants the call to stop. Checked between units of work (chunks of
-    /// outputs); a call that stops returns [`crate::Error::Interrupted`], and a results
-    /// directory being written keeps its finished chunks, so the same call resumes.
+    /// Whether the caller wants the call to stop. Checked between units of work (before each
+    /// output's eigendecomposition, from the worker threads, so it must be cheap: an atomic
+    /// load, not a call into an interpreter); a call that stops returns
+    /// [`crate::Error::Interrupted`], and a results directory being written keeps its
+    /// finished chunks, so the same call resumes.
     fn should_stop(&self) -> bool {
         false
     }

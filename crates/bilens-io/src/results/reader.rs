@@ -13,6 +13,7 @@ use super::names::{self, EIGENVALUES, EIGENVECTORS, INPUT_EIGENVECTORS, OUTPUTS}
 use super::summary::{ResultsShape, Summary};
 use super::{DECOMPOSITION_FILE, FORMAT_VERSION, SUMMARY_FILE};
 use crate::error::{IoError, Result};
+use crate::header::TensorInfo;
 use crate::tensor_file::TensorFile;
 use crate::write::{Dtype, TensorSpec};
 
@@ -280,6 +281,19 @@ impl ResultsFile {
             .iter()
             .map(|t| t.name.as_str())
             .collect()
+    }
+
+    /// The path of the tensors' file and where each tensor's data lies in it (name, dtype
+    /// name, shape, absolute byte range), sorted by name: what a caller needs to map the
+    /// results itself (the Python package hands numpy views of the file, not copies).
+    pub fn tensor_locations(&self) -> (&Path, Vec<(&TensorInfo, Range<u64>)>) {
+        let located = self
+            .file
+            .tensors()
+            .iter()
+            .filter_map(|t| Some((t, self.file.byte_range(&t.name)?)))
+            .collect();
+        (self.file.path(), located)
     }
 
     /// The per-output extra tensors declared by the writer (stored shapes `[n_out, ...]`).

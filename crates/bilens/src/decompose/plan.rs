@@ -32,6 +32,14 @@ const INTERACTIONS_DEFAULT: usize = 10;
 
 /// Checks the options that need no model: they fail before anything is read.
 pub(super) fn validate(options: &DecomposeOptions) -> Result<()> {
+    if options.k == Some(0) {
+        return Err(Error::argument(
+            Arg::K,
+            "0",
+            "keeps no component",
+            "keep at least one component per output, or give none to keep them all",
+        ));
+    }
     if options.chunk == Some(0) {
         return Err(Error::argument(
             Arg::Chunk,

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bilens_decomp::{BilinearModel, Decomposition, Par, Real, decompose_chunked};
+use bilens_decomp::{BilinearModel, Decomposition, Par, Real, decompose_chunked_until};
 use bilens_io::{
     DecompositionChunk, Element, HosvdSummary, OutputSummary, ResultsFile, ResultsWriter,
     ResumeState, discard_resume_state, job_id,
@@ -96,13 +96,14 @@ pub(super) fn run<T: Real + Element>(
     task.skip((n - pending) as u64);
     let start = Instant::now();
     for range in writer.pending() {
-        decompose_chunked(
+        decompose_chunked_until(
             plan.model.layer(),
             plan.directions
                 .matrix
                 .slice(s![offset + range.start..offset + range.end, ..]),
             plan.basis.as_ref(),
             &plan.params,
+            &|| progress.should_stop(),
             |local, mut part: Decomposition<T>| {
                 let first = range.start + local;
                 let c = part.n_outputs();

@@ -1,0 +1,271 @@
+//! Opening models and decomposing them: `bilens.open`, the `Model` class, and the tensors
+//! file behind `bilens.Layer` (arrays written once as a safetensors file, so an array layer
+//! goes through exactly the path a checkpoint does: the same layout checks, the same job
+//! identity, the same evaluations).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use bilens::{
+    Arg, Checkpoint, DecomposeOptions, LayoutKind, LayoutRequest, ModelFile, OutputSelection,
+    ResumeMode, Shard, SpecError, TensorNames, TensorRef,
+};
+use bilens_io::{ModelInfo, write_arrays};
+use ndarray::ArrayViewD;
+use numpy::PyReadonlyArrayDyn;
+use pyo3::prelude::*;
+use serde_json::{Value, json};
+
+use crate::errors::{argument, to_py};
+use crate::watch;
+
+/// A specification given as a string (`outputs="contrast:3-5"`) as the library's typed value,
+/// or the library's error about argument `arg` (with its own hint).
+pub fn parse_spec<T: FromStr<Err = SpecError>>(arg: Arg, value: &str) -> PyResult<T> {
+    value
+        .parse()
+        .map_err(|e| to_py(bilens::Error::spec(arg, e)))
+}
+
+/// A name given as a string (`method="lanczos"`) as the library's typed value, or an error
+/// naming the keyword and the accepted values.
+pub fn parse<T: FromStr>(keyword: &str, value: &str) -> PyResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e: T::Err| {
+        argument(
+            keyword,
+            value,
+            &e.to_string(),
+            "pass one of the names listed",
+        )
+    })
+}
+
+/// A model file with its bilinear layer found (`bilens.open`), or an array layer
+/// (`bilens.Layer`, backed by the tensors file the Python side wrote).
+#[pyclass(frozen, module = "bilens._bilens")]
+#[derive(Debug)]
+pub struct Model {
+    checkpoint: Checkpoint,
+}
+
+impl Model {
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+}
+
+/// Opens the checkpoint at `path` and finds its bilinear layer.
+#[pyfunction]
+#[pyo3(signature = (path, layout="auto", layer=None, residual=None, w=None, v=None, p=None,
+                    embed=None, w_bias=None, v_bias=None, norm_gain=None))]
+#[allow(clippy::too_many_arguments, reason = "the keywords of bilens.open")]
+pub fn open(
+    path: PathBuf,
+    layout: &str,
+    layer: Option<usize>,
+    residual: Option<bool>,
+    w: Option<String>,
+    v: Option<String>,
+    p: Option<String>,
+    embed: Option<String>,
+    w_bias: Option<String>,
+    v_bias: Option<String>,
+    norm_gain: Option<String>,
+) -> PyResult<Model> {
+    let request = LayoutRequest {
+        kind: parse::<LayoutKind>("layout", layout)?,
+        layer,
+        residual,
+        names: TensorNames {
+            w,
+            v,
+            p,
+            embed,
+            w_bias,
+            v_bias,
+            norm_gain,
+        },
+    };
+    let spec = request.resolve().map_err(to_py)?;
+    let checkpoint = Checkpoint::open(&path, &spec).map_err(to_py)?;
+    Ok(Model { checkpoint })
+}
+
+/// Every tensor of the file at `path` and the layer the `auto` layout finds in it (or why
+/// none), as JSON.
+#[pyfunction]
+pub fn inspect(path: PathBuf) -> PyResult<String> {
+    let file = ModelFile::open(&path).map_err(to_py)?;
+    let inspection = file.inspect(&Default::default());
+    let tensors: Vec<Value> = inspection
+        .tensors
+        .iter()
+        .map(|t| json!({"name": t.name, "dtype": t.dtype, "shape": t.shape}))
+        .collect();
+    let (model, problem) = match &inspection.model {
+        Ok(info) => (info_json(info), Value::Null),
+        Err(e) => (Value::Null, Value::String(e.to_string())),
+    };
+    Ok(json!({
+        "path": inspection.path,
+        "tensors": tensors,
+        "metadata": inspection.metadata,
+        "model": model,
+        "problem": problem,
+    })
+    .to_string())
+}
+
+/// Writes named arrays (all f32, or all f64) as a safetensors file: the file behind
+/// `bilens.Layer` and behind output directions given as an array.
+#[pyfunction]
+pub fn write_tensors(
+    path: PathBuf,
+    names: Vec<String>,
+    arrays: Vec<Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let as_f64: Option<Vec<PyReadonlyArrayDyn<'_, f64>>> =
+        arrays.iter().map(|a| a.extract().ok()).collect();
+    let written = match as_f64 {
+        Some(arrays) => {
+            let views: Vec<(&str, ArrayViewD<'_, f64>)> = names
+                .iter()
+                .map(String::as_str)
+                .zip(arrays.iter().map(|a| a.as_array()))
+                .collect();
+            write_arrays(&path, &views, &Default::default())
+        }
+        None => {
+            let arrays = arrays
+                .iter()
+                .map(|a| a.extract::<PyReadonlyArrayDyn<'_, f32>>())
+                .collect::<PyResult<Vec<_>>>()?;
+            let views: Vec<(&str, ArrayViewD<'_, f32>)> = names
+                .iter()
+                .map(String::as_str)
+                .zip(arrays.iter().map(|a| a.as_array()))
+                .collect();
+            write_arrays(&path, &views, &Default::default())
+        }
+    };
+    written.map_err(|e| to_py(e.into()))
+}
+
+#[pymethods]
+impl Model {
+    /// The layer as found, as JSON: layout, where each matrix comes from, dimensions, notes.
+    fn info_json(&self) -> String {
+        info_json(self.checkpoint.info()).to_string()
+    }
+
+    /// The layout as a text line for `repr`.
+    fn describe(&self) -> String {
+        self.checkpoint.info().to_string()
+    }
+
+    /// Decomposes into the results directory `out`; returns the run's report as JSON.
+    #[pyo3(signature = (out, outputs="classes", k=None, method="auto", basis=None,
+                        precision="f32", order="abs", eigenvalues_only=false, hosvd=None,
+                        tokenizer=None, interactions=None, chunk=None, route="auto",
+                        restart=false, shard=None, progress=None))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the keywords of Model.decompose_to"
+    )]
+    fn decompose_to(
+        &self,
+        py: Python<'_>,
+        out: PathBuf,
+        outputs: &str,
+        k: Option<usize>,
+        method: &str,
+        basis: Option<&str>,
+        precision: &str,
+        order: &str,
+        eigenvalues_only: bool,
+        hosvd: Option<usize>,
+        tokenizer: Option<PathBuf>,
+        interactions: Option<usize>,
+        chunk: Option<usize>,
+        route: &str,
+        restart: bool,
+        shard: Option<&str>,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let options = DecomposeOptions {
+            outputs: parse_spec::<OutputSelection>(Arg::Outputs, outputs)?,
+            basis: basis
+                .map(|b| parse_spec::<TensorRef>(Arg::InputBasis, b))
+                .transpose()?,
+            k,
+            order: parse("order", order)?,
+            method: parse("method", method)?,
+            route: parse("route", route)?,
+            eigenvalues_only,
+            precision: parse("precision", precision)?,
+            interactions,
+            hosvd,
+            tokenizer,
+            chunk,
+            resume: if restart {
+                ResumeMode::Restart
+            } else {
+                ResumeMode::SkipComplete
+            },
+            shard: shard
+                .map(|s| s.parse::<Shard>().map_err(to_py))
+                .transpose()?,
+        };
+        let checkpoint = &self.checkpoint;
+        let report = watch::run(py, progress.as_ref(), |p| {
+            bilens::decompose(checkpoint, &options, &out, p)
+        })?;
+        Ok(json!({
+            "labels": report.labels,
+            "method": report.method.to_string(),
+            "route": report.route.to_string(),
+            "fallbacks": report.fallbacks,
+            "load_seconds": report.load_time.as_secs_f64(),
+            "decompose_seconds": report.decompose_time.as_secs_f64(),
+            "status": match report.status {
+                bilens::RunStatus::Computed => "computed".to_string(),
+                bilens::RunStatus::Resumed(n) => format!("resumed after {n} outputs"),
+                bilens::RunStatus::AlreadyComplete => "already complete".to_string(),
+            },
+        })
+        .to_string())
+    }
+}
+
+/// What `bilens inspect` says about a layer, as a JSON object.
+fn info_json(info: &ModelInfo) -> Value {
+    let source = |s: &Option<bilens_io::Source>| s.as_ref().map(ToString::to_string);
+    json!({
+        "path": info.path,
+        "layout": info.layout.to_string(),
+        "layer": info.layer.as_ref().map(|l| l.index),
+        "layers": info.layer.as_ref().map(|l| l.available.clone()),
+        "residual": info.residual,
+        "tensors": {
+            "w": info.w.to_string(),
+            "v": info.v.to_string(),
+            "p": info.p.to_string(),
+            "embed": source(&info.embed),
+            "w_bias": source(&info.w_bias),
+            "v_bias": source(&info.v_bias),
+            "norm_gain": source(&info.norm_gain),
+            "norm_bias": source(&info.norm_bias),
+            "linear": source(&info.linear),
+        },
+        "d_input": info.d_input,
+        "d_in": info.d_in,
+        "d_hidden": info.d_hidden,
+        "d_out": info.d_out,
+        "approximation": info.approximation,
+        "config": info.config,
+        "notes": info.notes,
+    })
+}

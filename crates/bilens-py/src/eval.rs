@@ -131,7 +131,10 @@ pub fn consistency(
         top,
         sign: parse::<Sign>("sign", sign)?,
     };
-    let spec = LayoutSpec::Image { residual };
+    let spec = LayoutSpec::Image {
+        residual,
+        layer: None,
+    };
     watch::run(py, progress.as_ref(), |p| {
         Ok(bilens::eval::consistency(&models, &spec, &options, &out, p)?.files)
     })

@@ -2,13 +2,18 @@
 
     python3 tests/python/check_against_numpy.py [--bin target/release/bilens] [--keep DIR]
 
-Two claims, each checked in f32 and f64:
+Three claims, the first and the last each checked in f32 and f64:
 
 1. `bilens decompose --k 16 --outputs FILE:TENSOR` on a random `single` layer equals a numpy
    `eigh` of the explicitly formed `Q(u) = sym(Wᵀ diag(Pᵀu) V)`, top 16 by |λ|: eigenvalues to
    1e-4 relative in f32 and 1e-8 in f64; eigenvectors up to sign; the statistics and the
    sign convention as documented in the README.
-2. `bilens hosvd` singular values equal numpy's SVD of the materialised, symmetrised tensor
+2. `bilens decompose model.pt` on a PyTorch checkpoint in the public image layout (a dict
+   holding `model_state_dict`, a pickled config object and an epoch; data/fixtures/pt/nested.pt)
+   equals a numpy `eigh` of the explicit `Q` of each class, formed from the checkpoint's
+   safetensors twin (the Rust tests check that the twin holds exactly the checkpoint's numbers),
+   to 1e-4 relative in f32.
+3. `bilens hosvd` singular values equal numpy's SVD of the materialised, symmetrised tensor
    flattened to `[d_out, d_in²]` (restricted to `U B` with `--outputs FILE:TENSOR`) to 1e-4
    relative (1e-8 in f64), and each component's eigenvalues are those of the reshaped right
    singular vector.
@@ -146,6 +151,28 @@ def check_decompose(binary, work, rng, d_in, d_hidden, d_out, n_dirs, precision,
     check("fraction_kept equals Σ_top λ² / ‖Q‖_F² (abs.)", err["fraction"], tol)
 
 
+def check_torch_checkpoint(binary, work):
+    """`bilens decompose model.pt` (image layout, config object in the pickle) against numpy."""
+    fixtures = ROOT / "data" / "fixtures" / "pt"
+    case = work / "torch_checkpoint"
+    case.mkdir()
+    run(binary, "decompose", fixtures / "nested.pt", "--precision", "f32", "--out",
+        case / "results")
+    got = load_file(str(case / "results" / "decomposition.safetensors"))
+    sd = load_file(str(fixtures / "nested.safetensors"))
+    block, head = sd["blocks.0.weight"], sd["head.weight"]
+    d_hidden = block.shape[0] // 2
+    w, v = block[:d_hidden], block[d_hidden:]
+    d_out, d_in = head.shape[0], block.shape[1]
+    print(f"decompose nested.pt (PyTorch zip checkpoint, image layout, {d_out} classes), f32")
+    assert got["eigenvalues"].shape == (d_out, d_in), got["eigenvalues"].shape
+    err = 0.0
+    for o in range(d_out):
+        lam, _ = top_by_abs(interaction(w, v, head, np.eye(d_out)[o]), d_in)
+        err = max(err, np.max(np.abs(got["eigenvalues"][o] - lam)) / np.max(np.abs(lam)))
+    check("eigenvalues vs numpy eigh of the explicit Q (rel. to max |λ|)", err, TOL["f32"])
+
+
 def flattened_tensor(w, v, p):
     """B[o, i, j] = Σ_a P[o,a] W[a,i] V[a,j], symmetrised in (i, j), flattened to [d_out, d_in²]."""
     w, v, p = (np.asarray(a, np.float64) for a in (w, v, p))
@@ -235,6 +262,7 @@ def main():
             check_decompose(binary, work, rng, 300, 200, 16, 3, precision, "full")
             check_hosvd(binary, work, rng, 24, 40, 10, 0, 6, precision)
             check_hosvd(binary, work, rng, 32, 20, 16, 7, 5, precision)
+        check_torch_checkpoint(binary, work)
 
     if failures:
         print(f"\n{len(failures)} check(s) FAILED:")

@@ -73,6 +73,15 @@ pub enum IoError {
         /// Declared against actual sizes.
         reason: String,
     },
+    /// A PyTorch checkpoint cannot be read: a damaged or hostile pickle, storages that do not
+    /// match the tensors, a layout `torch.save` does not write.
+    #[error("{path}: cannot read this PyTorch checkpoint: {reason}")]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        reason: String,
+    },
     /// The safetensors header is present but wrong (bad JSON, inconsistent offsets...).
     #[error("{path}: corrupt safetensors header: {reason}")]
     CorruptHeader {
@@ -269,12 +278,17 @@ impl IoError {
             ),
             IoError::Write { .. } => None,
             IoError::NotSafetensors { .. } => s(
-                "bilens reads .safetensors files; convert a PyTorch checkpoint with \
-                 `safetensors.torch.save_file(model.state_dict(), \"model.safetensors\")`",
+                "bilens reads .safetensors files and PyTorch checkpoints written by torch.save \
+                 (.pt/.pth/.bin); pass one of those",
             ),
             IoError::Truncated { .. } => s(
                 "the file is incomplete (an interrupted download, copy or save); fetch or save \
                  it again",
+            ),
+            IoError::Checkpoint { .. } => s(
+                "bilens reads state dicts saved by torch.save, without running any pickled \
+                 code; if the file is damaged save it again, or convert it once with \
+                 `safetensors.torch.save_file(state_dict, \"model.safetensors\")`",
             ),
             IoError::CorruptHeader { .. } => s(
                 "the file is damaged or was written by a faulty tool; save it again with the \

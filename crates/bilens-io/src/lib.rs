@@ -63,6 +63,7 @@ mod output_spec;
 mod results;
 mod tensor_file;
 mod tokenizer;
+mod torch;
 mod vectors;
 mod write;
 
@@ -85,7 +86,7 @@ pub use results::{
     SignConvention, StoredMeta, Summary, TokenLabels, TokenScore, WriterLock, array_digest,
     describe_difference, discard_resume_state, file_fingerprint, job_id, names, read_results,
 };
-pub use tensor_file::TensorFile;
+pub use tensor_file::{FileFormat, TensorFile};
 pub use tokenizer::Vocab;
 pub use vectors::{RowsRead, parse_file_tensor, read_rows};
 pub use write::{Dtype, Element, SafetensorsWriter, TensorSpec, write_arrays, write_atomic};

@@ -1,15 +1,19 @@
-//! Reading safetensors files: memory-mapped, header parsed by the `safetensors` crate, only
-//! the requested tensors ever touched.
+//! Reading tensor files: safetensors files and PyTorch checkpoints, told apart by content,
+//! memory-mapped, only the requested tensors ever touched.
 //!
-//! Opening a file maps it and parses its header; nothing else is read. Each
+//! Opening a file maps it and parses its header (safetensors, by the `safetensors` crate) or
+//! its pickle (a `.pt`/`.pth`/`.bin` checkpoint, by the restricted unpickler of
+//! [`crate::torch`], which executes nothing); no tensor data is read. Each
 //! [`TensorFile::read`] decodes one tensor (or a range of its rows) into `f32`/`f64`,
 //! converting from F32, F64, F16 or BF16 and rejecting NaN and infinity, so a checkpoint larger
-//! than memory can be inspected and have single layers loaded from it.
+//! than memory can be inspected and have single layers loaded from it. A PyTorch tensor may be
+//! strided (a transposed view saved as is): its elements are gathered by their strides.
 //!
-//! When the reference parser rejects a file, [`diagnose`] works out what is actually wrong
-//! (a different file format, a truncated download, an inconsistent header) so that the error
-//! says so in words rather than as a parser code.
+//! When the reference parser rejects a safetensors file, [`diagnose`] works out what is
+//! actually wrong (a different file format, a truncated download, an inconsistent header) so
+//! that the error says so in words rather than as a parser code.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::Range;
@@ -22,25 +26,41 @@ use ndarray::{Array2, ArrayD, IxDyn};
 use safetensors::{Dtype as StDtype, SafeTensors};
 
 use crate::decode::{SUPPORTED, decode, unravel};
-use crate::error::{IoError, Result};
+use crate::error::{Hint, IoError, Result};
 use crate::header::TensorInfo;
+use crate::torch::{self, PickledConfig};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Entry {
-    dtype: StDtype,
-    /// Byte range within the data section.
+    /// The element type; `None` for a tensor listed but not readable (a quantized PyTorch
+    /// tensor, a storage type bilens does not know).
+    dtype: Option<StDtype>,
+    /// Offset in the file of the first element.
     begin: usize,
-    end: usize,
+    /// Strides in elements, when the tensor is not stored contiguously in row-major order.
+    strides: Option<Vec<usize>>,
 }
 
-/// An open safetensors file: its header parsed, its data mapped but not read.
+/// The container format of a [`TensorFile`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// A safetensors file.
+    Safetensors,
+    /// A PyTorch checkpoint written by `torch.save` (zip or legacy format).
+    Torch,
+}
+
+/// An open tensor file (safetensors or a PyTorch checkpoint): its header parsed, its data
+/// mapped but not read.
 pub struct TensorFile {
     path: PathBuf,
     map: Mmap,
-    data_start: usize,
+    format: FileFormat,
     entries: BTreeMap<String, Entry>,
     infos: Vec<TensorInfo>,
     metadata: BTreeMap<String, String>,
+    /// A config object pickled beside a checkpoint's weights.
+    pickled_config: Option<PickledConfig>,
     /// Bytes of tensor data decoded so far (see [`TensorFile::bytes_read`]).
     bytes_read: AtomicU64,
 }
@@ -74,12 +94,21 @@ fn map_read_only(file: &File) -> std::io::Result<Mmap> {
 }
 
 impl TensorFile {
-    /// Opens and maps `path` and parses its header.
+    /// Opens and maps `path` and parses its header: a safetensors file, or a PyTorch
+    /// checkpoint whose state dict is found automatically (see [`TensorFile::open_key`]).
     ///
     /// Errors name the file and say what is wrong: [`IoError::NotFound`],
     /// [`IoError::NotSafetensors`] (another format, a directory), [`IoError::Truncated`],
-    /// [`IoError::CorruptHeader`].
+    /// [`IoError::CorruptHeader`], [`IoError::Checkpoint`].
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_key(path, None)
+    }
+
+    /// [`TensorFile::open`], with the top-level key of a PyTorch checkpoint that holds the
+    /// state dict (`None`: the checkpoint itself when it holds tensors, else the first of
+    /// `model_state_dict`, `state_dict`, `model` that does). A key given for a safetensors
+    /// file is an error: its tensors are not nested.
+    pub fn open_key(path: &Path, key: Option<&str>) -> Result<Self> {
         if path.is_dir() {
             let candidate = path.join("model.safetensors");
             let reason = if candidate.is_file() {
@@ -99,23 +128,41 @@ impl TensorFile {
             // cannot be mapped on every platform).
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(|e| IoError::os(path, e))?;
+            if torch::detect(&bytes) {
+                // Too short for any checkpoint: the reader says where it ends.
+                torch::read(path, &bytes, key)?;
+            }
             return Err(diagnose(path, &bytes, None));
         }
         let map = map_read_only(&file).map_err(|e| IoError::os(path, e))?;
+        if torch::detect(&map) {
+            return Self::from_checkpoint(path, map, key);
+        }
+        if let Some(key) = key {
+            return Err(IoError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!(
+                    "a state dict key ('{key}') was given, but the file is not a PyTorch \
+                     checkpoint: a safetensors file's tensors are not nested"
+                ),
+                hint: Hint::Text("leave out the key".into()),
+            });
+        }
         let (header_len, meta) =
             SafeTensors::read_metadata(&map).map_err(|e| diagnose(path, &map, Some(e)))?;
+        let data_start = 8 + header_len;
         let mut entries = BTreeMap::new();
         for (name, info) in meta.tensors() {
             entries.insert(
                 name,
                 Entry {
-                    dtype: info.dtype,
-                    begin: info.data_offsets.0,
-                    end: info.data_offsets.1,
+                    dtype: Some(info.dtype),
+                    begin: data_start + info.data_offsets.0,
+                    strides: None,
                 },
             );
         }
-        let mut infos: Vec<TensorInfo> = meta
+        let infos: Vec<TensorInfo> = meta
             .tensors()
             .into_iter()
             .map(|(name, info)| TensorInfo {
@@ -124,21 +171,93 @@ impl TensorFile {
                 shape: info.shape.clone(),
             })
             .collect();
-        infos.sort_by(|a, b| a.name.cmp(&b.name));
         let metadata = meta
             .metadata()
             .as_ref()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        Ok(Self {
-            path: path.to_path_buf(),
+        Ok(Self::new(
+            path,
             map,
-            data_start: 8 + header_len,
+            FileFormat::Safetensors,
             entries,
             infos,
             metadata,
+            None,
+        ))
+    }
+
+    /// A PyTorch checkpoint: tensors located by [`torch::read`], checked there against the
+    /// file.
+    fn from_checkpoint(path: &Path, map: Mmap, key: Option<&str>) -> Result<Self> {
+        let checkpoint = torch::read(path, &map, key)?;
+        let mut entries = BTreeMap::new();
+        let mut infos = Vec::with_capacity(checkpoint.tensors.len());
+        for t in checkpoint.tensors {
+            let contiguous = contiguous_strides(&t.shape);
+            let strided = t
+                .shape
+                .iter()
+                .zip(t.strides.iter().zip(&contiguous))
+                .any(|(&d, (s, c))| d > 1 && s != c);
+            infos.push(TensorInfo {
+                name: t.name.clone(),
+                dtype: match &t.dtype {
+                    Ok(d) => d.to_string(),
+                    Err(what) => what.clone(),
+                },
+                shape: t.shape,
+            });
+            entries.insert(
+                t.name,
+                Entry {
+                    dtype: t.dtype.ok(),
+                    begin: t.begin,
+                    strides: strided.then_some(t.strides),
+                },
+            );
+        }
+        Ok(Self::new(
+            path,
+            map,
+            FileFormat::Torch,
+            entries,
+            infos,
+            checkpoint.metadata,
+            checkpoint.config,
+        ))
+    }
+
+    fn new(
+        path: &Path,
+        map: Mmap,
+        format: FileFormat,
+        entries: BTreeMap<String, Entry>,
+        mut infos: Vec<TensorInfo>,
+        metadata: BTreeMap<String, String>,
+        pickled_config: Option<PickledConfig>,
+    ) -> Self {
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        Self {
+            path: path.to_path_buf(),
+            map,
+            format,
+            entries,
+            infos,
+            metadata,
+            pickled_config,
             bytes_read: AtomicU64::new(0),
-        })
+        }
+    }
+
+    /// Whether the file is a safetensors file or a PyTorch checkpoint.
+    pub fn format(&self) -> FileFormat {
+        self.format
+    }
+
+    /// A config object (or dict) pickled beside a checkpoint's weights, as data.
+    pub(crate) fn pickled_config(&self) -> Option<&PickledConfig> {
+        self.pickled_config.as_ref()
     }
 
     /// Bytes of tensor data this handle has decoded so far. The file is memory-mapped and only
@@ -258,28 +377,22 @@ impl TensorFile {
         finite: Finite,
     ) -> Result<ArrayD<T>> {
         let info = self.require(name)?;
-        let entry = self.entries[name];
+        let entry = &self.entries[name];
         let n_rows = info.shape.first().copied().unwrap_or(1);
         assert!(
             rows.start <= rows.end && rows.end <= n_rows,
             "read_rows: rows {rows:?} outside 0..{n_rows} of tensor '{name}'"
         );
-        if !SUPPORTED.contains(&entry.dtype) {
+        let Some(dtype) = entry.dtype.filter(|d| SUPPORTED.contains(d)) else {
             return Err(IoError::UnsupportedDtype {
                 path: self.path.clone(),
                 tensor: name.to_string(),
                 dtype: info.dtype.clone(),
             });
-        }
-        let row_elems: usize = info.shape.iter().skip(1).product();
-        let width = entry.dtype.bitsize() / 8;
-        let row_bytes = row_elems * width;
-        let begin = self.data_start + entry.begin + rows.start * row_bytes;
-        let end = self.data_start + entry.begin + rows.end * row_bytes;
-        debug_assert!(end <= self.data_start + entry.end);
-        self.count(end - begin);
-        let decoded =
-            decode::<T>(entry.dtype, &self.map[begin..end]).expect("dtype checked as supported");
+        };
+        let bytes = self.row_bytes(info, entry, dtype, rows.clone());
+        self.count(bytes.len());
+        let decoded = decode::<T>(dtype, &bytes).expect("dtype checked as supported");
         let mut shape = info.shape.clone();
         if let Some(first) = shape.first_mut() {
             *first = rows.len();
@@ -314,8 +427,8 @@ impl TensorFile {
     #[track_caller]
     pub(crate) fn read_i64_rows(&self, name: &str, rows: Range<usize>) -> Result<ArrayD<i64>> {
         let info = self.require(name)?;
-        let entry = self.entries[name];
-        if entry.dtype != StDtype::I64 {
+        let entry = &self.entries[name];
+        if entry.dtype != Some(StDtype::I64) {
             return Err(IoError::UnsupportedDtype {
                 path: self.path.clone(),
                 tensor: name.to_string(),
@@ -327,9 +440,7 @@ impl TensorFile {
             rows.start <= rows.end && rows.end <= n_rows,
             "read_i64_rows: rows {rows:?} outside 0..{n_rows} of tensor '{name}'"
         );
-        let row_bytes = 8 * info.shape.iter().skip(1).product::<usize>();
-        let begin = self.data_start + entry.begin + rows.start * row_bytes;
-        let bytes = &self.map[begin..begin + rows.len() * row_bytes];
+        let bytes = self.row_bytes(info, entry, StDtype::I64, rows.clone());
         self.count(bytes.len());
         let mut shape = info.shape.clone();
         if let Some(first) = shape.first_mut() {
@@ -346,6 +457,70 @@ impl TensorFile {
         Ok(ArrayD::from_shape_vec(IxDyn(&shape), values)
             .expect("the header was validated: data length matches the shape"))
     }
+
+    /// The bytes of rows `rows` of a tensor in row-major order: a slice of the map when the
+    /// tensor is contiguous, else its elements gathered by their strides (a PyTorch view saved
+    /// as is). Extents were checked when the file was opened.
+    fn row_bytes(
+        &self,
+        info: &TensorInfo,
+        entry: &Entry,
+        dtype: StDtype,
+        rows: Range<usize>,
+    ) -> Cow<'_, [u8]> {
+        let width = dtype.bitsize() / 8;
+        let Some(strides) = &entry.strides else {
+            let row_bytes = info.shape.iter().skip(1).product::<usize>() * width;
+            let begin = entry.begin + rows.start * row_bytes;
+            return Cow::Borrowed(&self.map[begin..begin + rows.len() * row_bytes]);
+        };
+        let inner = &info.shape[1..];
+        let n: usize = rows.len() * inner.iter().product::<usize>();
+        let mut out = Vec::with_capacity(n * width);
+        let mut index = vec![0usize; inner.len()];
+        for r in rows {
+            index.fill(0);
+            loop {
+                if inner.contains(&0) {
+                    break;
+                }
+                let element = r * strides[0]
+                    + index
+                        .iter()
+                        .zip(&strides[1..])
+                        .map(|(i, s)| i * s)
+                        .sum::<usize>();
+                let at = entry.begin + element * width;
+                out.extend_from_slice(&self.map[at..at + width]);
+                // Odometer over the inner dimensions, last fastest.
+                let mut d = inner.len();
+                loop {
+                    if d == 0 {
+                        break;
+                    }
+                    d -= 1;
+                    index[d] += 1;
+                    if index[d] < inner[d] {
+                        break;
+                    }
+                    index[d] = 0;
+                }
+                if index.iter().all(|&i| i == 0) {
+                    break;
+                }
+            }
+        }
+        Cow::Owned(out)
+    }
+}
+
+/// Row-major strides (in elements) of a contiguous tensor of shape `shape`.
+fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1].max(1);
+    }
+    strides
 }
 
 /// Whether a read refuses NaN and infinity.
@@ -484,15 +659,12 @@ fn diagnose(path: &Path, bytes: &[u8], err: Option<safetensors::SafeTensorError>
     })
 }
 
-/// Recognises common file formats that get passed where a safetensors file is expected.
+/// Recognises common file formats that get passed where a safetensors file is expected (zip
+/// archives and pickles never get here: they are read as PyTorch checkpoints).
 fn looks_like(bytes: &[u8]) -> Option<&'static str> {
-    const SIGNATURES: [(&[u8], &str); 8] = [
+    const SIGNATURES: [(&[u8], &str); 7] = [
         (b"\x89PNG\r\n\x1a\n", "a PNG image"),
         (b"\xff\xd8\xff", "a JPEG image"),
-        (
-            b"PK\x03\x04",
-            "a zip archive (PyTorch .pt/.pth checkpoints and NumPy .npz files are zip archives)",
-        ),
         (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
         (
             b"\x89HDF\r\n\x1a\n",
@@ -506,9 +678,6 @@ fn looks_like(bytes: &[u8]) -> Option<&'static str> {
         if bytes.starts_with(magic) {
             return Some(kind);
         }
-    }
-    if bytes.len() >= 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]) {
-        return Some("a Python pickle (e.g. an old-style PyTorch checkpoint)");
     }
     let prefix = &bytes[..bytes.len().min(512)];
     let text = match std::str::from_utf8(prefix) {
@@ -542,8 +711,6 @@ mod tests {
             looks_like(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
             Some("a PNG image")
         );
-        assert!(looks_like(b"PK\x03\x04....").unwrap().contains("PyTorch"));
-        assert!(looks_like(b"\x80\x02}q\0.").unwrap().contains("pickle"));
         assert_eq!(looks_like(b"{\"d_hidden\": 64}"), Some("a JSON file"));
         assert_eq!(looks_like("héllo\n".as_bytes()), Some("a text file"));
         assert_eq!(looks_like(&[0x10, 0, 0, 0, 0, 0, 0, 0, b'{']), None);

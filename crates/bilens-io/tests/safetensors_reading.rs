@@ -127,7 +127,7 @@ fn text_file_is_not_safetensors() {
 }
 
 #[test]
-fn png_and_pytorch_zip_are_named() {
+fn png_is_named_and_a_broken_zip_is_read_as_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("figure.png");
     let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
@@ -143,7 +143,10 @@ fn png_and_pytorch_zip_are_named() {
     bytes.extend([7u8; 64]);
     std::fs::write(&pt, &bytes).unwrap();
     let m = TensorFile::open(&pt).unwrap_err().to_string();
-    assert!(m.contains("a zip archive (PyTorch .pt/.pth"), "{m}");
+    assert!(
+        m.contains("model.pt: cannot read this PyTorch checkpoint: zip archive:"),
+        "{m}"
+    );
 }
 
 #[test]

@@ -22,11 +22,18 @@ pub struct ModelFile {
 }
 
 impl ModelFile {
-    /// Opens and maps `path`.
+    /// Opens and maps `path`: a safetensors file or a PyTorch checkpoint.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_key(path, None)
+    }
+
+    /// Opens and maps `path`; `key` names the top-level entry of a PyTorch checkpoint that
+    /// holds the state dict, when the automatic choice (the checkpoint itself, else
+    /// `model_state_dict`, `state_dict` or `model`) is not the one wanted.
+    pub fn open_key(path: impl AsRef<Path>, key: Option<&str>) -> Result<Self> {
         let path = path.as_ref();
         Ok(Self {
-            file: Arc::new(TensorFile::open(path)?),
+            file: Arc::new(TensorFile::open_key(path, key)?),
             fingerprint: Arc::new(file_fingerprint(path)?),
         })
     }

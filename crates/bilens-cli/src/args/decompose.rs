@@ -59,8 +59,13 @@ pub struct SolveArgs {
 /// Arguments of `bilens decompose`.
 #[derive(Debug, Args)]
 pub struct DecomposeArgs {
-    /// The model file (.safetensors).
+    /// The model file (.safetensors, or a PyTorch checkpoint .pt/.pth/.bin).
     pub model: PathBuf,
+    /// For a PyTorch checkpoint: the top-level entry holding the state dict (by default the
+    /// checkpoint itself when it holds tensors, else `model_state_dict`, `state_dict` or
+    /// `model`).
+    #[arg(long, value_name = "NAME")]
+    pub key: Option<String>,
     /// Results directory to write (decomposition.safetensors + summary.json).
     #[arg(long, short)]
     pub out: PathBuf,
@@ -117,8 +122,13 @@ pub struct MergeArgs {
 /// Arguments of `bilens hosvd`.
 #[derive(Debug, Args)]
 pub struct HosvdArgs {
-    /// The model file (.safetensors).
+    /// The model file (.safetensors, or a PyTorch checkpoint .pt/.pth/.bin).
     pub model: PathBuf,
+    /// For a PyTorch checkpoint: the top-level entry holding the state dict (by default the
+    /// checkpoint itself when it holds tensors, else `model_state_dict`, `state_dict` or
+    /// `model`).
+    #[arg(long, value_name = "NAME")]
+    pub key: Option<String>,
     /// Results directory to write.
     #[arg(long, short)]
     pub out: PathBuf,

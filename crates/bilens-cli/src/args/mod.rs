@@ -69,8 +69,13 @@ pub enum Command {
 /// Arguments of `bilens inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The model file (.safetensors).
+    /// The model file (.safetensors, or a PyTorch checkpoint .pt/.pth/.bin).
     pub model: PathBuf,
+    /// For a PyTorch checkpoint: the top-level entry holding the state dict (by default the
+    /// checkpoint itself when it holds tensors, else `model_state_dict`, `state_dict` or
+    /// `model`).
+    #[arg(long, value_name = "NAME")]
+    pub key: Option<String>,
     #[command(flatten)]
     pub layout: LayoutArgs,
 }

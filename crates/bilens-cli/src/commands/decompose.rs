@@ -16,12 +16,26 @@ use crate::printer::Printer;
 
 pub fn run(args: &DecomposeArgs, printer: &Printer) -> anyhow::Result<()> {
     let options = options(&args.outputs, &args.solve, &args.run)?;
-    run_options(&args.model, &args.out, &args.layout, &options, printer)
+    run_options(
+        &args.model,
+        args.key.as_deref(),
+        &args.out,
+        &args.layout,
+        &options,
+        printer,
+    )
 }
 
 pub fn run_hosvd(args: &HosvdArgs, printer: &Printer) -> anyhow::Result<()> {
     let options = options(&args.outputs, &args.solve, &args.run)?.hosvd(args.components);
-    run_options(&args.model, &args.out, &args.layout, &options, printer)
+    run_options(
+        &args.model,
+        args.key.as_deref(),
+        &args.out,
+        &args.layout,
+        &options,
+        printer,
+    )
 }
 
 /// The library options of the decomposition flags.
@@ -87,14 +101,15 @@ fn options(
 
 fn run_options(
     model: &Path,
+    key: Option<&str>,
     out: &Path,
     layout: &LayoutArgs,
     options: &DecomposeOptions,
     printer: &Printer,
 ) -> anyhow::Result<()> {
     let (spec, all) = crate::args::layout::resolve_layers(layout)?;
-    let file =
-        ModelFile::open(model).with_context(|| format!("cannot load {}", model.display()))?;
+    let file = ModelFile::open_key(model, key)
+        .with_context(|| format!("cannot load {}", model.display()))?;
     if all {
         bilens::decompose_each_layer(&file, &spec, options, out, printer, |layer, dir, r| {
             printer.data(format!("layer {layer}:"));

@@ -86,13 +86,53 @@ pub(super) fn describe(
         what,
         hint,
     };
-    let (config_path, config) = match read_sibling_config::<ImageConfig>(&path)? {
-        Some((p, c)) => (Some(p), c),
-        None => (None, ImageConfig::default()),
+    let mut notes = Vec::new();
+    let (config_path, config, config_origin) = match (
+        read_sibling_config::<ImageConfig>(&path)?,
+        file.pickled_config(),
+    ) {
+        (Some((p, c)), pickled) => {
+            if let Some(pc) = pickled {
+                notes.push(format!(
+                    "{} was used; the config object saved in the checkpoint (under '{}', {}) was \
+                     not: a config.json beside the weights wins",
+                    p.display(),
+                    pc.key,
+                    pc.class
+                ));
+            }
+            (Some(p.clone()), c, format!("{}", p.display()))
+        }
+        (None, Some(pc)) => {
+            let config =
+                serde_json::from_value::<ImageConfig>(serde_json::Value::Object(pc.fields.clone()))
+                    .map_err(|e| IoError::Config {
+                        path: path.clone(),
+                        reason: format!(
+                            "the config object saved under '{}' ({}): {e}",
+                            pc.key, pc.class
+                        ),
+                    })?;
+            notes.push(format!(
+                "no config.json beside the checkpoint: the config object saved in it under '{}' \
+                 ({}) was used as config.json would be",
+                pc.key, pc.class
+            ));
+            (
+                Some(path.clone()),
+                config,
+                format!("the config object under '{}'", pc.key),
+            )
+        }
+        (None, None) => (None, ImageConfig::default(), "config.json".to_string()),
     };
     let config_err = |reason: String| IoError::Config {
         path: config_path.clone().unwrap_or_default(),
-        reason,
+        reason: if config_path.as_ref() == Some(&path) {
+            format!("{config_origin}: {reason}")
+        } else {
+            reason
+        },
     };
 
     // Depth: blocks numbered 0..n without gaps, as many as the config says.
@@ -330,11 +370,10 @@ pub(super) fn describe(
         }
     }
 
-    let mut notes = Vec::new();
     let residual = match (residual_override, config.residual) {
         (Some(r), Some(c)) if r != c => {
             notes.push(format!(
-                "the residual setting ({r}) overrides config.json (residual: {c})"
+                "the residual setting ({r}) overrides {config_origin} (residual: {c})"
             ));
             r
         }
@@ -397,6 +436,8 @@ pub(super) fn describe(
             ));
         }
     }
+    // A config object inside the checkpoint is reported in the notes; `config` names a file.
+    let config_json = config_path.filter(|p| *p != path);
     Ok(ModelInfo {
         path,
         layout: Layout::Image,
@@ -421,7 +462,7 @@ pub(super) fn describe(
         d_out,
         tokens: None,
         approximation: None,
-        config: config_path,
+        config: config_json,
         notes,
     })
 }

@@ -1,0 +1,111 @@
+//! The command line on PyTorch checkpoints: `bilens inspect model.pt` lists the tensors and the
+//! layout found, `bilens decompose model.pt` on the public image layout (state dict nested
+//! beside a pickled config object) equals an independent eigendecomposition of the explicit
+//! `Q`, an SAE checkpoint's encoder serves as output directions, and a hostile pickle is
+//! refused with the file named.
+
+#![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
+
+mod common;
+
+use common::{assert_spectra_match, bilens, reference_eigenvalues, reference_interaction, repo};
+
+fn fixture(name: &str) -> String {
+    repo()
+        .join("data/fixtures/pt")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn inspect_lists_the_tensors_the_layout_and_what_was_saved_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = bilens(dir.path(), &["inspect", &fixture("nested.pt")]).ok();
+    for needle in [
+        "4 tensors",
+        "blocks.0.weight  F32   [16, 8]",
+        "layout: image (residual)",
+        "state dict: under 'model_state_dict'",
+        "epoch: 7",
+        "__main__.Config(d_input=12",
+        "config object saved in it under 'config' (__main__.Config) was used",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle}:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn decompose_of_the_public_image_layout_equals_the_explicit_q() {
+    let dir = tempfile::tempdir().unwrap();
+    bilens(
+        dir.path(),
+        &["decompose", &fixture("nested.pt"), "--out", "r", "--quiet"],
+    )
+    .ok();
+    let results = dir.path().join("r/decomposition.safetensors");
+    let (shape, values) = common::tensor_f64(&results, "eigenvalues");
+    let twin = repo().join("data/fixtures/pt/nested.safetensors");
+    let (_, block) = common::tensor_f64(&twin, "blocks.0.weight");
+    let (head_shape, head) = common::tensor_f64(&twin, "head.weight");
+    let (d_out, h) = (head_shape[0], head_shape[1]);
+    let d = block.len() / (2 * h);
+    assert_eq!(shape, [d_out, d]);
+    let (w, v) = block.split_at(h * d);
+    for o in 0..d_out {
+        let q = reference_interaction(w, v, &head[o * h..(o + 1) * h], h, d);
+        let want = reference_eigenvalues(&q, d);
+        assert_spectra_match(&values[o * d..(o + 1) * d], &want, &format!("class {o}"));
+    }
+}
+
+#[test]
+fn an_sae_checkpoints_encoder_gives_the_output_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = format!("{}:W_enc", fixture("sae.pt"));
+    bilens(
+        dir.path(),
+        &[
+            "decompose",
+            &fixture("image.pt"),
+            "--outputs",
+            &outputs,
+            "--out",
+            "r",
+            "--quiet",
+        ],
+    )
+    .ok();
+    let (shape, _) = common::tensor_f64(&dir.path().join("r/decomposition.safetensors"), "outputs");
+    assert_eq!(shape, [10, 5]);
+}
+
+#[test]
+fn a_hostile_pickle_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = bilens(dir.path(), &["inspect", &fixture("evil.pt")]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("evil.pt") && run.stderr.contains("refused as hostile"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn key_names_the_entry_holding_the_state_dict() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture("nested.pt");
+    let run = bilens(dir.path(), &["inspect", &path, "--key", "model_state_dict"]).ok();
+    assert!(run.stdout.contains("4 tensors"), "{}", run.stdout);
+    let run = bilens(
+        dir.path(),
+        &["decompose", &path, "--key", "config", "--out", "r"],
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("nested.pt") && run.stderr.contains("the entry 'config' is an object"),
+        "{}",
+        run.stderr
+    );
+}

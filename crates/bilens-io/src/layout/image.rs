@@ -101,7 +101,7 @@ pub(super) fn describe(
                     pc.class
                 ));
             }
-            (Some(p.clone()), c, format!("{}", p.display()))
+            (Some(p.clone()), c, "config.json".to_string())
         }
         (None, Some(pc)) => {
             let config =

@@ -119,7 +119,10 @@ fn text_file_is_not_safetensors() {
             path.display()
         )
     );
-    assert!(h.contains("PyTorch checkpoints written by torch.save"), "{h}");
+    assert!(
+        h.contains("PyTorch checkpoints written by torch.save"),
+        "{h}"
+    );
     // Short text, shorter than the 8-byte length, too.
     std::fs::write(&path, "hi\n").unwrap();
     let m = TensorFile::open(&path).unwrap_err().to_string();

@@ -73,6 +73,7 @@ fn spectra(path: &Path, spec: &LayoutSpec) -> Vec<Array1<f64>> {
 fn every_model_fixture_decomposes_to_its_twins_eigenvalues() {
     let image = LayoutSpec::Image {
         residual: Some(true),
+        layer: None,
     };
     for (pt, twin, spec) in [
         ("image.pt", "image.safetensors", LayoutSpec::default()),

@@ -292,12 +292,16 @@ impl TensorFile {
 
     /// Where the data of tensor `name` lies in the file, as absolute byte offsets: for readers
     /// that map the file themselves (numpy's `memmap` in the Python package) instead of copying
-    /// the tensor out.
+    /// the tensor out. `None` when the tensor's bytes are not one contiguous row-major range (a
+    /// strided PyTorch view) or its element type is not known, so that a caller copies it out
+    /// with [`TensorFile::read`] instead.
     pub fn byte_range(&self, name: &str) -> Option<Range<u64>> {
-        self.entries.get(name).map(|e| {
-            let start = (self.data_start + e.begin) as u64;
-            start..start + (e.end - e.begin) as u64
-        })
+        let e = self.entries.get(name)?;
+        if e.strides.is_some() {
+            return None;
+        }
+        let len = self.info(name)?.elements() * (e.dtype?.bitsize() / 8);
+        Some(e.begin as u64..(e.begin + len) as u64)
     }
 
     /// The tensor called `name`, or an [`IoError::MissingTensor`] that lists what the file holds.

@@ -126,9 +126,14 @@ impl Trainer<'_> {
             100.0 * acc,
             dir.display()
         ));
+        // The model as saved, read back like a reused one (f32 widened to f64: exactly the
+        // trained weights).
+        let loaded = load_model::<f64>(&path, &LayoutSpec::default()).map_err(|e| {
+            bilens::Error::from(e).context(format!("cannot read back {}", path.display()))
+        })?;
         Ok(ImageModel {
             path,
-            model: trained.to_bilinear_model().cast::<f64>(),
+            model: loaded.model,
         })
     }
 }

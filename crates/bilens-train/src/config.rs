@@ -34,8 +34,18 @@ pub struct TrainConfig {
     /// Seed of every random choice (initialisation, shuffling, noise): the same seed, data and
     /// machine give bit-identical weights.
     pub seed: u64,
-    /// Whether the block is residual, `z = e + g(e)`, rather than `z = g(e)`.
+    /// Whether the blocks are residual, `x_{i+1} = x_i + g_i(x_i)`, rather than
+    /// `x_{i+1} = g_i(x_i)`.
     pub residual: bool,
+    /// Number of bilinear blocks on the stream (the public code's `n_layer`; the paper's
+    /// classifier has one).
+    #[serde(default = "one_layer")]
+    pub layers: usize,
+}
+
+/// The paper's depth, for recipes saved before depth was a setting.
+fn one_layer() -> usize {
+    1
 }
 
 /// The default number of epochs; see [`TrainConfig`].
@@ -58,6 +68,7 @@ impl Default for TrainConfig {
             noise_std: 0.4,
             seed: 42,
             residual: false,
+            layers: 1,
         }
     }
 }
@@ -78,6 +89,13 @@ impl TrainConfig {
                 "width",
                 "0".into(),
                 "the model needs at least one hidden unit".into(),
+            );
+        }
+        if self.layers == 0 {
+            return bad(
+                "layers",
+                "0".into(),
+                "the model needs at least one bilinear block".into(),
             );
         }
         if self.epochs == 0 {
@@ -169,5 +187,6 @@ pub fn saved_recipe(dir: &Path) -> Option<TrainConfig> {
         noise_std: c.noise,
         seed: c.seed,
         residual: c.residual,
+        layers: c.n_layer,
     })
 }

@@ -1,21 +1,24 @@
 //! The backward pass, written by hand as GEMMs over the batch.
 //!
-//! With `e = X Eᵀ`, `A = e Wᵀ`, `B = e Vᵀ`, `G = A ⊙ B`, `z = G (+ e)`, `logits = z Hᵀ` and
-//! `L` the mean cross-entropy, writing `dY` for `∂L/∂Y`:
+//! With the stream `x_0 = X Eᵀ`, per block `A_i = x_i W_iᵀ`, `B_i = x_i V_iᵀ`,
+//! `x_{i+1} = A_i ⊙ B_i (+ x_i)`, `logits = x_L Hᵀ` and `L` the mean cross-entropy, writing
+//! `dY` for `∂L/∂Y`:
 //!
 //! ```text
-//! dlogits = (softmax(logits) − onehot(y)) / n          [n, c]
-//! dH      = dlogitsᵀ z                                 [c, h]
-//! dz      = dlogits H      (= dG)                      [n, h]
-//! dA      = dz ⊙ B,   dB = dz ⊙ A                      [n, h] each, stored side by side
-//! d[W; V] = [dA | dB]ᵀ e                               [2h, h]
-//! de      = [dA | dB] [W; V]   (+ dz when residual)    [n, h]
-//! dE      = deᵀ X                                      [h, d_input]
+//! dlogits     = (softmax(logits) − onehot(y)) / n                [n, c]
+//! dH          = dlogitsᵀ x_L                                     [c, h]
+//! dx_L        = dlogits H                                        [n, h]
+//! for i = L−1 down to 0:
+//!   dA_i      = dx_{i+1} ⊙ B_i,   dB_i = dx_{i+1} ⊙ A_i          [n, h] each, side by side
+//!   d[W_i; V_i] = [dA_i | dB_i]ᵀ x_i                             [2h, h]
+//!   dx_i      = [dA_i | dB_i] [W_i; V_i]   (+ dx_{i+1} residual) [n, h]
+//! dE          = dx_0ᵀ X                                          [h, d_input]
 //! ```
 //!
-//! Storing `[A | B]` and `[dA | dB]` side by side makes the fused block one GEMM each way, in
-//! the same `[W; V]` layout the checkpoint uses. With the three forward GEMMs, a step costs
-//! `≈ 4 n h d_input + 12 n h² + 6 n h c` flops, ≈ 9.8 GFLOP for the paper's 2048 × 784 × 512.
+//! Storing `[A | B]` and `[dA | dB]` side by side makes each fused block one GEMM each way, in
+//! the same `[W; V]` layout the checkpoint uses. With the forward GEMMs, a step costs
+//! `≈ 4 n h d_input + 12 L n h² + 6 n h c` flops, ≈ 9.8 GFLOP for the paper's one block of
+//! 2048 × 784 × 512.
 
 use bilens_decomp::linalg::gemm;
 use bilens_decomp::{Par, Real};
@@ -29,9 +32,9 @@ use rayon::prelude::*;
 pub(crate) struct Backward<T> {
     /// `∂L/∂logits`, `[cap, c]`.
     dlogits: Array2<T>,
-    /// `[dA | dB]`, `[cap, 2h]`.
+    /// `[dA_i | dB_i]` of the block being differentiated, `[cap, 2h]`.
     dab: Array2<T>,
-    /// `dz`, then overwritten in place by `de`, `[cap, h]`.
+    /// `dx_{i+1}`, overwritten in place by `dx_i` as the pass goes down the blocks, `[cap, h]`.
     de: Array2<T>,
 }
 
@@ -73,11 +76,6 @@ pub(crate) fn loss_and_grad<T: Real>(
         "loss_and_grad: batch exceeds the buffers"
     );
     forward(p, x, residual, acts, par);
-    let (e, ab, z) = (
-        acts.e.slice(s![..n, ..]),
-        acts.ab.slice(s![..n, ..]),
-        acts.z.slice(s![..n, ..]),
-    );
     let (loss, correct) = cross_entropy(
         acts.logits.slice(s![..n, ..]),
         labels,
@@ -86,7 +84,8 @@ pub(crate) fn loss_and_grad<T: Real>(
     let dlogits = bw.dlogits.slice(s![..n, ..]);
     let one = T::one();
 
-    gemm(grads.head.view_mut(), false, dlogits.t(), z, one, par);
+    let last = acts.x[p.layers()].slice(s![..n, ..]);
+    gemm(grads.head.view_mut(), false, dlogits.t(), last, one, par);
     gemm(
         bw.de.slice_mut(s![..n, ..]),
         false,
@@ -96,46 +95,21 @@ pub(crate) fn loss_and_grad<T: Real>(
         par,
     );
 
-    // [dA | dB] = [dz ⊙ B | dz ⊙ A], parallel over blocks of rows (elementwise, so the
-    // split does not change the result).
-    {
-        let ab = ab.to_slice().expect("buffers are row-major contiguous");
-        let dz = bw.de.slice(s![..n, ..]);
-        let dz = dz.to_slice().expect("buffers are row-major contiguous");
-        let dab = bw.dab.slice_mut(s![..n, ..]);
-        let dab = dab.into_slice().expect("buffers are row-major contiguous");
-        let block = 2 * h * ROWS_PER_TASK;
-        dab.par_chunks_mut(block)
-            .zip(ab.par_chunks(block))
-            .zip(dz.par_chunks(h * ROWS_PER_TASK))
-            .for_each(|((dab, ab), dz)| {
-                for ((dab, ab), dz) in dab
-                    .chunks_exact_mut(2 * h)
-                    .zip(ab.chunks_exact(2 * h))
-                    .zip(dz.chunks_exact(h))
-                {
-                    let (da, db) = dab.split_at_mut(h);
-                    let (a, b) = ab.split_at(h);
-                    for (((da, db), (&a, &b)), &g) in
-                        da.iter_mut().zip(db).zip(a.iter().zip(b)).zip(dz)
-                    {
-                        *da = g * b;
-                        *db = g * a;
-                    }
-                }
-            });
+    for i in (0..p.layers()).rev() {
+        let (input, ab) = (acts.x[i].slice(s![..n, ..]), acts.ab[i].slice(s![..n, ..]));
+        block_backward(ab, bw, n, h);
+        let dab = bw.dab.slice(s![..n, ..]);
+        gemm(grads.blocks[i].view_mut(), false, dab.t(), input, one, par);
+        // dx_i = [dA | dB] [W; V], plus the residual path's dx_{i+1} already in the buffer.
+        gemm(
+            bw.de.slice_mut(s![..n, ..]),
+            residual,
+            dab,
+            p.blocks[i].view(),
+            one,
+            par,
+        );
     }
-    let dab = bw.dab.slice(s![..n, ..]);
-    gemm(grads.block.view_mut(), false, dab.t(), e, one, par);
-    // de = [dA | dB] [W; V], plus the residual path's dz already in the buffer.
-    gemm(
-        bw.de.slice_mut(s![..n, ..]),
-        residual,
-        dab,
-        p.block.view(),
-        one,
-        par,
-    );
     gemm(
         grads.embed.view_mut(),
         false,
@@ -147,6 +121,36 @@ pub(crate) fn loss_and_grad<T: Real>(
     (loss, correct)
 }
 
+/// `[dA | dB] = [dx ⊙ B | dx ⊙ A]` for one block, from its `[A | B]` and the gradient `dx` of
+/// its output in `bw.de`, into `bw.dab`: parallel over blocks of rows (elementwise, so the
+/// split does not change the result).
+fn block_backward<T: Real>(ab: ArrayView2<'_, T>, bw: &mut Backward<T>, n: usize, h: usize) {
+    let ab = ab.to_slice().expect("buffers are row-major contiguous");
+    let dz = bw.de.slice(s![..n, ..]);
+    let dz = dz.to_slice().expect("buffers are row-major contiguous");
+    let dab = bw.dab.slice_mut(s![..n, ..]);
+    let dab = dab.into_slice().expect("buffers are row-major contiguous");
+    let block = 2 * h * ROWS_PER_TASK;
+    dab.par_chunks_mut(block)
+        .zip(ab.par_chunks(block))
+        .zip(dz.par_chunks(h * ROWS_PER_TASK))
+        .for_each(|((dab, ab), dz)| {
+            for ((dab, ab), dz) in dab
+                .chunks_exact_mut(2 * h)
+                .zip(ab.chunks_exact(2 * h))
+                .zip(dz.chunks_exact(h))
+            {
+                let (da, db) = dab.split_at_mut(h);
+                let (a, b) = ab.split_at(h);
+                for (((da, db), (&a, &b)), &g) in da.iter_mut().zip(db).zip(a.iter().zip(b)).zip(dz)
+                {
+                    *da = g * b;
+                    *db = g * a;
+                }
+            }
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,27 +158,31 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn loss_of(p: &Params<f64>, x: ArrayView2<'_, f64>, labels: &[u8], residual: bool) -> f64 {
-        let mut acts = Activations::new(x.nrows(), p.width(), p.d_output());
+        let mut acts = Activations::new(x.nrows(), p.width(), p.layers(), p.d_output());
         forward(p, x, residual, &mut acts, Par::Seq);
         cross_entropy(acts.logits.view(), labels, None).0
     }
 
     /// Every partial derivative of the hand-written backward pass against central differences,
     /// in f64, on a model small enough to perturb every weight: 12 inputs, h = 5, 3 classes,
-    /// 7 images, with and without the residual path.
+    /// 7 images, one block and three, with and without the residual path.
     #[test]
     fn gradients_match_central_differences_for_every_parameter() {
         let (d, h, c, n) = (12, 5, 3, 7);
-        for residual in [false, true] {
-            let mut rng = ChaCha8Rng::seed_from_u64(if residual { 11 } else { 10 });
-            let mut p = Params::<f64>::init(&mut rng, d, h, c);
-            // Larger than init scale so the bilinear term matters against the residual.
-            p.block.mapv_inplace(|w| 3.0 * w);
+        for (layers, residual) in [(1, false), (1, true), (3, false), (3, true)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(10 + u64::from(residual) + 2 * layers as u64);
+            let mut p = Params::<f64>::init(&mut rng, d, h, layers, c);
+            // Larger than init scale so the bilinear terms matter against the residual (a
+            // stack of plain blocks at init scale would shrink the stream to nothing).
+            let gain = if residual { 3.0 } else { 6.0 };
+            for b in &mut p.blocks {
+                b.mapv_inplace(|w| gain * w);
+            }
             p.head.mapv_inplace(|w| 2.0 * w);
             let x = Array2::from_shape_simple_fn((n, d), || rng.random_range(0.0..1.0));
             let labels: Vec<u8> = (0..n).map(|i| (i % c) as u8).collect();
 
-            let mut acts = Activations::new(n, h, c);
+            let mut acts = Activations::new(n, h, layers, c);
             let mut bw = Backward::new(n, h, c);
             let mut grads = p.zeros_like();
             let (loss, _) = loss_and_grad(
@@ -191,7 +199,7 @@ mod tests {
 
             let step = 1e-5;
             let mut worst = 0.0f64;
-            for t in 0..3 {
+            for t in 0..layers + 2 {
                 let analytic = grads.slices()[t].to_vec();
                 let scale = analytic.iter().fold(0.0f64, |m, g| m.max(g.abs()));
                 assert!(scale > 1e-3, "tensor {t} has a non-trivial gradient");
@@ -208,8 +216,8 @@ mod tests {
                     let rel = (fd - g).abs() / g.abs().max(fd.abs()).max(1e-3 * scale);
                     assert!(
                         rel < 1e-6,
-                        "residual={residual} tensor {t} entry {i}: analytic {g}, numeric {fd}, \
-                         relative error {rel}"
+                        "layers={layers} residual={residual} tensor {t} entry {i}: analytic \
+                         {g}, numeric {fd}, relative error {rel}"
                     );
                     worst = worst.max(rel);
                 }
@@ -223,7 +231,7 @@ mod tests {
     #[test]
     fn partial_batches_in_large_buffers_give_the_same_gradient() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let p = Params::<f64>::init(&mut rng, 6, 4, 3);
+        let p = Params::<f64>::init(&mut rng, 6, 4, 2, 3);
         let x = Array2::from_shape_simple_fn((5, 6), || rng.random_range(0.0..1.0));
         let labels = [0u8, 1, 2, 1, 0];
         let run = |cap: usize| {
@@ -233,7 +241,7 @@ mod tests {
                 x.view(),
                 &labels,
                 true,
-                &mut Activations::new(cap, 4, 3),
+                &mut Activations::new(cap, 4, 2, 3),
                 &mut Backward::new(cap, 4, 3),
                 &mut g,
                 Par::Seq,

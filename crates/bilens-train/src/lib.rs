@@ -11,6 +11,10 @@
 //! logits = H z                 H: [10, h]    head, no bias
 //! ```
 //!
+//! and its deeper variants as the public code builds them ([`TrainConfig::layers`] blocks on
+//! one stream, `x_{i+1} = g_i(x_i)`, or `x_i + g_i(x_i)` when residual, the head reading the
+//! last), which bilens decomposes block by block.
+//!
 //! ## The recipe ([`TrainConfig::default`])
 //!
 //! Cross-entropy; AdamW (PyTorch semantics: decoupled decay every step, β = (0.9, 0.999),

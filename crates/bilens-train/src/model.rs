@@ -1,8 +1,9 @@
 //! The paper's image classifier: its parameters, their initialisation and the forward pass.
 //!
 //! Everything is batch-major (`[n, features]`, row-major) so that each layer is one GEMM over
-//! the whole batch and the weights keep PyTorch's `[out, in]` storage: `e = X Eᵀ`,
-//! `[A | B] = e [W; V]ᵀ`, `logits = z Hᵀ`.
+//! the whole batch and the weights keep PyTorch's `[out, in]` storage: `x_0 = X Eᵀ`,
+//! `[A_i | B_i] = x_i [W_i; V_i]ᵀ`, `x_{i+1} = A_i ⊙ B_i (+ x_i)`, `logits = x_L Hᵀ`: the
+//! public code's `n_layer` blocks on one stream of width `h`.
 
 use bilens_decomp::linalg::gemm;
 use bilens_decomp::{Par, Real};
@@ -10,21 +11,29 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 use rand::Rng;
 use rayon::prelude::*;
 
-/// The three weight matrices, in PyTorch's `[out_features, in_features]` layout.
+/// The weight matrices, in PyTorch's `[out_features, in_features]` layout.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Params<T> {
     /// Embedding `E: [h, d_input]`.
     pub embed: Array2<T>,
-    /// The fused bilinear block `[W; V]: [2h, h]`: rows `0..h` are W (left), `h..2h` V (right).
-    pub block: Array2<T>,
+    /// The fused bilinear blocks `[W_i; V_i]: [2h, h]`, in the order the stream passes them:
+    /// rows `0..h` are W (left), `h..2h` V (right).
+    pub blocks: Vec<Array2<T>>,
     /// Head `H: [d_output, h]`.
     pub head: Array2<T>,
 }
 
 impl<T: Real> Params<T> {
     /// Draws every weight like PyTorch's `nn.Linear` does: uniform in `±1/√fan_in` (its
-    /// Kaiming-uniform with `a = √5`), in the order embed, block, head.
-    pub(crate) fn init(rng: &mut impl Rng, d_input: usize, width: usize, d_output: usize) -> Self {
+    /// Kaiming-uniform with `a = √5`), in the order embed, blocks, head (the public code's
+    /// module order), for `layers` blocks.
+    pub(crate) fn init(
+        rng: &mut impl Rng,
+        d_input: usize,
+        width: usize,
+        layers: usize,
+        d_output: usize,
+    ) -> Self {
         let mut draw = |rows: usize, cols: usize| {
             let bound = 1.0 / (cols as f64).sqrt();
             Array2::from_shape_simple_fn((rows, cols), || {
@@ -32,16 +41,20 @@ impl<T: Real> Params<T> {
             })
         };
         let embed = draw(width, d_input);
-        let block = draw(2 * width, width);
+        let blocks = (0..layers).map(|_| draw(2 * width, width)).collect();
         let head = draw(d_output, width);
-        Self { embed, block, head }
+        Self {
+            embed,
+            blocks,
+            head,
+        }
     }
 
     /// All-zero tensors of the same shapes (gradient buffers).
     pub(crate) fn zeros_like(&self) -> Self {
         Self {
             embed: Array2::zeros(self.embed.dim()),
-            block: Array2::zeros(self.block.dim()),
+            blocks: self.blocks.iter().map(|b| Array2::zeros(b.dim())).collect(),
             head: Array2::zeros(self.head.dim()),
         }
     }
@@ -61,39 +74,37 @@ impl<T: Real> Params<T> {
         self.head.nrows()
     }
 
+    /// Number of bilinear blocks.
+    pub(crate) fn layers(&self) -> usize {
+        self.blocks.len()
+    }
+
     /// Element counts of the tensors, in the order of [`Params::slices_mut`].
-    pub(crate) fn sizes(&self) -> [usize; 3] {
-        [self.embed.len(), self.block.len(), self.head.len()]
+    pub(crate) fn sizes(&self) -> Vec<usize> {
+        self.tensors().map(|t| t.len()).collect()
     }
 
-    /// The tensors as flat mutable slices (embed, block, head).
-    pub(crate) fn slices_mut(&mut self) -> [&mut [T]; 3] {
-        [
-            self.embed
-                .as_slice_mut()
-                .expect("parameters are standard layout"),
-            self.block
-                .as_slice_mut()
-                .expect("parameters are standard layout"),
-            self.head
-                .as_slice_mut()
-                .expect("parameters are standard layout"),
-        ]
+    /// The tensors in a fixed order: embed, the blocks, head.
+    fn tensors(&self) -> impl Iterator<Item = &Array2<T>> {
+        std::iter::once(&self.embed)
+            .chain(&self.blocks)
+            .chain(std::iter::once(&self.head))
     }
 
-    /// The tensors as flat slices (embed, block, head).
-    pub(crate) fn slices(&self) -> [&[T]; 3] {
-        [
-            self.embed
-                .as_slice()
-                .expect("parameters are standard layout"),
-            self.block
-                .as_slice()
-                .expect("parameters are standard layout"),
-            self.head
-                .as_slice()
-                .expect("parameters are standard layout"),
-        ]
+    /// The tensors as flat mutable slices (embed, the blocks, head).
+    pub(crate) fn slices_mut(&mut self) -> Vec<&mut [T]> {
+        std::iter::once(&mut self.embed)
+            .chain(&mut self.blocks)
+            .chain(std::iter::once(&mut self.head))
+            .map(|t| t.as_slice_mut().expect("parameters are standard layout"))
+            .collect()
+    }
+
+    /// The tensors as flat slices (embed, the blocks, head).
+    pub(crate) fn slices(&self) -> Vec<&[T]> {
+        self.tensors()
+            .map(|t| t.as_slice().expect("parameters are standard layout"))
+            .collect()
     }
 }
 
@@ -102,36 +113,39 @@ impl<T: Real> Params<T> {
 /// which are themselves contiguous row-major matrices (zero-copy GEMM operands).
 #[derive(Clone, Debug)]
 pub(crate) struct Activations<T> {
-    /// `e = X Eᵀ`, `[cap, h]`.
-    pub e: Array2<T>,
-    /// `[A | B] = e [W; V]ᵀ`, `[cap, 2h]`: `A = W e` in columns `0..h`, `B = V e` in `h..2h`.
-    pub ab: Array2<T>,
-    /// `z = A ⊙ B (+ e)`, `[cap, h]`.
-    pub z: Array2<T>,
-    /// `logits = z Hᵀ`, `[cap, d_output]`.
+    /// The stream `x_0 = X Eᵀ`, `x_1`, ..., `x_L`, each `[cap, h]`: block `i` reads `x[i]`
+    /// and writes `x[i + 1] = A_i ⊙ B_i (+ x_i)`.
+    pub x: Vec<Array2<T>>,
+    /// `[A_i | B_i] = x_i [W_i; V_i]ᵀ` per block, `[cap, 2h]`: `A = W x` in columns `0..h`,
+    /// `B = V x` in `h..2h`.
+    pub ab: Vec<Array2<T>>,
+    /// `logits = x_L Hᵀ`, `[cap, d_output]`.
     pub logits: Array2<T>,
 }
 
 impl<T: Real> Activations<T> {
-    /// Buffers for batches of up to `capacity` rows.
-    pub(crate) fn new(capacity: usize, width: usize, d_output: usize) -> Self {
+    /// Buffers for batches of up to `capacity` rows through `layers` blocks.
+    pub(crate) fn new(capacity: usize, width: usize, layers: usize, d_output: usize) -> Self {
         Self {
-            e: Array2::zeros((capacity, width)),
-            ab: Array2::zeros((capacity, 2 * width)),
-            z: Array2::zeros((capacity, width)),
+            x: (0..=layers)
+                .map(|_| Array2::zeros((capacity, width)))
+                .collect(),
+            ab: (0..layers)
+                .map(|_| Array2::zeros((capacity, 2 * width)))
+                .collect(),
             logits: Array2::zeros((capacity, d_output)),
         }
     }
 
     /// Largest batch these buffers hold.
     pub(crate) fn capacity(&self) -> usize {
-        self.e.nrows()
+        self.x[0].nrows()
     }
 }
 
 /// The forward pass over a batch `x: [n, d_input]`, leaving every intermediate in the leading
-/// `n` rows of `acts` (the backward pass reads them). Three GEMMs: `2 n h (d_input + 2h + c)`
-/// flops.
+/// `n` rows of `acts` (the backward pass reads them). `2 + L` GEMMs:
+/// `2 n h (d_input + 2 L h + c)` flops for `L` blocks.
 ///
 /// # Panics
 /// If `x` does not match the model or holds more rows than the buffers.
@@ -143,40 +157,48 @@ pub(crate) fn forward<T: Real>(
     acts: &mut Activations<T>,
     par: Par,
 ) {
-    let (n, h) = (x.nrows(), p.width());
+    let n = x.nrows();
     assert_eq!(x.ncols(), p.d_input(), "forward: x must be [n, d_input]");
     assert!(n <= acts.capacity(), "forward: batch exceeds the buffers");
+    assert_eq!(
+        acts.ab.len(),
+        p.layers(),
+        "forward: buffers for another depth"
+    );
     let one = T::one();
     gemm(
-        acts.e.slice_mut(s![..n, ..]),
+        acts.x[0].slice_mut(s![..n, ..]),
         false,
         x,
         p.embed.t(),
         one,
         par,
     );
-    gemm(
-        acts.ab.slice_mut(s![..n, ..]),
-        false,
-        acts.e.slice(s![..n, ..]),
-        p.block.t(),
-        one,
-        par,
-    );
-    bilinear_product(
-        acts.ab.slice(s![..n, ..]),
-        residual.then(|| acts.e.slice(s![..n, ..])),
-        acts.z.slice_mut(s![..n, ..]),
-    );
+    for (i, block) in p.blocks.iter().enumerate() {
+        let (before, after) = acts.x.split_at_mut(i + 1);
+        let input = before[i].slice(s![..n, ..]);
+        gemm(
+            acts.ab[i].slice_mut(s![..n, ..]),
+            false,
+            input,
+            block.t(),
+            one,
+            par,
+        );
+        bilinear_product(
+            acts.ab[i].slice(s![..n, ..]),
+            residual.then_some(input),
+            after[0].slice_mut(s![..n, ..]),
+        );
+    }
     gemm(
         acts.logits.slice_mut(s![..n, ..]),
         false,
-        acts.z.slice(s![..n, ..]),
+        acts.x[p.layers()].slice(s![..n, ..]),
         p.head.t(),
         one,
         par,
     );
-    debug_assert_eq!(acts.z.ncols(), h);
 }
 
 /// Rows per rayon task in the elementwise passes: ~64k elements, enough to amortise the task.
@@ -278,12 +300,13 @@ mod tests {
     #[test]
     fn init_follows_nn_linear_bounds() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let p = Params::<f64>::init(&mut rng, 100, 25, 10);
+        let p = Params::<f64>::init(&mut rng, 100, 25, 2, 10);
         assert_eq!(p.embed.dim(), (25, 100));
-        assert_eq!(p.block.dim(), (50, 25));
+        assert_eq!(p.blocks.len(), 2);
+        assert_eq!(p.blocks[1].dim(), (50, 25));
         assert_eq!(p.head.dim(), (10, 25));
         assert!(p.embed.iter().all(|x| x.abs() < 0.1));
-        assert!(p.block.iter().all(|x| x.abs() < 0.2));
+        assert!(p.blocks.iter().flatten().all(|x| x.abs() < 0.2));
         // Roughly uniform: the largest draw is near the bound.
         assert!(p.embed.iter().any(|x| x.abs() > 0.09));
     }
@@ -292,16 +315,27 @@ mod tests {
     fn forward_matches_the_definition() {
         let p = Params {
             embed: array![[1.0f64, 0.0, 2.0], [0.0, 1.0, -1.0]],
-            block: array![[1.0, 1.0], [2.0, 0.0], [1.0, -1.0], [0.0, 3.0]],
+            blocks: vec![array![[1.0, 1.0], [2.0, 0.0], [1.0, -1.0], [0.0, 3.0]]],
             head: array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
         };
         let x = array![[1.0, 2.0, 3.0]];
         // e = (7, -1); a = (6, 14); b = (8, -3); g = (48, -42).
-        let mut acts = Activations::new(1, 2, 3);
+        let mut acts = Activations::new(1, 2, 1, 3);
         forward(&p, x.view(), false, &mut acts, Par::Seq);
         assert_eq!(acts.logits, array![[48.0, -42.0, 6.0]]);
         forward(&p, x.view(), true, &mut acts, Par::Seq);
         assert_eq!(acts.logits, array![[55.0, -43.0, 12.0]]);
+        // A second block [[1, 0], [0, 1]; [1, 0], [0, 0]] squares the first coordinate of the
+        // stream and zeroes the second: from g = (48, -42), x_2 = (2304, 0), and with the
+        // residual path from x_1 = (55, -43), x_2 = (55 + 3025, -43).
+        let mut deep = p.clone();
+        deep.blocks
+            .push(array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]);
+        let mut acts = Activations::new(1, 2, 2, 3);
+        forward(&deep, x.view(), false, &mut acts, Par::Seq);
+        assert_eq!(acts.logits, array![[2304.0, 0.0, 2304.0]]);
+        forward(&deep, x.view(), true, &mut acts, Par::Seq);
+        assert_eq!(acts.logits, array![[3080.0, -43.0, 3037.0]]);
     }
 
     #[test]

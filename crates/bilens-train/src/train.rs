@@ -55,8 +55,8 @@ pub struct Evaluation {
     pub n: usize,
 }
 
-/// A trained classifier `logits = H (g(E x) [+ E x])` in f32, with the configuration and
-/// per-epoch history of the run that made it.
+/// A trained classifier in f32, `x_0 = E x`, `x_{i+1} = g_i(x_i) [+ x_i]` through its blocks,
+/// `logits = H x_L`, with the configuration and per-epoch history of the run that made it.
 #[derive(Clone, Debug)]
 pub struct TrainedModel {
     config: TrainConfig,
@@ -66,8 +66,12 @@ pub struct TrainedModel {
 
 /// Names of the tensors in `model.safetensors`: the public code's `image` model.
 const EMBED: &str = "embed.weight";
-const BLOCK: &str = "blocks.0.weight";
 const HEAD: &str = "head.weight";
+
+/// The name of block `i`'s fused weight.
+fn block_name(i: usize) -> String {
+    format!("blocks.{i}.weight")
+}
 
 impl TrainedModel {
     /// The configuration it was trained with.
@@ -100,19 +104,30 @@ impl TrainedModel {
         self.params.embed.view()
     }
 
-    /// The fused block `[W; V]: [2h, h]` (W in rows `0..h`).
+    /// Number of bilinear blocks.
+    pub fn layers(&self) -> usize {
+        self.params.layers()
+    }
+
+    /// The first block's fused `[W; V]: [2h, h]` (W in rows `0..h`): the only one of the
+    /// paper's classifier.
     pub fn block(&self) -> ArrayView2<'_, f32> {
-        self.params.block.view()
+        self.params.blocks[0].view()
     }
 
-    /// The left factor `W: [h, h]`.
+    /// Every block's fused `[W_i; V_i]`, in the order the stream passes them.
+    pub fn blocks(&self) -> impl Iterator<Item = ArrayView2<'_, f32>> {
+        self.params.blocks.iter().map(|b| b.view())
+    }
+
+    /// The first block's left factor `W: [h, h]`.
     pub fn w(&self) -> ArrayView2<'_, f32> {
-        self.params.block.slice(s![..self.width(), ..])
+        self.block().slice_move(s![..self.width(), ..])
     }
 
-    /// The right factor `V: [h, h]`.
+    /// The first block's right factor `V: [h, h]`.
     pub fn v(&self) -> ArrayView2<'_, f32> {
-        self.params.block.slice(s![self.width().., ..])
+        self.block().slice_move(s![self.width().., ..])
     }
 
     /// The head `H: [d_output, h]`.
@@ -121,19 +136,29 @@ impl TrainedModel {
     }
 
     /// The model as the decomposition crate sees it: embedding `E`, bilinear layer
-    /// `(W, V, P = H)`, and, for a residual block, the linear term `L = H`.
-    pub fn to_bilinear_model(&self) -> BilinearModel<f32> {
+    /// `(W, V, P = H)`, and, for a residual block, the linear term `L = H`; `None` for a model
+    /// of several blocks, which is no single bilinear layer (save it and decompose it block by
+    /// block with the image layout).
+    pub fn to_bilinear_model(&self) -> Option<BilinearModel<f32>> {
+        if self.layers() != 1 {
+            return None;
+        }
         let layer = BilinearLayer::new(
             self.w().to_owned(),
             self.v().to_owned(),
             self.params.head.clone(),
         );
         let linear = self.config.residual.then(|| self.params.head.clone());
-        BilinearModel::new(Some(self.params.embed.clone()), layer, linear)
+        Some(BilinearModel::new(
+            Some(self.params.embed.clone()),
+            layer,
+            linear,
+        ))
     }
 
-    /// Writes `dir/model.safetensors` (`embed.weight [h, d_input]`, `blocks.0.weight [2h, h]`,
-    /// `head.weight [d_output, h]`, all F32, PyTorch `[out, in]` layout) and `dir/config.json`
+    /// Writes `dir/model.safetensors` (`embed.weight [h, d_input]`, `blocks.{i}.weight [2h, h]`
+    /// for each block, `head.weight [d_output, h]`, all F32, PyTorch `[out, in]` layout) and
+    /// `dir/config.json`
     /// (the public code's `image.Config` fields plus `noise`), creating `dir` if needed. Each
     /// file is written atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
@@ -142,19 +167,17 @@ impl TrainedModel {
             source,
         })?;
         let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
-        write_arrays(
-            &dir.join("model.safetensors"),
-            &[
-                (EMBED, self.params.embed.view().into_dyn()),
-                (BLOCK, self.params.block.view().into_dyn()),
-                (HEAD, self.params.head.view().into_dyn()),
-            ],
-            &metadata,
-        )?;
+        let names: Vec<String> = (0..self.layers()).map(block_name).collect();
+        let mut tensors = vec![(EMBED, self.params.embed.view().into_dyn())];
+        for (name, block) in names.iter().zip(&self.params.blocks) {
+            tensors.push((name.as_str(), block.view().into_dyn()));
+        }
+        tensors.push((HEAD, self.params.head.view().into_dyn()));
+        write_arrays(&dir.join("model.safetensors"), &tensors, &metadata)?;
         let c = &self.config;
         let json = ImageConfigJson {
             d_hidden: self.width(),
-            n_layer: 1,
+            n_layer: self.layers(),
             d_input: self.d_input(),
             d_output: self.d_output(),
             residual: c.residual,
@@ -225,11 +248,11 @@ pub fn train(
     let par = Par::rayon(0);
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut params = Params::<f32>::init(&mut rng, d_input, width, d_output);
+    let mut params = Params::<f32>::init(&mut rng, d_input, width, config.layers, d_output);
     let filler = BatchFiller::<f32>::new(config.noise_std, rng.random());
     let mut opt = AdamW::<f32>::new(config.weight_decay, &params.sizes());
     let mut grads = params.zeros_like();
-    let mut acts = Activations::new(batch, width, d_output);
+    let mut acts = Activations::new(batch, width, config.layers, d_output);
     let mut bw = Backward::new(batch, width, d_output);
     let mut x = Array2::<f32>::zeros((batch, d_input));
     let mut labels = vec![0u8; batch];
@@ -260,9 +283,7 @@ pub fn train(
             );
             loss_sum += loss;
             correct += right;
-            let [pe, pb, ph] = params.slices_mut();
-            let [ge, gb, gh] = grads.slices();
-            opt.step(lr, [(pe, ge), (pb, gb), (ph, gh)]);
+            opt.step(lr, params.slices_mut().into_iter().zip(grads.slices()));
             step += 1;
         }
         let train_loss = loss_sum / steps as f64;
@@ -327,7 +348,7 @@ pub fn evaluate(model: &TrainedModel, set: &ImageSet) -> Result<Evaluation> {
         });
     }
     let chunk = set.len().min(2048);
-    let mut acts = Activations::new(chunk, model.width(), model.d_output());
+    let mut acts = Activations::new(chunk, model.width(), model.layers(), model.d_output());
     let mut x = Array2::zeros((chunk, model.d_input()));
     let filler = BatchFiller::new(0.0, [0; 32]);
     Ok(evaluate_with(
@@ -419,6 +440,7 @@ pub(crate) mod tests {
             noise_std: 0.4,
             seed,
             residual: false,
+            layers: 1,
         }
     }
 
@@ -493,6 +515,11 @@ pub(crate) mod tests {
             ..tiny_config(1)
         });
         assert!(e.contains("lr * weight_decay"), "{e}");
+        let e = err(TrainConfig {
+            layers: 0,
+            ..tiny_config(1)
+        });
+        assert!(e.contains("layers = 0"), "{e}");
 
         let mut bad = data.clone();
         bad.test.images = Array2::zeros((10, 9));
@@ -592,9 +619,9 @@ pub(crate) mod tests {
             };
             let model = train(&config, &data, |_| {}).unwrap();
             let x = data.test.pixels::<f32>();
-            let bm = model.to_bilinear_model();
+            let bm = model.to_bilinear_model().unwrap();
             let got = bm.forward(x.view(), Par::Seq);
-            let mut acts = Activations::new(8, 8, 4);
+            let mut acts = Activations::new(8, 8, 1, 4);
             forward(&model.params, x.view(), residual, &mut acts, Par::Seq);
             let diff = (&got - &acts.logits).mapv(f32::abs);
             assert!(
@@ -602,5 +629,49 @@ pub(crate) mod tests {
                 "residual={residual}: {diff}"
             );
         }
+    }
+
+    /// A three-block residual model learns the toy task, saves every block in the public
+    /// layout with `n_layer = 3`, and its recipe reads back; it is no single bilinear layer.
+    #[test]
+    fn deep_models_train_and_save_every_block() {
+        let data = toy_dataset(200, 40, 7);
+        let config = TrainConfig {
+            epochs: 10,
+            residual: true,
+            layers: 3,
+            ..tiny_config(3)
+        };
+        let model = train(&config, &data, |_| {}).unwrap();
+        assert_eq!(model.layers(), 3);
+        assert!(model.to_bilinear_model().is_none());
+        let eval = evaluate(&model, &data.test).unwrap();
+        assert!(eval.accuracy > 0.9, "{eval:?}");
+        let dir = tempfile::tempdir().unwrap();
+        model.save(dir.path()).unwrap();
+        let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut names = st.names();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "blocks.0.weight",
+                "blocks.1.weight",
+                "blocks.2.weight",
+                "embed.weight",
+                "head.weight"
+            ]
+        );
+        for (i, block) in model.blocks().enumerate() {
+            let t = st.tensor(&format!("blocks.{i}.weight")).unwrap();
+            let got: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            assert_eq!(got, block.iter().copied().collect::<Vec<_>>(), "block {i}");
+        }
+        assert_eq!(crate::saved_recipe(dir.path()), Some(config));
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 /// `bilens train` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
-    /// The paper's MNIST classifier: embedding, one bilinear layer, head.
+    /// The paper's MNIST classifier: embedding, one bilinear layer (or `--layers N`), head.
     Mnist(TrainMnistArgs),
 }
 
@@ -41,9 +41,12 @@ pub struct TrainMnistArgs {
     /// Random seed (initialisation, shuffling, noise).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Make the bilinear block residual.
+    /// Make the bilinear blocks residual (each adds its input back).
     #[arg(long)]
     pub residual: bool,
+    /// Number of bilinear blocks on the stream (the public code's `n_layer`).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub layers: usize,
 }
 
 /// `bilens reproduce` subcommands.

@@ -26,11 +26,15 @@ fn mnist(args: &TrainMnistArgs, printer: &Printer) -> anyhow::Result<()> {
         noise_std: args.noise.unwrap_or(defaults.noise_std),
         seed: args.seed.unwrap_or(defaults.seed),
         residual: args.residual,
+        layers: args.layers,
     };
     let data = load_image_dataset(&args.data)
         .with_context(|| format!("cannot load the dataset in {}", args.data.display()))?;
     printer.note(format!(
-        "training width {} for {} epochs on {} images (seed {}, noise {}, weight decay {})",
+        "training {} block{}{} of width {} for {} epochs on {} images (seed {}, noise {}, weight decay {})",
+        config.layers,
+        if config.layers == 1 { "" } else { "s" },
+        if config.residual { ", residual," } else { "" },
         config.width,
         config.epochs,
         data.train.len(),

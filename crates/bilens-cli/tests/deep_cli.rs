@@ -213,7 +213,18 @@ fn deep_model_mistakes_are_named() {
         run.stderr
     );
     // Evaluations that treat one block as the classifier refuse a deep model.
-    let run = bilens(d, &["eval", "model.safetensors", "--data", "."]);
+    let run = bilens(
+        d,
+        &[
+            "eval",
+            "truncation",
+            "model.safetensors",
+            "--data",
+            ".",
+            "--out",
+            "t",
+        ],
+    );
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("3 bilinear blocks"), "{}", run.stderr);
 }

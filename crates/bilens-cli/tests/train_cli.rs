@@ -75,3 +75,90 @@ fn invalid_training_options_are_bad_input() {
     assert!(run.stderr.contains("width"), "{}", run.stderr);
     assert!(!dir.path().join("m").exists(), "nothing written");
 }
+
+#[test]
+fn deep_residual_models_train_and_decompose_block_by_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("data/mnist");
+    let data = data.to_str().unwrap();
+    let run = bilens(
+        dir.path(),
+        &[
+            "train",
+            "mnist",
+            "--data",
+            data,
+            "--out",
+            "d",
+            "--epochs",
+            "1",
+            "--width",
+            "16",
+            "--layers",
+            "2",
+            "--residual",
+        ],
+    )
+    .ok();
+    assert!(
+        run.stderr
+            .contains("training 2 blocks, residual, of width 16"),
+        "{}",
+        run.stderr
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("d/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (config["n_layer"].clone(), config["residual"].clone()),
+        (2.into(), true.into())
+    );
+    let inspect = bilens(
+        dir.path(),
+        &["inspect", "d/model.safetensors", "--layer", "0"],
+    )
+    .ok();
+    assert!(
+        inspect
+            .stdout
+            .contains("layout: image (residual), block 0 of 2"),
+        "{}",
+        inspect.stdout
+    );
+    bilens(
+        dir.path(),
+        &["decompose", "d/model.safetensors", "--out", "r1", "-q"],
+    )
+    .ok();
+    bilens(
+        dir.path(),
+        &[
+            "decompose",
+            "d/model.safetensors",
+            "--layer",
+            "0",
+            "--outputs",
+            "results:r1",
+            "--out",
+            "r0",
+            "-q",
+        ],
+    )
+    .ok();
+    // The whole network's accuracy, reported as training reported it.
+    let reported = run
+        .stdout
+        .split("test accuracy ")
+        .nth(1)
+        .unwrap()
+        .split('%')
+        .next()
+        .unwrap();
+    let eval = bilens(dir.path(), &["eval", "d/model.safetensors", "--data", data]).ok();
+    assert!(
+        eval.stdout
+            .starts_with(&format!("test accuracy: {reported}%")),
+        "{} vs {reported}",
+        eval.stdout
+    );
+}

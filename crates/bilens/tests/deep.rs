@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use bilens::eval::ImageStack;
 use bilens::{Checkpoint, DecomposeOptions, LayoutSpec, Method, Precision, Silent};
 use bilens_io::{OutputSelection, ResultsFile, write_arrays};
 use ndarray::{Array1, Array2, ArrayView1, Axis, concatenate};
@@ -223,11 +224,23 @@ fn check_chain(deep: &Deep) {
         );
     }
 
+    let stack = ImageStack::<f64>::open(&model, &LayoutSpec::default()).unwrap();
+    assert_eq!(stack.len(), n);
     let mut r = Lcg(99);
     for sample in 0..4 {
         let p = r.vector(deep.embed.ncols(), 1.0);
         let xs = deep.streams(p.view());
         let logits = deep.logits(p.view());
+        // The network run block after block is the forward pass, stream and logits.
+        let batch = p.view().insert_axis(Axis(0));
+        for (i, x) in xs.iter().enumerate().take(n) {
+            for (a, b) in stack.stream(batch, i).iter().zip(x) {
+                assert_close(*a, *b, &format!("image {sample}, stream {i}"));
+            }
+        }
+        for (a, b) in stack.logits(batch).iter().zip(&logits) {
+            assert_close(*a, *b, &format!("image {sample}, logits"));
+        }
         // The last block: each class logit.
         let last = rebuilt(&results(n - 1), &xs[n - 1]);
         for (o, &logit) in logits.iter().enumerate() {

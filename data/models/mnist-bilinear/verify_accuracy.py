@@ -1,11 +1,13 @@
-"""Recompute the shipped MNIST model's test accuracy with numpy alone (no bilens).
+"""Recompute a shipped MNIST model's test accuracy with numpy alone (no bilens).
 
-    python3 data/models/mnist-bilinear/verify_accuracy.py
+    python3 data/models/mnist-bilinear/verify_accuracy.py [MODEL_DIR]
 
-Needs numpy and safetensors (`pip install numpy safetensors`). Reads model.safetensors in the
-public `image` layout (embed.weight [h, 784], blocks.0.weight [2h, h] = [W; V], head.weight
+Needs numpy and safetensors (`pip install numpy safetensors`). Reads MODEL_DIR/model.safetensors
+(default: this directory's) in the public `image` layout (embed.weight [h, 784],
+blocks.{i}.weight [2h, h] = [W_i; V_i] for each of config.json's n_layer blocks, head.weight
 [10, h]) and the gzipped MNIST test files shipped in data/mnist, and prints the accuracy of
-logits = H ((W e) * (V e)), e = E x, with x the pixels scaled to [0, 1].
+logits = H x_L, with x_0 = E p for the pixels p scaled to [0, 1] and
+x_{i+1} = (W_i x_i) * (V_i x_i) (+ x_i when residual).
 """
 
 import gzip
@@ -29,17 +31,19 @@ def idx(path):
 
 
 def main():
-    weights = load_file(str(HERE / "model.safetensors"))
-    config = json.loads((HERE / "config.json").read_text())
-    embed, block, head = (weights[k].astype(np.float64) for k in ("embed.weight", "blocks.0.weight", "head.weight"))
-    h = block.shape[0] // 2
-    w, v = block[:h], block[h:]
+    model = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
+    weights = load_file(str(model / "model.safetensors"))
+    config = json.loads((model / "config.json").read_text())
+    embed, head = (weights[k].astype(np.float64) for k in ("embed.weight", "head.weight"))
     x = idx(DATA / "t10k-images-idx3-ubyte.gz").reshape(-1, 784) / 255.0
     labels = idx(DATA / "t10k-labels-idx1-ubyte.gz")
-    e = x @ embed.T
-    z = (e @ w.T) * (e @ v.T)
-    if config.get("residual", False):
-        z = z + e
+    z = x @ embed.T
+    for i in range(config.get("n_layer", 1)):
+        block = weights[f"blocks.{i}.weight"].astype(np.float64)
+        h = block.shape[0] // 2
+        w, v = block[:h], block[h:]
+        g = (z @ w.T) * (z @ v.T)
+        z = z + g if config.get("residual", False) else g
     logits = z @ head.T
     accuracy = float((logits.argmax(axis=1) == labels).mean())
     print(f"test accuracy: {100 * accuracy:.2f}% ({int(round(accuracy * len(labels)))}/{len(labels)})")

@@ -17,6 +17,7 @@ use bilens_io::{
 };
 use ndarray::{Array2, Array3, ArrayView2, Axis, s};
 
+use super::stack::ImageStack;
 use crate::error::{Arg, Error, Result};
 use crate::progress::Progress;
 
@@ -95,8 +96,9 @@ fn one_block(path: &Path, info: &ModelInfo) -> Result<()> {
                  classifier, which only a one-block model is",
                 l.available.len()
             ),
-            "evaluate a one-block image model; a deep model's blocks are decomposed one by one \
-             (bilens decompose --layer I, with --outputs results:DIR for the chain)",
+            "evaluate a one-block image model here (a deep model's test accuracy is `bilens \
+             eval MODEL`); a deep model's blocks are decomposed one by one (bilens decompose \
+             --layer I, with --outputs results:DIR for the chain)",
         )),
         _ => Ok(()),
     }
@@ -116,8 +118,12 @@ pub fn check_compatible<T: Real>(
     set: &ImageSet,
     data: &Path,
 ) -> Result<()> {
+    check_fits(model.d_input(), model.layer().d_out(), set, data)
+}
+
+/// Checks that a model reading `d_input` inputs with `n_classes` outputs fits `set`.
+fn check_fits(d_input: usize, n_classes: usize, set: &ImageSet, data: &Path) -> Result<()> {
     let pixels = set.rows * set.cols;
-    let d_input = model.d_input();
     if d_input != pixels {
         return Err(Error::argument(
             Arg::Data,
@@ -126,7 +132,6 @@ pub fn check_compatible<T: Real>(
             "evaluate an image model (with an embedding of the image's width) on its own dataset",
         ));
     }
-    let n_classes = model.layer().d_out();
     if set.n_classes() > n_classes {
         return Err(Error::argument(
             Arg::Data,
@@ -179,11 +184,21 @@ impl Accuracy {
 }
 
 /// The test accuracy of the image model `spec` finds in `model` on the MNIST-style dataset
-/// in `data` (in f32, as the model was trained).
+/// in `data` (in f32, as the model was trained); a model of several blocks is run whole.
 pub fn test_accuracy(model: &Path, spec: &LayoutSpec, data: &Path) -> Result<Accuracy> {
     let loaded = load_model::<f32>(model, spec)
         .map_err(|e| Error::from(e).context(format!("cannot load {}", model.display())))?;
-    one_block(model, &loaded.info)?;
+    if one_block(model, &loaded.info).is_err() {
+        // A deep model: the whole network, block after block.
+        let stack = ImageStack::<f32>::open(model, spec)
+            .map_err(|e| e.context(format!("cannot load {}", model.display())))?;
+        let dataset = load_dataset(data)?;
+        check_fits(stack.d_input(), stack.n_classes(), &dataset.test, data)?;
+        return Ok(Accuracy {
+            correct: stack.correct(&dataset.test),
+            total: dataset.test.len(),
+        });
+    }
     let dataset = load_dataset(data)?;
     Accuracy::of(&loaded.model, &dataset.test, data)
 }

@@ -3,7 +3,7 @@
 //!
 //! | evaluation | call | what it measures |
 //! |---|---|---|
-//! | test accuracy | [`test_accuracy`], [`Accuracy::of`] | the model's own accuracy on an MNIST-style test set |
+//! | test accuracy | [`test_accuracy`], [`Accuracy::of`] | the model's own accuracy on an MNIST-style test set (a deep model run whole, [`ImageStack`]) |
 //! | truncation | [`truncation()`] | accuracy when each class logit keeps only k of its components |
 //! | adversarial | [`adversarial()`] | masks from a class's top eigenvectors added to test images, against permuted masks |
 //! | explain | [`explain()`] | one test image's logit split into its components |
@@ -36,6 +36,7 @@ pub mod consistency;
 pub mod explain;
 mod files;
 mod image;
+mod stack;
 pub mod truncation;
 
 use std::path::PathBuf;
@@ -50,6 +51,7 @@ pub use image::{
     correct_predictions, image_shape, layer_moment, load_dataset, pixel_moment, pixels,
     test_accuracy,
 };
+pub use stack::ImageStack;
 pub use truncation::{RECOVERY_POINTS, Truncation, TruncationOptions, truncation};
 
 /// An evaluation's report and the files it wrote (CSV and JSON first, then the PNG of each

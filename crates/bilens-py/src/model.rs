@@ -127,31 +127,29 @@ pub fn write_tensors(
     names: Vec<String>,
     arrays: Vec<Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let as_f64: Option<Vec<PyReadonlyArrayDyn<'_, f64>>> =
-        arrays.iter().map(|a| a.extract().ok()).collect();
-    let written = match as_f64 {
-        Some(arrays) => {
-            let views: Vec<(&str, ArrayViewD<'_, f64>)> = names
-                .iter()
-                .map(String::as_str)
-                .zip(arrays.iter().map(|a| a.as_array()))
-                .collect();
-            write_arrays(&path, &views, &Default::default())
-        }
-        None => {
-            let arrays = arrays
-                .iter()
-                .map(|a| a.extract::<PyReadonlyArrayDyn<'_, f32>>())
-                .collect::<PyResult<Vec<_>>>()?;
-            let views: Vec<(&str, ArrayViewD<'_, f32>)> = names
-                .iter()
-                .map(String::as_str)
-                .zip(arrays.iter().map(|a| a.as_array()))
-                .collect();
-            write_arrays(&path, &views, &Default::default())
-        }
+    let written = match arrays.first().map(|a| a.extract::<PyReadonlyArrayDyn<'_, f64>>()) {
+        Some(Ok(_)) => write_as::<f64>(&path, &names, &arrays)?,
+        _ => write_as::<f32>(&path, &names, &arrays)?,
     };
     written.map_err(|e| to_py(e.into()))
+}
+
+/// [`write_tensors`] with every array of element type `T` (the Python side makes them so).
+fn write_as<T: bilens_io::Element + numpy::Element>(
+    path: &std::path::Path,
+    names: &[String],
+    arrays: &[Bound<'_, PyAny>],
+) -> PyResult<bilens_io::Result<()>> {
+    let arrays = arrays
+        .iter()
+        .map(|a| a.extract::<PyReadonlyArrayDyn<'_, T>>())
+        .collect::<PyResult<Vec<_>>>()?;
+    let views: Vec<(&str, ArrayViewD<'_, T>)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(arrays.iter().map(|a| a.as_array()))
+        .collect();
+    Ok(write_arrays(path, &views, &Default::default()))
 }
 
 #[pymethods]

@@ -52,10 +52,29 @@ def main():
         py_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         subprocess.run(
-            [args.bin, "decompose", layer.path, "--layout", "single", "--w", "w", "--v", "v",
-             "--p", "p", "--rows", f"0..{args.outputs}", "--k", "64", "--restart", "--quiet",
-             "--out", str(work / "cli")],
-            check=True, capture_output=True,
+            [
+                args.bin,
+                "decompose",
+                layer.path,
+                "--layout",
+                "single",
+                "--w",
+                "w",
+                "--v",
+                "v",
+                "--p",
+                "p",
+                "--rows",
+                f"0..{args.outputs}",
+                "--k",
+                "64",
+                "--restart",
+                "--quiet",
+                "--out",
+                str(work / "cli"),
+            ],
+            check=True,
+            capture_output=True,
         )
         cli_times.append(time.perf_counter() - start)
         print(f"run {run + 1}: python {py_times[-1]:.2f} s, command line {cli_times[-1]:.2f} s")
@@ -63,8 +82,10 @@ def main():
     for name in a.tensor_names:
         assert np.array_equal(a.tensor(name), b.tensor(name), equal_nan=True), name
     py, cli = statistics.median(py_times), statistics.median(cli_times)
-    print(f"{args.outputs} outputs, top 64: python {py:.2f} s, command line {cli:.2f} s "
-          f"(median of {args.runs}; python / command line = {py / cli:.3f}); same tensors")
+    print(
+        f"{args.outputs} outputs, top 64: python {py:.2f} s, command line {cli:.2f} s "
+        f"(median of {args.runs}; python / command line = {py / cli:.3f}); same tensors"
+    )
 
     tiny = gaussian_layer(16, 32, 4, 1)
     calls = []
@@ -72,8 +93,10 @@ def main():
         start = time.perf_counter()
         tiny.decompose(k=4, progress=False)
         calls.append(time.perf_counter() - start)
-    print(f"tiny layer (16 x 32 x 4): one decompose() call {1e3 * statistics.median(calls):.1f} ms "
-          f"(median of 50, min {1e3 * min(calls):.1f} ms)")
+    print(
+        f"tiny layer (16 x 32 x 4): one decompose() call {1e3 * statistics.median(calls):.1f} ms "
+        f"(median of 50, min {1e3 * min(calls):.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,21 +42,32 @@ def test_gil_is_released_during_compute(big_layer, tmp_path):
 
 def test_interrupt_stops_soon_and_the_directory_resumes(big_layer, tmp_path):
     out = tmp_path / "r"
-    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
-    start = time.monotonic()
+    signalled = []
+
+    def interrupt():
+        signalled.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(1.0, interrupt)
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         big_layer.decompose_to(out, method="full", k=8, chunk=40, progress=False)
-    stopped = time.monotonic() - start
+    latency = time.monotonic() - signalled[0]
     timer.cancel()
-    assert stopped < 1.0 + 2.0, stopped
-    assert (out / "decomposition.safetensors.partial").exists() or any(out.iterdir())
+    # The same job uninterrupted, for scale (and for the comparison below).
+    start = time.monotonic()
+    fresh = big_layer.decompose_to(tmp_path / "fresh", method="full", k=8, chunk=40, progress=False)
+    whole = time.monotonic() - start
+    # Stopped within about one output's solve once the solver runs (the shared basis, formed
+    # once before the first output, is not interruptible): seconds at most on a loaded
+    # machine, and far sooner than finishing the job.
+    assert latency < 3.0 and latency < whole / 3, (latency, whole)
+    assert any(out.iterdir())
     seen = []
     resumed = big_layer.decompose_to(
         out, method="full", k=8, chunk=40, progress=lambda *a: seen.append(a)
     )
     assert resumed.eigenvalues.shape == (600, 8)
-    fresh = big_layer.decompose_to(tmp_path / "fresh", method="full", k=8, chunk=40, progress=False)
     np.testing.assert_array_equal(resumed.eigenvalues, fresh.eigenvalues)
 
 

@@ -2,7 +2,7 @@
 
 import bilens
 import numpy as np
-from conftest import DATA, idx, shipped_weights
+from conftest import DATA, MODEL, idx, shipped_weights
 
 
 def test_accuracy_equals_numpy_forward_pass(model):
@@ -39,3 +39,42 @@ def test_bad_evaluation_argument(model, tmp_path):
         assert 'rules="sideways"' in str(e)
     else:
         raise AssertionError("an unknown rule was accepted")
+
+
+def test_adversarial_masks(model, tmp_path):
+    ev = model.adversarial(
+        DATA, tmp_path / "a", targets=[0], components=2, steps=3, baselines=1, max_strength=5.0
+    )
+    assert ev.tables and ev.figures
+    assert isinstance(ev.report, (dict, list))
+
+
+def test_consistency_of_a_model_with_its_copy(tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(MODEL.parent, copy)
+    ev = bilens.consistency([MODEL, copy / MODEL.name], tmp_path / "c", top=3)
+    # Identical models: every matched eigenvector has cosine 1.
+    numbers = [c for c in ev.table.values() if c.dtype == float and len(c)]
+    assert numbers
+    assert any(np.allclose(c, 1.0, atol=1e-4) for c in numbers), ev.table
+
+
+def test_approximation_of_exact_activations(tmp_path):
+    from bilens import _bilens
+    from conftest import random_layer
+
+    w, v, p = random_layer(31, d_in=12, d_hidden=20, d_out=4)
+    layer = bilens.Layer(w, v, p)
+    results = layer.decompose_to(tmp_path / "r", precision="f64")
+    x = np.random.default_rng(31).standard_normal((200, 12))
+    # The layer's own outputs along each direction: the full spectrum rebuilds them exactly.
+    y = ((x @ w.T) * (x @ v.T)) @ p.T @ np.asarray(results.outputs, dtype=np.float64).T
+    activations = tmp_path / "acts.safetensors"
+    _bilens.write_tensors(str(activations), ["inputs", "activations"], [x, y])
+    ev = results.approximation(activations, tmp_path / "ap", max_k=12, threshold=0.5)
+    # Every component (K = d_in = 12) rebuilds each feature exactly where it is active.
+    summary = ev.tables["approx_summary"]
+    assert summary["k"][-1] == 12 and abs(summary["mean"][-1] - 1) < 1e-9
+    assert ev.report["features"][0]["correlations"][-1] > 1 - 1e-9

@@ -51,6 +51,11 @@ class Figures(list):
 
 
 def _column(values: List[str]) -> np.ndarray:
+    """A CSV column as integers, floats (empty cells NaN) or, failing both, strings."""
+    try:
+        return np.array([int(v) for v in values], dtype=np.int64)
+    except ValueError:
+        pass
     try:
         return np.array([float(v) if v != "" else np.nan for v in values])
     except ValueError:
@@ -58,7 +63,7 @@ def _column(values: List[str]) -> np.ndarray:
 
 
 def read_table(path: PathLike) -> Dict[str, np.ndarray]:
-    """A CSV file written by bilens as ``{column: array}`` (numbers as floats)."""
+    """A CSV file written by bilens as ``{column: array}``."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     if not rows:

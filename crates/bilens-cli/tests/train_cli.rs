@@ -145,6 +145,34 @@ fn deep_residual_models_train_and_decompose_block_by_block() {
         ],
     )
     .ok();
+    // Block 0's components and the test images that activate them most.
+    let top = bilens(
+        dir.path(),
+        &[
+            "eval",
+            "top-inputs",
+            "r0",
+            "--data",
+            data,
+            "--images",
+            "2",
+            "--components",
+            "1",
+            "--out",
+            "t",
+        ],
+    )
+    .ok();
+    assert!(
+        top.stdout.contains("block 0 of d/model.safetensors"),
+        "{}",
+        top.stdout
+    );
+    let csv = std::fs::read_to_string(dir.path().join("t/top_inputs.csv")).unwrap();
+    assert!(
+        csv.starts_with("output,component,eigenvalue,rank,image,label,projection,activation\n"),
+        "{csv}"
+    );
     // The whole network's accuracy, reported as training reported it.
     let reported = run
         .stdout

@@ -95,7 +95,8 @@ pub fn draw_results(
     if let Some(l) = hidden_block {
         progress.note(&format!(
             "block {l} reads the hidden stream, not pixels: its eigenvectors have no picture, \
-             drawing spectra only"
+             drawing spectra only (`bilens eval top-inputs` shows the images that activate \
+             each component)"
         ));
     } else if image.is_none() {
         progress.note(&format!(

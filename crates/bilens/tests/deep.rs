@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bilens::eval::ImageStack;
+use bilens::eval::{ImageStack, TopInputsOptions, top_inputs};
 use bilens::{Checkpoint, DecomposeOptions, LayoutSpec, Method, Precision, Silent};
 use bilens_io::{OutputSelection, ResultsFile, write_arrays};
 use ndarray::{Array1, Array2, ArrayView1, Axis, concatenate};
@@ -284,4 +284,65 @@ fn residual_chains_rebuild_every_block_exactly() {
 fn plain_chains_of_changing_width_rebuild_every_block_exactly() {
     check_chain(&Deep::random(3, 8, &[5, 4, 6, 3], 2, false, false));
     check_chain(&Deep::random(4, 6, &[3, 5, 4], 4, false, true));
+}
+
+/// The top inputs of a block's components are the test images with the largest `(vᵀx_i)²`,
+/// with `x_i` computed here by loops: every reported activation is `λ (vᵀx_i)²` of that
+/// image, and no image of the split projects further.
+#[test]
+fn top_inputs_are_the_images_a_component_projects_most() {
+    let deep = Deep::random(5, 784, &[6, 6, 6], 10, true, true);
+    let dir = tempfile::tempdir().unwrap();
+    let model = deep.save(dir.path());
+    let results = dir.path().join("block-1");
+    decompose(&model, 1, "classes rows 0..2", &results);
+    let data = bilens::shipped::mnist().unwrap();
+    let out = dir.path().join("top");
+    let options = TopInputsOptions {
+        components: 2,
+        images: 3,
+        model: None,
+    };
+    let done = top_inputs(&results, &data, &options, &out, &Silent).unwrap();
+    let report = &done.report;
+    assert_eq!((report.block, report.searched), (1, 10_000));
+    // Two outputs, up to two components of each sign each.
+    assert!(
+        report.components.len() >= 4,
+        "{:?}",
+        report.components.len()
+    );
+    let set = bilens_io::load_image_dataset(&data).unwrap().test;
+    let pixels = set.pixels::<f64>();
+    let streams: Vec<Array1<f64>> = pixels
+        .rows()
+        .into_iter()
+        .map(|p| deep.streams(p).swap_remove(1))
+        .collect();
+    let r = ResultsFile::open(&results).unwrap();
+    let vectors = r.eigenvectors::<f64>(0..2).unwrap().unwrap();
+    for c in &report.components {
+        let o: usize = c.output.parse().unwrap();
+        let v = vectors.slice(ndarray::s![o, c.component, ..]);
+        let best = streams
+            .iter()
+            .map(|x| v.dot(x).abs())
+            .fold(0.0f64, f64::max);
+        assert_close(c.images[0].projection.abs(), best, "the top image");
+        for t in &c.images {
+            let p = v.dot(&streams[t.image]);
+            assert_close(t.projection, p, "a projection");
+            assert_close(t.activation, c.eigenvalue * p * p, "an activation");
+            assert_eq!(t.label, set.labels[t.image]);
+        }
+        assert!(
+            c.images
+                .windows(2)
+                .all(|w| w[0].projection.abs() >= w[1].projection.abs())
+        );
+    }
+    let csv = std::fs::read_to_string(out.join("top_inputs.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3 * report.components.len());
+    // Block 1 reads the hidden stream: the grid shows images only, one figure per output.
+    assert!(out.join("top_inputs_0.png").is_file() && out.join("top_inputs_1.png").is_file());
 }

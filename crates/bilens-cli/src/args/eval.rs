@@ -45,6 +45,31 @@ pub enum EvalCommand {
     /// How well each output feature's first K components approximate its true activation:
     /// correlation on the inputs where it is active, for K = 1..max-k.
     Approx(ApproxArgs),
+    /// The test images that most activate each component of an image block's results,
+    /// `λ (vᵀx)²` of the stream the block reads: how to read a deep model's components.
+    TopInputs(TopInputsArgs),
+}
+
+/// Arguments of `bilens eval top-inputs`.
+#[derive(Debug, Args)]
+pub struct TopInputsArgs {
+    /// A results directory of an image model's block, written by `bilens decompose`.
+    pub results: PathBuf,
+    /// Directory holding the MNIST-style IDX files (the test split is searched).
+    #[arg(long, default_value = "data/mnist")]
+    pub data: PathBuf,
+    /// The model file, when it is not where the results say it was.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Components of each sign of λ per output (the strongest stored ones).
+    #[arg(long, default_value_t = 3)]
+    pub components: usize,
+    /// Images per component.
+    #[arg(long, default_value_t = 8)]
+    pub images: usize,
+    /// Directory for top_inputs.csv, top_inputs.json and the image grids.
+    #[arg(long, short)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `bilens eval approx`.

@@ -9,6 +9,7 @@
 //! | explain | [`explain()`] | one test image's logit split into its components |
 //! | consistency | [`consistency()`] | how alike the top eigenvectors of several models are |
 //! | approximation | [`approximation()`] | how well each output feature's top K components track its true activation |
+//! | top inputs | [`top_inputs()`] | the test images that most activate each component of an image block (how a deep model's hidden-stream components are read) |
 //!
 //! The image evaluations start from an [`ImageEvaluation`] (a model and its dataset, checked
 //! to fit). Each one-call function decomposes what it needs; a caller running several
@@ -37,6 +38,7 @@ pub mod explain;
 mod files;
 mod image;
 mod stack;
+pub mod top_inputs;
 pub mod truncation;
 
 use std::path::PathBuf;
@@ -52,6 +54,7 @@ pub use image::{
     test_accuracy,
 };
 pub use stack::ImageStack;
+pub use top_inputs::{TopInputs, TopInputsOptions, top_inputs};
 pub use truncation::{RECOVERY_POINTS, Truncation, TruncationOptions, truncation};
 
 /// An evaluation's report and the files it wrote (CSV and JSON first, then the PNG of each

@@ -5,6 +5,7 @@ mod adversarial;
 mod approx;
 mod consistency;
 mod explain;
+mod top_inputs;
 mod truncation;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
         Some(EvalCommand::Explain(a)) => explain::run(a, printer),
         Some(EvalCommand::Consistency(a)) => consistency::run(a, printer),
         Some(EvalCommand::Approx(a)) => approx::run(a, printer),
+        Some(EvalCommand::TopInputs(a)) => top_inputs::run(a, printer),
     }
 }
 

@@ -150,7 +150,7 @@ pub(crate) fn component_view(
         }
         return Ok((ComponentView::Image(s), space));
     }
-    let layered = matches!(meta.layout, Layout::Lm | Layout::Gated);
+    let layered = matches!(meta.layout, Layout::Lm | Layout::Gated | Layout::Tl);
     let pictured = match space {
         Space::Input => true,
         Space::Layer => !layered && length >= MIN_AUTO_IMAGE,

@@ -354,3 +354,52 @@ fn extents_past_the_storage_and_overflowing_shapes_are_refused() {
         "{m}"
     );
 }
+
+#[test]
+fn a_transformer_lens_state_dict_is_read_transposed_by_auto_and_by_tl() {
+    let tl = fixture("tl.pt");
+    let linear = LayoutSpec::Single {
+        w: "w".into(),
+        v: "v".into(),
+        p: "p".into(),
+        embed: None,
+        w_bias: Some("b".into()),
+        v_bias: Some("c".into()),
+        norm_gain: Some("g".into()),
+    };
+    let want = load_model::<f64>(&fixture("tl_linear.safetensors"), &linear).unwrap();
+    for spec in [
+        LayoutSpec::Auto {
+            residual: None,
+            layer: Some(1),
+        },
+        LayoutSpec::Tl { layer: Some(1) },
+    ] {
+        let got = load_model::<f64>(&tl, &spec).unwrap();
+        assert_eq!(got.info.layout, bilens_io::Layout::Tl);
+        assert_eq!(
+            (got.info.d_in, got.info.d_hidden, got.info.d_out),
+            (6, 9, 6)
+        );
+        assert_eq!(got.info.layer.as_ref().unwrap().available, [0, 1]);
+        assert!(got.info.notes.iter().any(|n| n.contains("read transposed")));
+        assert!(
+            got.info
+                .notes
+                .iter()
+                .any(|n| n.contains("blocks.1.mlp.b_out"))
+        );
+        let x = ndarray::Array2::from_shape_fn((3, 6), |(i, j)| (i as f64 - j as f64) / 4.0);
+        assert_eq!(
+            got.model.forward(x.view(), Par::Seq),
+            want.model.forward(x.view(), Par::Seq)
+        );
+        assert_eq!(
+            spectra(&tl, &spec),
+            spectra(&fixture("tl_linear.safetensors"), &linear)
+        );
+    }
+    // Two layers: which one must be said.
+    let e = load_model::<f64>(&tl, &LayoutSpec::Tl { layer: None }).unwrap_err();
+    assert!(e.to_string().contains("layers 0, 1"), "{e}");
+}

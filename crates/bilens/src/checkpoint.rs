@@ -134,6 +134,7 @@ pub(crate) fn with_layer(spec: &LayoutSpec, layer: usize) -> LayoutSpec {
     match spec {
         LayoutSpec::Lm { .. } => LayoutSpec::Lm { layer: Some(layer) },
         LayoutSpec::Gated { .. } => LayoutSpec::Gated { layer: Some(layer) },
+        LayoutSpec::Tl { .. } => LayoutSpec::Tl { layer: Some(layer) },
         LayoutSpec::Image { residual, .. } => LayoutSpec::Image {
             residual: *residual,
             layer: Some(layer),

@@ -24,10 +24,12 @@ pub enum LayoutKind {
     Lm,
     /// A gated (Llama-style) MLP read bilinearly.
     Gated,
+    /// A TransformerLens MLP (`blocks.{i}.mlp.W_gate`, `W_in`, `W_out`, read transposed).
+    Tl,
 }
 
 impl LayoutKind {
-    /// The name front ends use: `auto`, `image`, `single`, `lm` or `gated`.
+    /// The name front ends use: `auto`, `image`, `single`, `lm`, `gated` or `tl`.
     pub fn name(self) -> &'static str {
         match self {
             LayoutKind::Auto => "auto",
@@ -35,6 +37,7 @@ impl LayoutKind {
             LayoutKind::Single => "single",
             LayoutKind::Lm => "lm",
             LayoutKind::Gated => "gated",
+            LayoutKind::Tl => "tl",
         }
     }
 
@@ -55,19 +58,20 @@ impl std::str::FromStr for LayoutKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        const ALL: [LayoutKind; 5] = [
+        const ALL: [LayoutKind; 6] = [
             LayoutKind::Auto,
             LayoutKind::Image,
             LayoutKind::Single,
             LayoutKind::Lm,
             LayoutKind::Gated,
+            LayoutKind::Tl,
         ];
         ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             Error::argument(
                 crate::Arg::Layout,
                 s,
                 "is not a layout",
-                "give one of auto, image, single, lm, gated",
+                "give one of auto, image, single, lm, gated, tl",
             )
         })
     }
@@ -180,7 +184,9 @@ impl LayoutRequest {
             }
             LayoutKind::Single => conflict(LayoutConflict::MissingNames),
             kind if named => conflict(LayoutConflict::NamesWithoutSingle(kind)),
-            kind @ (LayoutKind::Lm | LayoutKind::Gated) if self.residual.is_some() => {
+            kind @ (LayoutKind::Lm | LayoutKind::Gated | LayoutKind::Tl)
+                if self.residual.is_some() =>
+            {
                 conflict(LayoutConflict::ResidualNotImage(kind))
             }
             LayoutKind::Image => Ok(LayoutSpec::Image {
@@ -189,6 +195,7 @@ impl LayoutRequest {
             }),
             LayoutKind::Lm => Ok(LayoutSpec::Lm { layer: self.layer }),
             LayoutKind::Gated => Ok(LayoutSpec::Gated { layer: self.layer }),
+            LayoutKind::Tl => Ok(LayoutSpec::Tl { layer: self.layer }),
             LayoutKind::Auto => Ok(LayoutSpec::Auto {
                 residual: self.residual,
                 layer: self.layer,

@@ -11,11 +11,11 @@ pub struct LayoutArgs {
     /// Layout of the model file: `image` (the paper's image classifier: embed.weight,
     /// blocks.0.weight, head.weight), `single` (one layer named by --w/--v/--p), `lm` (a
     /// bilinear transformer: transformer.h.{i}.mlp.w/p), `gated` (a Llama-style
-    /// model.layers.{i}.mlp.gate_proj/up_proj/down_proj, read bilinearly: an approximation), or
-    /// `auto`.
+    /// model.layers.{i}.mlp.gate_proj/up_proj/down_proj, read bilinearly: an approximation),
+    /// `tl` (a TransformerLens state dict: blocks.{i}.mlp.W_gate/W_in/W_out), or `auto`.
     #[arg(long, value_enum, default_value_t = LayoutKind::Auto)]
     pub layout: LayoutKind,
-    /// For layered models (`lm`, `gated`): the layer whose MLP to use; for image models with
+    /// For layered models (`lm`, `gated`, `tl`): the layer whose MLP to use; for image models with
     /// several blocks: the block (the last by default); or `all` (`decompose` writes one
     /// results directory per layer, OUT/layer-I).
     #[arg(long, value_name = "I|all")]

@@ -8,6 +8,7 @@
 //! | `single` | `W, V [d_hidden, d_in]`, `P [d_out, d_hidden]`, optional embedding `E [d_in, d_input]`, optional biases `b, c [d_hidden]`, optional norm gain `γ [d_in]`, named explicitly | `y = P g(diag(γ) E x)` (no linear term) |
 //! | `lm` | layer `i` of a bilinear transformer as the public code names it: `transformer.h.{i}.mlp.w.weight [2 d_hidden, d]` (W then V), `transformer.h.{i}.mlp.p.weight [d, d_hidden]` (`mlp.o` in older files), optional `mlp.w.bias`, norm `transformer.h.{i}.n2.{weight,bias}`; `transformer.wte.weight`, `lm_head.weight` for tokens | `y = P g(γ ⊙ n + β)` of the normalised residual stream `n` |
 //! | `gated` | layer `i` of a Hugging Face Llama-style model: `model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight`, norm `model.layers.{i}.post_attention_layernorm.weight`; `model.embed_tokens.weight`, `lm_head.weight` | `down((gate n) ⊙ (up n))`: **an approximation** of `down(act(gate n) ⊙ up n)` |
+//! | `tl` | layer `i` of a TransformerLens state dict: `blocks.{i}.mlp.W_gate`, `W_in` `[d_model, d_mlp]`, `W_out` `[d_mlp, d_model]` (read transposed), optional `b_gate`, `b_in`, norm `blocks.{i}.ln2.w`/`.b` | `P g(γ ⊙ n + β)`, the gate read bilinearly |
 //! | `auto` | detects one of the above | |
 //!
 //! with `g(x) = (W x + b) ⊙ (V x + c)`. Biases are kept on the layer
@@ -20,9 +21,10 @@
 //!
 //! `auto` picks `image` when the file holds `blocks.0.weight` together with `embed.weight` or
 //! `head.weight`; `lm` when it holds `transformer.h.{i}.mlp.w.weight`; `gated` when it holds
-//! `model.layers.{i}.mlp.gate_proj.weight`. Otherwise it picks `single` when **every** tensor
-//! of the file has a recognisable role and each role is filled once: the last name component
-//! (after dropping a trailing `.weight`), lower-cased, is one of
+//! `model.layers.{i}.mlp.gate_proj.weight`; `tl` when it holds `blocks.{i}.mlp.W_gate`.
+//! Otherwise it picks `single` when **every** tensor of the file has a recognisable role and
+//! each role is filled once: the last name component (after dropping a trailing `.weight`),
+//! lower-cased, is one of
 //!
 //! - W: `w`, `left`, `w_l`, `wl`
 //! - V: `v`, `right`, `w_r`, `wr`
@@ -54,6 +56,7 @@ mod image;
 mod layers;
 mod lm;
 mod single;
+mod tl;
 
 use std::fmt;
 use std::ops::Range;
@@ -116,6 +119,12 @@ pub enum LayoutSpec {
         /// The layer; `None` is fine for a one-layer model and an error otherwise.
         layer: Option<usize>,
     },
+    /// The MLP of one layer of a TransformerLens state dict (`blocks.{i}.mlp.W_gate`, `W_in`,
+    /// `W_out`, read transposed).
+    Tl {
+        /// The layer; `None` is fine for a one-layer model and an error otherwise.
+        layer: Option<usize>,
+    },
 }
 
 impl Default for LayoutSpec {
@@ -138,24 +147,30 @@ pub enum Layout {
     Lm,
     /// A gated (Llama-style) MLP read bilinearly.
     Gated,
+    /// A TransformerLens MLP.
+    Tl,
 }
 
 impl Layout {
-    /// The name used on the command line and in results metadata: `image`, `single`, `lm` or
-    /// `gated`.
+    /// The name used on the command line and in results metadata: `image`, `single`, `lm`,
+    /// `gated` or `tl`.
     pub fn name(self) -> &'static str {
         match self {
             Layout::Image => "image",
             Layout::Single => "single",
             Layout::Lm => "lm",
             Layout::Gated => "gated",
+            Layout::Tl => "tl",
         }
     }
 
     /// Whether the layout has numbered layers (`--layer`): a transformer's, or an image
     /// model's blocks.
     pub fn is_layered(self) -> bool {
-        matches!(self, Layout::Lm | Layout::Gated | Layout::Image)
+        matches!(
+            self,
+            Layout::Lm | Layout::Gated | Layout::Tl | Layout::Image
+        )
     }
 }
 
@@ -170,7 +185,13 @@ impl std::str::FromStr for Layout {
 
     /// The inverse of [`Layout::name`].
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        const ALL: [Layout; 4] = [Layout::Image, Layout::Single, Layout::Lm, Layout::Gated];
+        const ALL: [Layout; 5] = [
+            Layout::Image,
+            Layout::Single,
+            Layout::Lm,
+            Layout::Gated,
+            Layout::Tl,
+        ];
         ALL.into_iter().find(|l| l.name() == s).ok_or_else(|| {
             let names: Vec<&str> = ALL.iter().map(|l| l.name()).collect();
             format!(
@@ -433,6 +454,7 @@ pub fn model_layers(file: &TensorFile, spec: &LayoutSpec) -> Result<Vec<usize>> 
     let family = match spec {
         LayoutSpec::Lm { .. } => Some(Layout::Lm),
         LayoutSpec::Gated { .. } => Some(Layout::Gated),
+        LayoutSpec::Tl { .. } => Some(Layout::Tl),
         LayoutSpec::Image { .. } => Some(Layout::Image),
         LayoutSpec::Auto { .. } if image::detect(file) => Some(Layout::Image),
         LayoutSpec::Auto { .. } => detect_family(file)?,
@@ -441,12 +463,13 @@ pub fn model_layers(file: &TensorFile, spec: &LayoutSpec) -> Result<Vec<usize>> 
     let layers = match family {
         Some(Layout::Lm) => lm::layers(file),
         Some(Layout::Gated) => gated::layers(file),
+        Some(Layout::Tl) => tl::layers(file),
         Some(Layout::Image) => image::layers(file),
         _ => {
             return Err(IoError::Unsupported {
                 path: file.path().to_path_buf(),
-                what: "the model has no numbered layers (every layer applies to the lm, gated \
-                       and image layouts)"
+                what: "the model has no numbered layers (every layer applies to the lm, gated, \
+                       tl and image layouts)"
                     .into(),
                 hint: Hint::DropLayer,
             });
@@ -465,16 +488,25 @@ pub fn model_layers(file: &TensorFile, spec: &LayoutSpec) -> Result<Vec<usize>> 
     Ok(layers)
 }
 
-/// The layered family `auto` detects from the names, if any; an error when both are present.
+/// The layered family `auto` detects from the names, if any; an error when several are
+/// present.
 fn detect_family(file: &TensorFile) -> Result<Option<Layout>> {
-    match (lm::layers(file).is_empty(), gated::layers(file).is_empty()) {
-        (false, false) => Err(IoError::AmbiguousLayout {
+    let found: Vec<Layout> = [
+        (Layout::Lm, lm::layers(file)),
+        (Layout::Gated, gated::layers(file)),
+        (Layout::Tl, tl::layers(file)),
+    ]
+    .into_iter()
+    .filter(|(_, layers)| !layers.is_empty())
+    .map(|(family, _)| family)
+    .collect();
+    match found[..] {
+        [] => Ok(None),
+        [family] => Ok(Some(family)),
+        _ => Err(IoError::AmbiguousLayout {
             path: file.path().to_path_buf(),
             tensors: file.tensors().to_vec(),
         }),
-        (false, true) => Ok(Some(Layout::Lm)),
-        (true, false) => Ok(Some(Layout::Gated)),
-        (true, true) => Ok(None),
     }
 }
 
@@ -512,6 +544,7 @@ pub fn describe_model(file: &TensorFile, spec: &LayoutSpec) -> Result<ModelInfo>
         ),
         LayoutSpec::Lm { layer } => lm::describe(file, *layer),
         LayoutSpec::Gated { layer } => gated::describe(file, *layer),
+        LayoutSpec::Tl { layer } => tl::describe(file, *layer),
         LayoutSpec::Auto { residual, layer } => describe_auto(file, *residual, *layer),
     }
 }
@@ -546,6 +579,7 @@ fn describe_auto(
         }
         return match family {
             Layout::Gated => gated::describe(file, layer),
+            Layout::Tl => tl::describe(file, layer),
             _ => lm::describe(file, layer),
         };
     }
@@ -609,9 +643,17 @@ pub fn read_model<T: Real>(file: &TensorFile, info: &ModelInfo) -> Result<Biline
             .expect("describe_model checked the tensor is a vector"))
     };
     let embed = info.embed.as_ref().map(read).transpose()?;
-    let w = read(&info.w)?;
-    let v = read(&info.v)?;
-    let p = read(&info.p)?;
+    // TransformerLens multiplies from the right: its W_gate, W_in, W_out are Wᵀ, Vᵀ, Pᵀ.
+    let oriented = |m: Array2<T>| {
+        if info.layout == Layout::Tl {
+            m.reversed_axes().as_standard_layout().into_owned()
+        } else {
+            m
+        }
+    };
+    let w = oriented(read(&info.w)?);
+    let v = oriented(read(&info.v)?);
+    let p = oriented(read(&info.p)?);
     let mut w_bias = info.w_bias.as_ref().map(read_vector).transpose()?;
     let mut v_bias = info.v_bias.as_ref().map(read_vector).transpose()?;
     let gain = info.norm_gain.as_ref().map(read_vector).transpose()?;

@@ -109,3 +109,101 @@ fn key_names_the_entry_holding_the_state_dict() {
         run.stderr
     );
 }
+
+#[test]
+fn an_sae_folder_gives_output_directions_folded_as_saelens_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let sae = dir.path().join("sae");
+    std::fs::create_dir(&sae).unwrap();
+    std::fs::copy(
+        repo().join("data/fixtures/pt/sae.safetensors"),
+        sae.join("sae_weights.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(sae.join("cfg.json"), r#"{"d_in": 5, "d_sae": 10}"#).unwrap();
+    let model = fixture("image.pt");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "decompose",
+            model.as_str(),
+            "--outputs",
+            "sae:sae",
+            "--k",
+            "2",
+            "--quiet",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    bilens(dir.path(), &args(&["--out", "plain"])).ok();
+    bilens(dir.path(), &args(&["--out", "folded", "--fold-dec-norm"])).ok();
+    let (shape, plain) = common::tensor_f64(
+        &dir.path().join("plain/decomposition.safetensors"),
+        "outputs",
+    );
+    let (_, folded) = common::tensor_f64(
+        &dir.path().join("folded/decomposition.safetensors"),
+        "outputs",
+    );
+    assert_eq!(shape, [10, 5]);
+    let (_, w_enc) = common::tensor_f64(&sae.join("sae_weights.safetensors"), "W_enc");
+    let (_, w_dec) = common::tensor_f64(&sae.join("sae_weights.safetensors"), "W_dec");
+    for i in 0..10 {
+        let norm = w_dec[i * 5..(i + 1) * 5]
+            .iter()
+            .map(|x| x * x)
+            .sum::<f64>()
+            .sqrt();
+        for j in 0..5 {
+            // W_enc is [d_in, d_sae]: feature i's encoder row is its column i.
+            assert!((plain[i * 5 + j] - w_enc[j * 10 + i]).abs() < 1e-6);
+            assert!((folded[i * 5 + j] - w_enc[j * 10 + i] * norm).abs() < 1e-4);
+        }
+    }
+    let run = bilens(
+        dir.path(),
+        &["decompose", &model, "--fold-dec-norm", "--out", "x"],
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("--fold-dec-norm applies to SAE folders"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_sae_folder_gives_the_input_basis() {
+    let dir = tempfile::tempdir().unwrap();
+    let sae = dir.path().join("sae_in");
+    std::fs::create_dir(&sae).unwrap();
+    let mut rng = common::Rng::new(3);
+    common::write_tensors(
+        &sae.join("sae_weights.safetensors"),
+        &[
+            ("W_enc", vec![8, 12], rng.vec(96)),
+            ("W_dec", vec![12, 8], rng.vec(96)),
+        ],
+    );
+    bilens(
+        dir.path(),
+        &[
+            "decompose",
+            &fixture("image.pt"),
+            "--input-basis",
+            "sae:sae_in",
+            "--k",
+            "3",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+    )
+    .ok();
+    let (shape, _) = common::tensor_f64(
+        &dir.path().join("r/decomposition.safetensors"),
+        "eigenvectors",
+    );
+    assert_eq!(shape, [5, 3, 12]);
+}

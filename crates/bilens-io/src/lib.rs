@@ -61,6 +61,7 @@ mod idx;
 mod layout;
 mod output_spec;
 mod results;
+mod sae;
 mod tensor_file;
 mod tokenizer;
 mod torch;
@@ -86,6 +87,7 @@ pub use results::{
     SignConvention, StoredMeta, Summary, TokenLabels, TokenScore, WriterLock, array_digest,
     describe_difference, discard_resume_state, file_fingerprint, job_id, names, read_results,
 };
+pub use sae::SAE_ROLES;
 pub use tensor_file::{FileFormat, TensorFile};
 pub use tokenizer::Vocab;
 pub use vectors::{RowsRead, parse_file_tensor, read_rows};

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `classes` | [`OutputSpec::Classes`] | the rows of the identity, one per output unit |
 //! | `FILE:TENSOR` | [`OutputSpec::File`] | every row of a tensor, e.g. an SAE encoder `[n, d_out]` (a `[d_out, n]` tensor is read by columns) |
+//! | `sae:DIR` | [`OutputSpec::File`] of role `encoder` | the encoder rows of the SAE saved in folder `DIR` (SAELens's `cfg.json` + `sae_weights.safetensors`, or the public bilinear code's; see [`SAE_ROLES`](crate::SAE_ROLES)) |
 //! | `contrast:A-B` | [`OutputSpec::Contrast`] | `e_A − e_B`: what separates output A from B |
 //! | `contrast:A-mean` | [`OutputSpec::Contrast`] | `e_A` minus the mean of the other outputs |
 //! | `tokens:ID,A-B` | [`OutputSpec::Tokens`] | a language model's unembedding rows `u_t`, and `u_A − u_B` |
@@ -186,6 +187,13 @@ impl FromStr for OutputSpec {
                 a: index(a)?,
                 against,
             });
+        }
+        if let Some(dir) = s.strip_prefix("sae:").filter(|d| !d.is_empty()) {
+            // Stored as DIR:encoder, which reads back to the same directions.
+            return Ok(OutputSpec::File(TensorRef {
+                path: PathBuf::from(dir),
+                tensor: "encoder".into(),
+            }));
         }
         s.parse::<TensorRef>().map(OutputSpec::File).map_err(|_| {
             SpecError::new(

@@ -13,6 +13,7 @@ use bilens_decomp::Real;
 use ndarray::{Array2, Axis, Ix1, Ix2};
 
 use crate::error::{IoError, Result};
+use crate::sae;
 use crate::tensor_file::TensorFile;
 
 /// Vectors read by [`read_rows`].
@@ -24,7 +25,10 @@ pub struct RowsRead<T> {
     pub transposed: bool,
 }
 
-/// Reads the vectors of length `width` held by tensor `tensor` of the safetensors file `path`.
+/// Reads the vectors of length `width` held by tensor `tensor` of the file `path` (safetensors
+/// or a PyTorch checkpoint), or, when `path` is a directory, the vectors of role `tensor`
+/// (`encoder`, `decoder`, `encoder_folded`, `decoder_folded`) of the SAE saved there (see
+/// [`SAE_ROLES`](crate::SAE_ROLES)).
 ///
 /// A 2-dimensional tensor `[n, width]` gives its rows; `[width, n]` (with `n != width`) gives
 /// its columns, with [`RowsRead::transposed`] set; `[width, width]` is taken as rows. A
@@ -40,6 +44,22 @@ pub fn read_rows<T: Real>(
     width: usize,
     what: &str,
 ) -> Result<RowsRead<T>> {
+    if sae::is_folder(path) {
+        let (rows, weights) = sae::rows::<T>(path, tensor, what)?;
+        if rows.ncols() != width {
+            return Err(IoError::VectorShape {
+                path: weights,
+                tensor: tensor.to_string(),
+                found: vec![rows.nrows(), rows.ncols()],
+                what: what.to_string(),
+                width,
+            });
+        }
+        return Ok(RowsRead {
+            rows,
+            transposed: false,
+        });
+    }
     let file = TensorFile::open(path)?;
     let Some(info) = file.info(tensor) else {
         return Err(IoError::MissingVectors {

@@ -11,12 +11,19 @@ use super::LayoutArgs;
 #[derive(Debug, Clone, Args)]
 pub struct OutputsArgs {
     /// Output directions: `classes` (one per output unit), `FILE:TENSOR` (every row of a
-    /// tensor, e.g. an SAE encoder), `contrast:A-B`, `contrast:A-mean`, for a language
-    /// model `tokens:ID,ID,A-B` (unembedding rows of tokens, and contrasts of two), or
-    /// `results:DIR` (the components another run stored, every output's in turn: for a deep
-    /// image model, block I+1's components are the chained outputs of block I).
+    /// tensor, e.g. an SAE encoder), `sae:DIR` (the encoder of the SAE saved in folder DIR:
+    /// SAELens's cfg.json + sae_weights.safetensors, or the public bilinear code's),
+    /// `contrast:A-B`, `contrast:A-mean`, for a language model `tokens:ID,ID,A-B`
+    /// (unembedding rows of tokens, and contrasts of two), or `results:DIR` (the components
+    /// another run stored, every output's in turn: for a deep image model, block I+1's
+    /// components are the chained outputs of block I).
     #[arg(long, default_value = "classes", value_name = "SPEC")]
     pub outputs: String,
+    /// For `sae:DIR` outputs and input bases: rescale as SAELens's `fold_W_dec_norm` does
+    /// (encoder rows times the norm of their decoder rows, decoder rows normalised), so that
+    /// feature scales match dashboards computed on folded SAEs.
+    #[arg(long)]
+    pub fold_dec_norm: bool,
     /// A subset of the directions, in order: `0..100` (end exclusive), `3,7,9`, or a mix.
     #[arg(long, value_name = "ROWS")]
     pub rows: Option<String>,
@@ -41,9 +48,9 @@ pub struct SolveArgs {
     #[arg(long)]
     pub eigenvalues_only: bool,
     /// Express each interaction matrix in a feature basis of the input, `FILE:TENSOR`
-    /// (`[d_in, n_features]`, e.g. an SAE decoder): the matrix is `Dᵀ Q D` and the eigenvectors
-    /// live in feature space.
-    #[arg(long, value_name = "FILE:TENSOR")]
+    /// (`[d_in, n_features]`, e.g. an SAE decoder) or `sae:DIR` (the decoder of the SAE saved
+    /// in folder DIR): the matrix is `Dᵀ Q D` and the eigenvectors live in feature space.
+    #[arg(long, value_name = "FILE:TENSOR|sae:DIR")]
     pub input_basis: Option<String>,
     /// With --input-basis: the largest self and cross feature interactions reported per
     /// output (default 10 for bases of at most 8192 features, else 0: the scan costs

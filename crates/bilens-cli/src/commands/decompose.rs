@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use bilens::{
-    DecomposeOptions, DecomposeReport, ModelFile, OutputSelection, ResumeMode, RunStatus, Shard,
-    TensorRef,
+    DecomposeOptions, DecomposeReport, ModelFile, OutputSelection, OutputSpec, ResumeMode,
+    RunStatus, Shard, TensorRef,
 };
 
 use crate::args::{DecomposeArgs, HosvdArgs, LayoutArgs, OutputsArgs, RunArgs, SolveArgs};
@@ -59,12 +59,44 @@ fn options(
             .transpose()
             .map_err(|e| spec_error("--rows", e))?,
     };
-    let basis = solve
-        .input_basis
-        .as_deref()
-        .map(str::parse::<TensorRef>)
-        .transpose()
-        .map_err(|e| spec_error("--input-basis", e))?;
+    let mut selection = selection;
+    let mut basis = match solve.input_basis.as_deref() {
+        Some(text) => Some(match text.strip_prefix("sae:").filter(|d| !d.is_empty()) {
+            Some(dir) => TensorRef {
+                path: dir.into(),
+                tensor: "decoder".into(),
+            },
+            None => text
+                .parse::<TensorRef>()
+                .map_err(|e| spec_error("--input-basis", e))?,
+        }),
+        None => None,
+    };
+    if outputs.fold_dec_norm {
+        // The SAE folders' roles become their folded versions; anything else is a mistake.
+        let mut folded = 0;
+        let refs = [
+            match &mut selection.spec {
+                OutputSpec::File(t) => Some(t),
+                _ => None,
+            },
+            basis.as_mut(),
+        ];
+        for t in refs.into_iter().flatten() {
+            if t.path.is_dir() && matches!(t.tensor.as_str(), "encoder" | "decoder") {
+                t.tensor.push_str("_folded");
+                folded += 1;
+            }
+        }
+        if folded == 0 {
+            return Err(BadInput::new(
+                "--fold-dec-norm applies to SAE folders given as --outputs sae:DIR or \
+                 --input-basis sae:DIR",
+                "name the SAE folder with sae:DIR, or drop --fold-dec-norm",
+            )
+            .into());
+        }
+    }
     let shard = match run.shard.as_deref() {
         None => None,
         Some("auto") => Some(Shard::from_env(|k| std::env::var(k).ok(), run.shards)?),

@@ -32,9 +32,14 @@ impl ModelFile {
     /// `model_state_dict`, `state_dict` or `model`) is not the one wanted.
     pub fn open_key(path: impl AsRef<Path>, key: Option<&str>) -> Result<Self> {
         let path = path.as_ref();
+        let mut fingerprint = file_fingerprint(path)?;
+        // Another state dict of the same file is another model, so another job.
+        if let (Some(key), Some(map)) = (key, fingerprint.as_object_mut()) {
+            map.insert("state_dict_key".into(), key.into());
+        }
         Ok(Self {
             file: Arc::new(TensorFile::open_key(path, key)?),
-            fingerprint: Arc::new(file_fingerprint(path)?),
+            fingerprint: Arc::new(fingerprint),
         })
     }
 

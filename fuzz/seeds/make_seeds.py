@@ -3,8 +3,10 @@
 malformed files of the kinds users meet (truncated downloads, other formats, broken headers).
 
 Standard library only, deterministic: `python3 fuzz/seeds/make_seeds.py` rewrites
-fuzz/seeds/open/ (raw files for the `open` target) and fuzz/seeds/load/ (the `load` target's
-input: a layout byte, an optional config.json, then the file; see fuzz_targets/load.rs).
+fuzz/seeds/open/ (raw files for the `open` target), fuzz/seeds/load/ (the `load` target's
+input: a layout byte, an optional config.json, then the file; see fuzz_targets/load.rs) and
+fuzz/seeds/pickle/ (the `pickle` target's: the PyTorch checkpoints of data/fixtures/pt, written
+by real torch.save, and hand-built legacy checkpoints with one fault each).
 The `tokenizer` target's seeds (fuzz/seeds/tokenizer/) are small tokenizer.json files of each
 kind, written by hand.
 """
@@ -130,6 +132,48 @@ def malformed():
             yield "mnist-truncated", f.read(4096)
 
 
+def legacy(obj, storages):
+    """A legacy torch.save file around the pickle `obj`: torch's magic number, protocol 1001,
+    system information, the object, the storage keys, then each storage (count, bytes)."""
+    out = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little") + b"."
+    out += b"\x80\x02M\xe9\x03." + b"\x80\x02}." + obj + b"\x80\x02]("
+    for i in range(len(storages)):
+        k = str(i).encode()
+        out += b"X" + struct.pack("<I", len(k)) + k
+    out += b"e."
+    for count, data in storages:
+        out += struct.pack("<Q", count) + data
+    return out
+
+
+def tensor_dict(numel, offset, size, stride, storage=b"FloatStorage"):
+    """The pickle of {"w": tensor}, a _rebuild_tensor_v2 of storage "0"."""
+    def ints(xs):
+        return b"(" + b"".join(b"J" + struct.pack("<i", x) for x in xs) + b"t"
+    return (b"\x80\x02}(X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n("
+            b"(X\x07\x00\x00\x00storagectorch\n" + storage + b"\nX\x01\x00\x00\x000"
+            b"X\x03\x00\x00\x00cpuJ" + struct.pack("<i", numel) + b"tQJ" + struct.pack("<i", offset)
+            + ints(size) + ints(stride) + b"\x89NtRu.")
+
+
+def pickles():
+    fixtures = os.path.join(REPO, "data", "fixtures", "pt")
+    for name in sorted(os.listdir(fixtures)):
+        if name.endswith(".pt"):
+            with open(os.path.join(fixtures, name), "rb") as f:
+                yield name[:-3], f.read()
+    four = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)
+    yield "legacy-ok", legacy(tensor_dict(4, 0, [2, 2], [1, 2]), [(4, four)])
+    yield "legacy-f16", legacy(tensor_dict(4, 0, [2, 2], [2, 1], b"HalfStorage"), [(4, four[:8])])
+    yield "legacy-offset", legacy(tensor_dict(4, 9, [2, 2], [2, 1]), [(4, four)])
+    yield "legacy-stride0", legacy(tensor_dict(4, 0, [1 << 30], [0]), [(4, four)])
+    yield "legacy-count", legacy(tensor_dict(4, 0, [2, 2], [2, 1]), [(1 << 40, four)])
+    bomb = b"\x80\x02}(X\x04\x00\x00\x00bomb]q\x00" + b"0h\x00h\x00\x86q\x00" * 40 + b"u."
+    yield "legacy-bomb", legacy(bomb, [])
+    yield "legacy-os-system", legacy(b"cos\nsystem\n(S'true'\ntR.", [])
+    yield "plain-pickle", b"\x80\x02}q\x00X\x01\x00\x00\x00aK\x01s."
+
+
 def main():
     files = [("image", image()), ("image-bias", image(bias=True)), ("single", single()),
              ("lm", lm()), ("lm-old", lm(1, "F32", old=True)), ("gated", gated())]
@@ -143,7 +187,7 @@ def main():
     # Selector bytes (see spec() in load.rs): auto, image, single with all names, lm layer 1,
     # gated layer 0, auto with layer 1.
     selectors = [0x00, 0x01, 0xc6, 0x43, 0x04, 0x47]
-    for sub in ("open", "load"):
+    for sub in ("open", "load", "pickle"):
         os.makedirs(os.path.join(HERE, sub), exist_ok=True)
     for name, data in files:
         with open(os.path.join(HERE, "open", name + ".safetensors"), "wb") as f:
@@ -153,6 +197,9 @@ def main():
             prefix = bytes([s]) + (struct.pack(">H", 0x8000 | len(config)) + config if config else b"\0")
             with open(os.path.join(HERE, "load", "%s-%02x.bin" % (name, s)), "wb") as f:
                 f.write(prefix + data)
+    for name, data in pickles():
+        with open(os.path.join(HERE, "pickle", name + ".pt"), "wb") as f:
+            f.write(data)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,36 @@ fn every_seed_is_read_or_refused_with_a_message() {
         "{loaded} loaded, {refused} refused"
     );
 }
+
+#[test]
+fn every_pickle_seed_is_read_or_refused_naming_the_file() {
+    let files = seeds("pickle");
+    assert!(files.len() >= 15, "the corpus is there: {}", files.len());
+    let (mut read, mut refused) = (0, 0);
+    for path in &files {
+        for key in [None, Some("model_state_dict")] {
+            match TensorFile::open_key(path, key) {
+                Ok(file) => {
+                    read += 1;
+                    for t in file.tensors() {
+                        let _ = file.read::<f32>(&t.name);
+                    }
+                    let _ = load_model::<f64>(path, &LayoutSpec::default());
+                }
+                Err(e) => {
+                    refused += 1;
+                    let message = e.to_string();
+                    assert!(
+                        message.starts_with(&path.display().to_string()),
+                        "the message names the file: {message}"
+                    );
+                }
+            }
+        }
+    }
+    // The torch.save fixtures and the one good hand-built file read; the faulty ones do not.
+    assert!(
+        read >= 10 && refused >= 10,
+        "{read} read, {refused} refused"
+    );
+}

@@ -403,3 +403,32 @@ fn a_transformer_lens_state_dict_is_read_transposed_by_auto_and_by_tl() {
     let e = load_model::<f64>(&tl, &LayoutSpec::Tl { layer: None }).unwrap_err();
     assert!(e.to_string().contains("layers 0, 1"), "{e}");
 }
+
+/// Fuzzing finding (pickle target, crash-aa0a8baa...): a state dict naming one tensor twice,
+/// with two shapes, listed both while reading one, so a read by the listed shape went out of
+/// range. Now refused.
+#[test]
+fn a_tensor_named_twice_is_refused() {
+    let once = tensor_dict(4, 0, &[2, 2], &[2, 1]);
+    // {"w": t, "w": t'} — the same dict entry set twice with another shape.
+    let body = &once[2..once.len() - 2]; // without the PROTO header and "u." ending
+    let entry = &body[2..]; // without "}(" 
+    let mut twice = b"\x80\x02}(".to_vec();
+    twice.extend_from_slice(entry);
+    let mut second = entry.to_vec();
+    // The second entry's size (2, 2) becomes (1, 2).
+    let at = second
+        .windows(6)
+        .position(|w| w == b"(K\x02K\x02t")
+        .unwrap();
+    second[at + 2] = 1;
+    twice.extend_from_slice(&second);
+    twice.extend_from_slice(b"u.");
+    let (m, _) = refusal(&legacy(&twice, &[(4, vec![0; 16])]));
+    assert!(m.contains("two tensors named 'w'"), "{m}");
+    // And the fuzzer's own input, kept among the seeds.
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/seeds/pickle/crash-aa0a8baabd8613eeb519b1c2a90c7f72e8d38557.pt");
+    let m = TensorFile::open(&seed).unwrap_err().to_string();
+    assert!(m.contains("two tensors named 'blocks.0.mlp.W_gate'"), "{m}");
+}

@@ -450,6 +450,17 @@ fn interpret(
             truncate_text(skipped.join(", "), 200),
         );
     }
+    // A name twice (a repeated key, or `a.b` beside a nested `{"a": {"b": ...}}`) is never
+    // written by torch and would leave a reader unsure which tensor it gets: refused.
+    let mut names = HashSet::new();
+    if let Some((name, _)) = tensors
+        .iter()
+        .find(|(name, _)| !names.insert(name.as_str()))
+    {
+        return Err(bad(format!(
+            "the state dict holds two tensors named '{name}'"
+        )));
+    }
     let tensors = tensors
         .into_iter()
         .map(|(name, v)| locate(p, v, &name, storages, file_len).map_err(&bad))

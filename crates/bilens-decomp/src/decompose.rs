@@ -208,8 +208,9 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
     decompose_chunked_until(layer, outputs, basis, params, &|| false, sink)
 }
 
-/// [`decompose_chunked`] that asks `stop()` before each output's eigendecomposition and
-/// returns [`DecompError::Stopped`] as soon as it says so: the chunk being computed is dropped
+/// [`decompose_chunked`] that asks `stop()` before each output's eigendecomposition (and
+/// between the tiles of a shared basis) and returns [`DecompError::Stopped`] as soon as it
+/// says so: the chunk being computed is dropped
 /// (the sink has every chunk before it), and a caller waits for at most one output per thread,
 /// not for a whole chunk (a chunk of 128 Lanczos solves is seconds; one solve is milliseconds
 /// to a tenth of a second).
@@ -240,7 +241,12 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError>>(
     let n = outputs.nrows();
     let big = params.parallelism.kernels();
     let route = params.route.resolve(layer, n, params.memory_budget);
-    let shared = (route == Route::SharedBasis).then(|| InteractionBasis::new(layer, big));
+    let shared = match route {
+        Route::SharedBasis => {
+            Some(InteractionBasis::new_until(layer, big, stop).ok_or(DecompError::Stopped)?)
+        }
+        _ => None,
+    };
     let params = DecomposeParams {
         k: Some(k),
         ..*params

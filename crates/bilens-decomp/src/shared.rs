@@ -133,6 +133,17 @@ impl<T: Real> InteractionBasis<T> {
     /// `i` (about `TILE` packed columns) at a time. `d_out d_hidden d_in²` flops; one large
     /// problem, so `par` may be parallel.
     pub fn new(layer: &BilinearLayer<T>, par: Par) -> Self {
+        Self::new_until(layer, par, &|| false).expect("never asked to stop")
+    }
+
+    /// [`InteractionBasis::new`] that asks `stop()` between tiles and gives up (`None`) when
+    /// it says so: the basis of a large layer takes tens of seconds, and a caller who asked
+    /// to stop waits for one tile (`d_out · d_hidden · TILE` multiply-adds), not for it all.
+    pub fn new_until(
+        layer: &BilinearLayer<T>,
+        par: Par,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Option<Self> {
         let d = layer.d_in();
         let h = layer.d_hidden();
         let len = d * (d + 1) / 2;
@@ -146,6 +157,9 @@ impl<T: Real> InteractionBasis<T> {
         let half = T::of_f64(0.5);
         let (mut i0, mut start) = (0, 0);
         while i0 < d {
+            if stop() {
+                return None;
+            }
             // Rows i0..i1 of the upper triangle, as many as fit in one tile.
             let (mut i1, mut width) = (i0, 0);
             while i1 < d && width + (d - i1) <= tile {
@@ -187,7 +201,7 @@ impl<T: Real> InteractionBasis<T> {
             start += width;
             i0 = i1;
         }
-        Self { packed, d }
+        Some(Self { packed, d })
     }
 
     /// The matrix width `d_in`.

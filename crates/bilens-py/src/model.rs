@@ -127,7 +127,10 @@ pub fn write_tensors(
     names: Vec<String>,
     arrays: Vec<Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let written = match arrays.first().map(|a| a.extract::<PyReadonlyArrayDyn<'_, f64>>()) {
+    let written = match arrays
+        .first()
+        .map(|a| a.extract::<PyReadonlyArrayDyn<'_, f64>>())
+    {
         Some(Ok(_)) => write_as::<f64>(&path, &names, &arrays)?,
         _ => write_as::<f32>(&path, &names, &arrays)?,
     };

@@ -87,3 +87,33 @@ def test_callback_exception_stops_the_call(tmp_path):
 
     with pytest.raises(RuntimeError, match="stop here"):
         layer.decompose(progress=fail)
+
+
+def test_progress_true_draws_tqdm_bars_when_installed(monkeypatch):
+    import sys
+    import types
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, desc, unit, leave):
+            self.total, self.desc, self.n, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+        @staticmethod
+        def write(text, file=None):
+            pass
+
+    fake = types.ModuleType("tqdm.auto")
+    fake.tqdm = Bar
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", fake)
+    bilens.Layer(*random_layer(24, d_out=20)).decompose(progress=True)
+    assert bars and bars[-1].desc == "decompose"
+    assert bars[-1].n == bars[-1].total == 20 and bars[-1].closed

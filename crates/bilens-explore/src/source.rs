@@ -117,8 +117,8 @@ pub(crate) fn open_complete(dir: &Path) -> Result<ResultsFile> {
 
 /// The view of the components and the space of the vectors it shows: pictures when `image`
 /// is given (it must fit), or when the vectors are in the model's input space (an embedding)
-/// or the layer's own and of square length at least 8 × 8 (not for transformer layers or a
-/// feature basis); their largest entries otherwise.
+/// or the layer's own and of square length at least 8 × 8 (not for transformer layers, a deep
+/// image model's blocks past the first, or a feature basis); their largest entries otherwise.
 pub(crate) fn component_view(
     results: &ResultsFile,
     image: Option<ImageShape>,
@@ -151,9 +151,12 @@ pub(crate) fn component_view(
         return Ok((ComponentView::Image(s), space));
     }
     let layered = matches!(meta.layout, Layout::Lm | Layout::Gated | Layout::Tl);
+    // A deep image model's block past the first reads the hidden stream, not pixels (as
+    // `bilens plot` decides).
+    let hidden_block = meta.layout == Layout::Image && meta.layer.is_some_and(|l| l > 0);
     let pictured = match space {
         Space::Input => true,
-        Space::Layer => !layered && length >= MIN_AUTO_IMAGE,
+        Space::Layer => !layered && !hidden_block && length >= MIN_AUTO_IMAGE,
         Space::Features => false,
     };
     Ok(match ImageShape::square(length).filter(|_| pictured) {

@@ -349,6 +349,19 @@ fn eigenvalues_only_results_have_spectra_and_no_components() {
 }
 
 #[test]
+fn a_deep_image_block_past_the_first_lists_entries_not_pictures() {
+    // 64 = 8 x 8 would be drawn as a picture for a single layer or block 0; block 1 reads the
+    // hidden stream, where a square width means nothing.
+    let mut spec = Spec::new(5, 4, 64);
+    spec.layout = "image";
+    for (layer, view) in [(Some(1), "entries"), (Some(0), "image"), (None, "image")] {
+        spec.layer = layer;
+        let (_root, description) = make(&spec, false, &ExploreOptions::default());
+        assert_eq!(description["components"]["view"], view, "layer {layer:?}");
+    }
+}
+
+#[test]
 fn an_image_shape_draws_channels_and_must_fit() {
     let root = tempfile::tempdir().unwrap();
     let results = root.path().join("results");

@@ -26,6 +26,8 @@ pub struct Spec {
     pub d_input: Option<usize>,
     pub d_out: usize,
     pub layout: &'static str,
+    /// The layer (an image model's block) the results were made for.
+    pub layer: Option<usize>,
     /// The `outputs` metadata (`classes`, `tokens:...`, `hosvd of classes`, a file).
     pub outputs: &'static str,
     /// Feature-basis results: interactions and `input_basis` metadata.
@@ -48,6 +50,7 @@ impl Spec {
             d_input: None,
             d_out: 5,
             layout: "single",
+            layer: None,
             outputs: "file.safetensors:enc",
             basis: false,
             tokens: false,
@@ -101,6 +104,7 @@ pub fn write_results<T: Real + Element>(dir: &Path, spec: &Spec) {
         Order::AbsDescending,
     );
     meta.outputs = Some(spec.outputs.parse().unwrap());
+    meta.layer = spec.layer;
     if spec.basis {
         meta.input_basis = Some("basis.safetensors:dec".parse().unwrap());
     }

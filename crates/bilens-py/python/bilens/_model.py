@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Optional, Sequence, Union
 
 from . import _bilens, _progress
 from ._arrays import TensorFile, as_float_array, vectors_spec
@@ -28,6 +28,11 @@ def _rows_text(rows: Union[None, str, Iterable[int]]) -> Optional[str]:
     return ",".join(str(int(r)) for r in rows)
 
 
+def _info(key: str, doc: str) -> property:
+    """A read-only attribute of ``Model.info``."""
+    return property(lambda self: self.info[key], doc=doc)
+
+
 class Model:
     """A bilinear layer ``y = P((W x) ⊙ (V x))`` (with its embedding, biases and norm gain),
     ready to decompose. Made by :func:`bilens.open` from a checkpoint or by
@@ -42,34 +47,15 @@ class Model:
         self._inner = inner
         self.info: Dict[str, Any] = json.loads(inner.info_json())
 
-    @property
-    def path(self) -> str:
-        """The model file (for a :class:`Layer`, the file its arrays were written to)."""
-        return self.info["path"]
-
-    @property
-    def layout(self) -> str:
-        return self.info["layout"]
-
-    @property
-    def d_input(self) -> int:
-        return self.info["d_input"]
-
-    @property
-    def d_in(self) -> int:
-        return self.info["d_in"]
-
-    @property
-    def d_hidden(self) -> int:
-        return self.info["d_hidden"]
-
-    @property
-    def d_out(self) -> int:
-        return self.info["d_out"]
-
-    @property
-    def notes(self) -> List[str]:
-        return list(self.info["notes"])
+    path = _info(
+        "path", "The model file (for a :class:`Layer`, the file its arrays were written to)."
+    )
+    layout = _info("layout", "The layout found: image, single, lm, gated or tl.")
+    d_input = _info("d_input", "Width of the model input (d_in without an embedding).")
+    d_in = _info("d_in", "Input width of the bilinear layer.")
+    d_hidden = _info("d_hidden", "Number of bilinear hidden units.")
+    d_out = _info("d_out", "Output width.")
+    notes = _info("notes", "Assumptions made where the file did not say, and caveats.")
 
     def __repr__(self) -> str:
         i = self.info

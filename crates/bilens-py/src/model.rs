@@ -60,7 +60,7 @@ impl Model {
 /// Opens the checkpoint at `path` and finds its bilinear layer.
 #[pyfunction]
 #[pyo3(signature = (path, layout="auto", layer=None, residual=None, w=None, v=None, p=None,
-                    embed=None, w_bias=None, v_bias=None, norm_gain=None))]
+                    embed=None, w_bias=None, v_bias=None, norm_gain=None, key=None))]
 #[allow(clippy::too_many_arguments, reason = "the keywords of bilens.open")]
 pub fn open(
     path: PathBuf,
@@ -74,6 +74,7 @@ pub fn open(
     w_bias: Option<String>,
     v_bias: Option<String>,
     norm_gain: Option<String>,
+    key: Option<String>,
 ) -> PyResult<Model> {
     let request = LayoutRequest {
         kind: parse::<LayoutKind>("layout", layout)?,
@@ -90,15 +91,18 @@ pub fn open(
         },
     };
     let spec = request.resolve().map_err(to_py)?;
-    let checkpoint = Checkpoint::open(&path, &spec).map_err(to_py)?;
+    let checkpoint = ModelFile::open_key(&path, key.as_deref())
+        .and_then(|file| file.checkpoint(&spec))
+        .map_err(to_py)?;
     Ok(Model { checkpoint })
 }
 
 /// Every tensor of the file at `path` and the layer the `auto` layout finds in it (or why
 /// none), as JSON.
 #[pyfunction]
-pub fn inspect(path: PathBuf) -> PyResult<String> {
-    let file = ModelFile::open(&path).map_err(to_py)?;
+#[pyo3(signature = (path, key=None))]
+pub fn inspect(path: PathBuf, key: Option<String>) -> PyResult<String> {
+    let file = ModelFile::open_key(&path, key.as_deref()).map_err(to_py)?;
     let inspection = file.inspect(&Default::default());
     let tensors: Vec<Value> = inspection
         .tensors

@@ -308,8 +308,10 @@ def open(
     w_bias: Optional[str] = None,
     v_bias: Optional[str] = None,
     norm_gain: Optional[str] = None,
+    key: Optional[str] = None,
 ) -> Model:
-    """Opens the checkpoint at ``path`` and finds its bilinear layer; reads no weights yet.
+    """Opens the checkpoint at ``path`` (safetensors, or a PyTorch ``.pt``/``.pth``/``.bin``
+    read without Python's pickle) and finds its bilinear layer; reads no weights yet.
 
     layout: ``"auto"`` (detect from the tensor names), ``"image"`` (the paper's image
         classifier: ``embed.weight``, ``blocks.0.weight``, ``head.weight``), ``"single"``
@@ -318,6 +320,8 @@ def open(
         Llama-style MLP read bilinearly: an approximation, labelled as such).
     layer: the layer of a layered model.
     residual: whether an image model's block is residual (overrides its ``config.json``).
+    key: the entry of a PyTorch checkpoint that holds the state dict, when it is not found by
+        itself (``model_state_dict``, ``state_dict``, ``model`` or the top level).
 
     >>> model = bilens.open("data/models/mnist-bilinear/model.safetensors")
     >>> model.d_out
@@ -336,6 +340,7 @@ def open(
             w_bias,
             v_bias,
             norm_gain,
+            key,
         )
     )
 
@@ -423,10 +428,11 @@ class Layer(Model):
         )
 
 
-def inspect(path: PathLike) -> Dict[str, Any]:
+def inspect(path: PathLike, key: Optional[str] = None) -> Dict[str, Any]:
     """Every tensor of the file at ``path`` (name, dtype, shape), its metadata, and the layer
-    the ``auto`` layout finds in it (``"model"``) or why it finds none (``"problem"``)."""
-    return json.loads(_bilens.inspect(os.fspath(path)))
+    the ``auto`` layout finds in it (``"model"``) or why it finds none (``"problem"``); ``key``
+    as for :func:`open`."""
+    return json.loads(_bilens.inspect(os.fspath(path), key))
 
 
 def consistency(

@@ -56,6 +56,31 @@ impl FromStr for TensorRef {
     }
 }
 
+impl TensorRef {
+    /// An input basis as a front end takes it: `FILE:TENSOR`, or `sae:DIR` for the decoder of
+    /// the SAE saved in folder `DIR` (its role `decoder`, see [`crate::SAE_ROLES`]).
+    pub fn parse_basis(text: &str) -> Result<Self, SpecError> {
+        match text.strip_prefix("sae:").filter(|d| !d.is_empty()) {
+            Some(dir) => Ok(Self {
+                path: dir.into(),
+                tensor: "decoder".into(),
+            }),
+            None => text.parse(),
+        }
+    }
+
+    /// An SAE folder's `encoder` or `decoder` role becomes its version rescaled as SAELens's
+    /// `fold_W_dec_norm` does (`encoder_folded`, `decoder_folded`), so that feature scales
+    /// match the dashboards people compare against; whether this reference was one.
+    pub fn fold_dec_norm(&mut self) -> bool {
+        let role = self.path.is_dir() && matches!(self.tensor.as_str(), "encoder" | "decoder");
+        if role {
+            self.tensor.push_str("_folded");
+        }
+        role
+    }
+}
+
 /// What a contrast's first output is compared with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Against {

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use bilens::{
-    Arg, Checkpoint, DecomposeOptions, LayoutKind, LayoutRequest, ModelFile, OutputSelection,
-    ResumeMode, Shard, SpecError, TensorNames, TensorRef,
+    Arg, Checkpoint, DecomposeOptions, Error, LayoutKind, LayoutRequest, ModelFile,
+    OutputSelection, ResumeMode, Shard, SpecError, TensorNames, TensorRef,
 };
-use bilens_io::{ModelInfo, write_arrays};
+use bilens_io::{ModelInfo, OutputSpec, write_arrays};
 use ndarray::ArrayViewD;
 use numpy::PyReadonlyArrayDyn;
 use pyo3::prelude::*;
@@ -175,7 +175,7 @@ impl Model {
     #[pyo3(signature = (out, outputs="classes", k=None, method="auto", basis=None,
                         precision="f32", order="abs", eigenvalues_only=false, hosvd=None,
                         tokenizer=None, interactions=None, chunk=None, route="auto",
-                        restart=false, shard=None, progress=None))]
+                        restart=false, shard=None, fold_dec_norm=false, progress=None))]
     #[allow(
         clippy::too_many_arguments,
         reason = "the keywords of Model.decompose_to"
@@ -198,12 +198,15 @@ impl Model {
         route: &str,
         restart: bool,
         shard: Option<&str>,
+        fold_dec_norm: bool,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<String> {
-        let options = DecomposeOptions {
+        let mut options = DecomposeOptions {
             outputs: parse_spec::<OutputSelection>(Arg::Outputs, outputs)?,
             basis: basis
-                .map(|b| parse_spec::<TensorRef>(Arg::InputBasis, b))
+                .map(|b| {
+                    TensorRef::parse_basis(b).map_err(|e| to_py(Error::spec(Arg::InputBasis, e)))
+                })
                 .transpose()?,
             k,
             order: parse("order", order)?,
@@ -224,6 +227,21 @@ impl Model {
                 .map(|s| s.parse::<Shard>().map_err(to_py))
                 .transpose()?,
         };
+        if fold_dec_norm {
+            let output = match &mut options.outputs.spec {
+                OutputSpec::File(t) => t.fold_dec_norm(),
+                _ => false,
+            };
+            let input = options.basis.as_mut().is_some_and(TensorRef::fold_dec_norm);
+            if !(output || input) {
+                return Err(argument(
+                    "fold_dec_norm",
+                    "True",
+                    "applies to SAE folders given as outputs=\"sae:DIR\" or basis=\"sae:DIR\"",
+                    "name the SAE folder with sae:DIR, or leave fold_dec_norm out",
+                ));
+            }
+        }
         let checkpoint = &self.checkpoint;
         let report = watch::run(py, progress.as_ref(), |p| {
             bilens::decompose(checkpoint, &options, &out, p)

@@ -35,3 +35,44 @@ def test_key_names_the_state_dict():
     with pytest.raises(bilens.InputError) as e:
         bilens.open(PT / "nested.pt", key="no_such_entry")
     assert "no_such_entry" in str(e.value)
+
+
+def sae_folder(tmp_path):
+    import shutil
+
+    sae = tmp_path / "sae"
+    sae.mkdir()
+    shutil.copy(PT / "sae.safetensors", sae / "sae_weights.safetensors")
+    (sae / "cfg.json").write_text('{"d_in": 5, "d_sae": 10}')
+    return sae
+
+
+def test_sae_folder_outputs_folded_as_saelens(tmp_path):
+    from safetensors.numpy import load_file
+
+    sae = sae_folder(tmp_path)
+    model = bilens.open(PT / "image.pt")
+    plain = model.decompose(f"sae:{sae}", k=2)
+    folded = model.decompose(f"sae:{sae}", k=2, fold_dec_norm=True)
+    weights = load_file(str(sae / "sae_weights.safetensors"))
+    w_enc, w_dec = weights["W_enc"], weights["W_dec"]
+    np.testing.assert_allclose(plain.outputs, w_enc.T, atol=1e-6)
+    np.testing.assert_allclose(
+        folded.outputs, w_enc.T * np.linalg.norm(w_dec, axis=1)[:, None], atol=1e-4
+    )
+    # An SAE of the layer's input as a feature basis: eigenvectors over its 12 features.
+    from bilens import _bilens
+
+    sae_in = tmp_path / "sae_in"
+    sae_in.mkdir()
+    rng = np.random.default_rng(3)
+    _bilens.write_tensors(
+        str(sae_in / "sae_weights.safetensors"),
+        ["W_enc", "W_dec"],
+        [rng.standard_normal((8, 12)), rng.standard_normal((12, 8))],
+    )
+    basis = model.decompose(k=3, basis=f"sae:{sae_in}")
+    assert basis.eigenvectors.shape == (5, 3, 12)
+    with pytest.raises(bilens.InputError) as e:
+        model.decompose(fold_dec_norm=True)
+    assert "fold_dec_norm" in str(e.value)

@@ -60,35 +60,19 @@ fn options(
             .map_err(|e| spec_error("--rows", e))?,
     };
     let mut selection = selection;
-    let mut basis = match solve.input_basis.as_deref() {
-        Some(text) => Some(match text.strip_prefix("sae:").filter(|d| !d.is_empty()) {
-            Some(dir) => TensorRef {
-                path: dir.into(),
-                tensor: "decoder".into(),
-            },
-            None => text
-                .parse::<TensorRef>()
-                .map_err(|e| spec_error("--input-basis", e))?,
-        }),
-        None => None,
-    };
+    let mut basis = solve
+        .input_basis
+        .as_deref()
+        .map(TensorRef::parse_basis)
+        .transpose()
+        .map_err(|e| spec_error("--input-basis", e))?;
     if outputs.fold_dec_norm {
-        // The SAE folders' roles become their folded versions; anything else is a mistake.
-        let mut folded = 0;
-        let refs = [
-            match &mut selection.spec {
-                OutputSpec::File(t) => Some(t),
-                _ => None,
-            },
-            basis.as_mut(),
-        ];
-        for t in refs.into_iter().flatten() {
-            if t.path.is_dir() && matches!(t.tensor.as_str(), "encoder" | "decoder") {
-                t.tensor.push_str("_folded");
-                folded += 1;
-            }
-        }
-        if folded == 0 {
+        let output = match &mut selection.spec {
+            OutputSpec::File(t) => t.fold_dec_norm(),
+            _ => false,
+        };
+        let input = basis.as_mut().is_some_and(TensorRef::fold_dec_norm);
+        if !(output || input) {
             return Err(BadInput::new(
                 "--fold-dec-norm applies to SAE folders given as --outputs sae:DIR or \
                  --input-basis sae:DIR",

@@ -59,7 +59,21 @@ const MAX_NESTING: usize = 16;
 /// pickle stream (protocol 2 to 5, which every `torch.save` writes).
 pub(crate) fn detect(bytes: &[u8]) -> bool {
     bytes.starts_with(ZIP_MAGIC)
-        || (bytes.len() >= 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]))
+        || (bytes.len() >= 2
+            && bytes[0] == 0x80
+            && (2..=5).contains(&bytes[1])
+            && !safetensors_header(bytes))
+}
+
+/// Whether `bytes` begin as a safetensors file does: a little-endian header length that fits
+/// in the file, then the header's JSON. A header of 640 to 1535 bytes has a length whose first
+/// two bytes (0x80, 0x02..0x05) are also how a pickle begins; a legacy checkpoint has the
+/// magic number's bytes where the JSON would start.
+fn safetensors_header(bytes: &[u8]) -> bool {
+    let Some((len, rest)) = bytes.split_first_chunk::<8>() else {
+        return false;
+    };
+    u64::from_le_bytes(*len) <= rest.len() as u64 && rest.first() == Some(&b'{')
 }
 
 /// One tensor of a checkpoint, located.
@@ -840,4 +854,18 @@ fn truncate_text(s: String, max: usize) -> String {
     let mut t: String = s.chars().take(max).collect();
     t.push('…');
     t
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_safetensors_header_of_640_bytes_is_not_a_pickle() {
+        let mut bytes = vec![0x80, 0x02, 0, 0, 0, 0, 0, 0, b'{'];
+        bytes.resize(8 + 0x280, b' ');
+        assert!(!super::detect(&bytes));
+        // A legacy checkpoint: protocol 2, then the magic number as LONG1.
+        assert!(super::detect(&[
+            0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20
+        ]));
+    }
 }

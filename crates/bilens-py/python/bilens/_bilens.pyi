@@ -33,6 +33,7 @@ class Model:
         route: str = "auto",
         restart: bool = False,
         shard: Optional[str] = None,
+        fold_dec_norm: bool = False,
         progress: _Progress = None,
     ) -> str: ...
 

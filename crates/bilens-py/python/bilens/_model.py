@@ -85,6 +85,7 @@ class Model:
         interactions: Optional[int] = None,
         chunk: Optional[int] = None,
         route: str = "auto",
+        fold_dec_norm: bool = False,
         progress: _progress.ProgressArg = None,
     ) -> Results:
         """Eigendecomposes the interaction matrix ``Q(u)`` of each output direction ``u``.
@@ -96,8 +97,11 @@ class Model:
         k: components kept per output (default: all), in ``order``: ``"abs"`` (largest
             ``|λ|`` first), ``"descending"`` (most positive first) or ``"ascending"``.
         method: ``"auto"``, ``"full"``, ``"lanczos"`` or ``"tridiagonal"``.
-        basis: a feature basis ``D [d_in, n_features]`` (array or ``"FILE:TENSOR"``): each
-            matrix is decomposed as ``Dᵀ Q D``, eigenvectors in feature space.
+        basis: a feature basis ``D [d_in, n_features]`` (array, ``"FILE:TENSOR"``, or
+            ``"sae:DIR"`` for an SAE folder's decoder): each matrix is decomposed as ``Dᵀ Q D``,
+            eigenvectors in feature space.
+        fold_dec_norm: rescale an SAE folder's encoder/decoder (``"sae:DIR"`` outputs or basis)
+            as SAELens's ``fold_W_dec_norm`` does.
         precision: ``"f32"`` or ``"f64"``; the arrays come back in it.
         eigenvalues_only: spectra and statistics only (several times cheaper).
         rows: the subset of the output directions to keep (``range``, indices, or
@@ -128,6 +132,7 @@ class Model:
                 interactions=interactions,
                 chunk=chunk,
                 route=route,
+                fold_dec_norm=fold_dec_norm,
                 progress=progress,
             )
         except BaseException:
@@ -157,6 +162,7 @@ class Model:
         route: str = "auto",
         restart: bool = False,
         shard: Optional[str] = None,
+        fold_dec_norm: bool = False,
         progress: _progress.ProgressArg = None,
     ) -> Results:
         """:meth:`decompose`, streamed into the results directory ``out`` chunk by chunk
@@ -202,6 +208,7 @@ class Model:
             route=route,
             restart=restart,
             shard=shard,
+            fold_dec_norm=fold_dec_norm,
             progress=progress,
         )
         return Results(out)

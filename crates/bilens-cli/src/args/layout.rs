@@ -1,6 +1,6 @@
 //! `--layout` and its companions: the flags, and their resolution into a [`LayoutSpec`].
 
-use bilens::{LayoutKind, LayoutRequest, LayoutSpec, TensorNames};
+use bilens::{Error, LayoutConflict, LayoutKind, LayoutRequest, LayoutSpec, TensorNames};
 use clap::Args;
 
 use crate::error::BadInput;
@@ -93,13 +93,8 @@ pub fn resolve_layers(args: &LayoutArgs) -> anyhow::Result<(LayoutSpec, bool)> {
         Some(LayerArg::All) => (None, true),
     };
     if all && args.layout == LayoutKind::Single {
-        // Checked as `--layer 0` would be, so that `all` gets the same refusal.
-        LayoutRequest {
-            kind: args.layout,
-            layer: Some(0),
-            ..Default::default()
-        }
-        .resolve()?;
+        // `--layer all` gets the refusal of any layer for a layout without layers.
+        return Err(Error::Layout(LayoutConflict::LayerNotLayered(args.layout)).into());
     }
     let request = LayoutRequest {
         kind: args.layout,

@@ -22,7 +22,7 @@
 
 use bilens_decomp::linalg::gemm;
 use bilens_decomp::{Par, Real};
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 
 use crate::model::{Activations, Params, ROWS_PER_TASK, cross_entropy, forward};
 use rayon::prelude::*;
@@ -64,18 +64,17 @@ pub(crate) fn loss_and_grad<T: Real>(
     p: &Params<T>,
     x: ArrayView2<'_, T>,
     labels: &[u8],
-    residual: bool,
     acts: &mut Activations<T>,
     bw: &mut Backward<T>,
     grads: &mut Params<T>,
     par: Par,
 ) -> (f64, usize) {
-    let (n, h) = (x.nrows(), p.width());
+    let n = x.nrows();
     assert!(
         n <= bw.de.nrows(),
         "loss_and_grad: batch exceeds the buffers"
     );
-    forward(p, x, residual, acts, par);
+    forward(p, x, acts, par);
     let (loss, correct) = cross_entropy(
         acts.logits.slice(s![..n, ..]),
         labels,
@@ -97,13 +96,13 @@ pub(crate) fn loss_and_grad<T: Real>(
 
     for i in (0..p.layers()).rev() {
         let (input, ab) = (acts.x[i].slice(s![..n, ..]), acts.ab[i].slice(s![..n, ..]));
-        block_backward(ab, bw, n, h);
+        bilinear_backward(ab, bw.de.slice(s![..n, ..]), bw.dab.slice_mut(s![..n, ..]));
         let dab = bw.dab.slice(s![..n, ..]);
         gemm(grads.blocks[i].view_mut(), false, dab.t(), input, one, par);
         // dx_i = [dA | dB] [W; V], plus the residual path's dx_{i+1} already in the buffer.
         gemm(
             bw.de.slice_mut(s![..n, ..]),
-            residual,
+            p.residual,
             dab,
             p.blocks[i].view(),
             one,
@@ -121,14 +120,17 @@ pub(crate) fn loss_and_grad<T: Real>(
     (loss, correct)
 }
 
-/// `[dA | dB] = [dx ⊙ B | dx ⊙ A]` for one block, from its `[A | B]` and the gradient `dx` of
-/// its output in `bw.de`, into `bw.dab`: parallel over blocks of rows (elementwise, so the
-/// split does not change the result).
-fn block_backward<T: Real>(ab: ArrayView2<'_, T>, bw: &mut Backward<T>, n: usize, h: usize) {
+/// `[dA | dB] = [dz ⊙ B | dz ⊙ A]`: the gradient of `z = A ⊙ B` with respect to `[A | B]`
+/// (`ab`, `dab: [n, 2h]`, `dz: [n, h]`), parallel over blocks of rows (elementwise, so the split
+/// does not change the result).
+pub(crate) fn bilinear_backward<T: Real>(
+    ab: ArrayView2<'_, T>,
+    dz: ArrayView2<'_, T>,
+    dab: ArrayViewMut2<'_, T>,
+) {
+    let h = dz.ncols();
     let ab = ab.to_slice().expect("buffers are row-major contiguous");
-    let dz = bw.de.slice(s![..n, ..]);
     let dz = dz.to_slice().expect("buffers are row-major contiguous");
-    let dab = bw.dab.slice_mut(s![..n, ..]);
     let dab = dab.into_slice().expect("buffers are row-major contiguous");
     let block = 2 * h * ROWS_PER_TASK;
     dab.par_chunks_mut(block)
@@ -154,14 +156,10 @@ fn block_backward<T: Real>(ab: ArrayView2<'_, T>, bw: &mut Backward<T>, n: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::Network;
+    use crate::network::tests::assert_gradients_match;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-
-    fn loss_of(p: &Params<f64>, x: ArrayView2<'_, f64>, labels: &[u8], residual: bool) -> f64 {
-        let mut acts = Activations::new(x.nrows(), p.width(), p.layers(), p.d_output());
-        forward(p, x, residual, &mut acts, Par::Seq);
-        cross_entropy(acts.logits.view(), labels, None).0
-    }
 
     /// Every partial derivative of the hand-written backward pass against central differences,
     /// in f64, on a model small enough to perturb every weight: 12 inputs, h = 5, 3 classes,
@@ -171,7 +169,7 @@ mod tests {
         let (d, h, c, n) = (12, 5, 3, 7);
         for (layers, residual) in [(1, false), (1, true), (3, false), (3, true)] {
             let mut rng = ChaCha8Rng::seed_from_u64(10 + u64::from(residual) + 2 * layers as u64);
-            let mut p = Params::<f64>::init(&mut rng, d, h, layers, c);
+            let mut p = Params::<f64>::init(&mut rng, d, h, layers, c, residual);
             // Larger than init scale so the bilinear terms matter against the residual (a
             // stack of plain blocks at init scale would shrink the stream to nothing).
             let gain = if residual { 3.0 } else { 6.0 };
@@ -181,48 +179,12 @@ mod tests {
             p.head.mapv_inplace(|w| 2.0 * w);
             let x = Array2::from_shape_simple_fn((n, d), || rng.random_range(0.0..1.0));
             let labels: Vec<u8> = (0..n).map(|i| (i % c) as u8).collect();
-
-            let mut acts = Activations::new(n, h, layers, c);
-            let mut bw = Backward::new(n, h, c);
-            let mut grads = p.zeros_like();
-            let (loss, _) = loss_and_grad(
-                &p,
+            assert_gradients_match(
+                &mut p,
                 x.view(),
                 &labels,
-                residual,
-                &mut acts,
-                &mut bw,
-                &mut grads,
-                Par::Seq,
+                &format!("layers={layers} residual={residual}"),
             );
-            assert!((loss - loss_of(&p, x.view(), &labels, residual)).abs() < 1e-15);
-
-            let step = 1e-5;
-            let mut worst = 0.0f64;
-            for t in 0..layers + 2 {
-                let analytic = grads.slices()[t].to_vec();
-                let scale = analytic.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-                assert!(scale > 1e-3, "tensor {t} has a non-trivial gradient");
-                for (i, &g) in analytic.iter().enumerate() {
-                    let orig = p.slices()[t][i];
-                    p.slices_mut()[t][i] = orig + step;
-                    let up = loss_of(&p, x.view(), &labels, residual);
-                    p.slices_mut()[t][i] = orig - step;
-                    let down = loss_of(&p, x.view(), &labels, residual);
-                    p.slices_mut()[t][i] = orig;
-                    let fd = (up - down) / (2.0 * step);
-                    // Relative to the entry, floored at 1e-3 of the tensor's largest entry so
-                    // that entries that are zero up to rounding do not divide by ~0.
-                    let rel = (fd - g).abs() / g.abs().max(fd.abs()).max(1e-3 * scale);
-                    assert!(
-                        rel < 1e-6,
-                        "layers={layers} residual={residual} tensor {t} entry {i}: analytic \
-                         {g}, numeric {fd}, relative error {rel}"
-                    );
-                    worst = worst.max(rel);
-                }
-            }
-            assert!(worst < 1e-6);
         }
     }
 
@@ -231,7 +193,7 @@ mod tests {
     #[test]
     fn partial_batches_in_large_buffers_give_the_same_gradient() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let p = Params::<f64>::init(&mut rng, 6, 4, 2, 3);
+        let p = Params::<f64>::init(&mut rng, 6, 4, 2, 3, true);
         let x = Array2::from_shape_simple_fn((5, 6), || rng.random_range(0.0..1.0));
         let labels = [0u8, 1, 2, 1, 0];
         let run = |cap: usize| {
@@ -240,7 +202,6 @@ mod tests {
                 &p,
                 x.view(),
                 &labels,
-                true,
                 &mut Activations::new(cap, 4, 2, 3),
                 &mut Backward::new(cap, 4, 3),
                 &mut g,

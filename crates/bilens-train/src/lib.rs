@@ -15,6 +15,18 @@
 //! one stream, `x_{i+1} = g_i(x_i)`, or `x_i + g_i(x_i)` when residual, the head reading the
 //! last), which bilens decomposes block by block.
 //!
+//! [`train_conv`] trains the bilinear CNN of the public bilinear-conv code, one bilinear
+//! convolution and a linear head over its flattened features, with the same loop (optimiser,
+//! schedule, noise, seed):
+//!
+//! ```text
+//! g = conv(K_a, x) ⊙ conv(K_b, x)      [K_a; K_b]: [2h, 1, k, k], one fused kernel, no bias
+//! logits = R vec(g)                    R: [10, h H' W'] over (channel, row, column)
+//! ```
+//!
+//! Its convolutions are im2col + one GEMM each way; bilens lifts the trained layer to a
+//! bilinear layer over the pixels and decomposes it like the MLP.
+//!
 //! ## The recipe ([`TrainConfig::default`])
 //!
 //! Cross-entropy; AdamW (PyTorch semantics: decoupled decay every step, β = (0.9, 0.999),
@@ -32,8 +44,8 @@
 //! the whole batch through [`bilens_decomp::linalg::gemm`] (faer, on the current rayon pool):
 //! three forward and five backward products, `≈ 4 n h·784 + 12 n h²` flops per step (9.8 GFLOP
 //! for n = 2048, h = 512). The gradients are written by hand (no autodiff) and checked against
-//! central differences for every parameter in f64; training runs in f32. All buffers are
-//! allocated once per run. One seed fixes initialisation, shuffling and noise: the same seed,
+//! central differences for every parameter in f64, for both models; training runs in f32. All
+//! buffers are allocated once per run. One seed fixes initialisation, shuffling and noise: the same seed,
 //! data and machine give bit-identical weights.
 //!
 //! ## Example
@@ -62,15 +74,20 @@
 #![deny(missing_docs)]
 
 mod config;
+mod conv;
 mod error;
 mod grad;
+mod im2col;
 mod model;
+mod network;
 mod noise;
 mod optim;
 mod schedule;
 mod train;
+mod train_conv;
 
-pub use config::{DEFAULT_EPOCHS, TrainConfig, saved_recipe};
+pub use config::{ConvShape, DEFAULT_EPOCHS, TrainConfig, saved_recipe};
 pub use error::{Result, TrainError};
 pub use schedule::cosine_lr;
-pub use train::{EpochReport, Evaluation, TrainedModel, evaluate, train};
+pub use train::{Classifier, EpochReport, Evaluation, TrainedModel, evaluate, train};
+pub use train_conv::{TrainedConvModel, train_conv};

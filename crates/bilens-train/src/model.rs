@@ -11,9 +11,12 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 use rand::Rng;
 use rayon::prelude::*;
 
+use crate::grad::{Backward, loss_and_grad};
+use crate::network::Network;
+
 /// The weight matrices, in PyTorch's `[out_features, in_features]` layout.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Params<T> {
+pub struct Params<T> {
     /// Embedding `E: [h, d_input]`.
     pub embed: Array2<T>,
     /// The fused bilinear blocks `[W_i; V_i]: [2h, h]`, in the order the stream passes them:
@@ -21,41 +24,38 @@ pub(crate) struct Params<T> {
     pub blocks: Vec<Array2<T>>,
     /// Head `H: [d_output, h]`.
     pub head: Array2<T>,
+    /// Whether each block adds its input back, `x_{i+1} = x_i + g_i(x_i)`.
+    pub residual: bool,
+}
+
+/// A `[rows, cols]` weight drawn as PyTorch initialises `nn.Linear` and `nn.Conv2d`: uniform
+/// in `±1/√cols` (its Kaiming-uniform with `a = √5`, `cols` being the fan-in), row by row.
+pub(crate) fn fan_in_uniform<T: Real>(rng: &mut impl Rng, rows: usize, cols: usize) -> Array2<T> {
+    let bound = 1.0 / (cols as f64).sqrt();
+    Array2::from_shape_simple_fn((rows, cols), || T::of_f64(rng.random_range(-bound..bound)))
 }
 
 impl<T: Real> Params<T> {
-    /// Draws every weight like PyTorch's `nn.Linear` does: uniform in `±1/√fan_in` (its
-    /// Kaiming-uniform with `a = √5`), in the order embed, blocks, head (the public code's
-    /// module order), for `layers` blocks.
+    /// Draws every weight like PyTorch's `nn.Linear` does ([`fan_in_uniform`]), in the order
+    /// embed, blocks, head (the public code's module order), for `layers` blocks.
     pub(crate) fn init(
         rng: &mut impl Rng,
         d_input: usize,
         width: usize,
         layers: usize,
         d_output: usize,
+        residual: bool,
     ) -> Self {
-        let mut draw = |rows: usize, cols: usize| {
-            let bound = 1.0 / (cols as f64).sqrt();
-            Array2::from_shape_simple_fn((rows, cols), || {
-                T::of_f64(rng.random_range(-bound..bound))
-            })
-        };
-        let embed = draw(width, d_input);
-        let blocks = (0..layers).map(|_| draw(2 * width, width)).collect();
-        let head = draw(d_output, width);
+        let embed = fan_in_uniform(rng, width, d_input);
+        let blocks = (0..layers)
+            .map(|_| fan_in_uniform(rng, 2 * width, width))
+            .collect();
+        let head = fan_in_uniform(rng, d_output, width);
         Self {
             embed,
             blocks,
             head,
-        }
-    }
-
-    /// All-zero tensors of the same shapes (gradient buffers).
-    pub(crate) fn zeros_like(&self) -> Self {
-        Self {
-            embed: Array2::zeros(self.embed.dim()),
-            blocks: self.blocks.iter().map(|b| Array2::zeros(b.dim())).collect(),
-            head: Array2::zeros(self.head.dim()),
+            residual,
         }
     }
 
@@ -64,24 +64,9 @@ impl<T: Real> Params<T> {
         self.embed.nrows()
     }
 
-    /// Input width (784 for MNIST).
-    pub(crate) fn d_input(&self) -> usize {
-        self.embed.ncols()
-    }
-
-    /// Number of classes.
-    pub(crate) fn d_output(&self) -> usize {
-        self.head.nrows()
-    }
-
     /// Number of bilinear blocks.
     pub(crate) fn layers(&self) -> usize {
         self.blocks.len()
-    }
-
-    /// Element counts of the tensors, in the order of [`Params::slices_mut`].
-    pub(crate) fn sizes(&self) -> Vec<usize> {
-        self.tensors().map(|t| t.len()).collect()
     }
 
     /// The tensors in a fixed order: embed, the blocks, head.
@@ -90,20 +75,76 @@ impl<T: Real> Params<T> {
             .chain(&self.blocks)
             .chain(std::iter::once(&self.head))
     }
+}
 
-    /// The tensors as flat mutable slices (embed, the blocks, head).
-    pub(crate) fn slices_mut(&mut self) -> Vec<&mut [T]> {
+/// The forward and backward buffers of the MLP.
+#[derive(Debug)]
+pub struct MlpWork<T> {
+    acts: Activations<T>,
+    bw: Backward<T>,
+}
+
+impl<T: Real> Network<T> for Params<T> {
+    type Work = MlpWork<T>;
+
+    fn work(&self, capacity: usize) -> MlpWork<T> {
+        MlpWork {
+            acts: Activations::new(capacity, self.width(), self.layers(), self.d_output()),
+            bw: Backward::new(capacity, self.width(), self.d_output()),
+        }
+    }
+
+    /// 784 for MNIST.
+    fn d_input(&self) -> usize {
+        self.embed.ncols()
+    }
+
+    fn d_output(&self) -> usize {
+        self.head.nrows()
+    }
+
+    fn logits<'w>(
+        &self,
+        x: ArrayView2<'_, T>,
+        work: &'w mut MlpWork<T>,
+        par: Par,
+    ) -> ArrayView2<'w, T> {
+        forward(self, x, &mut work.acts, par);
+        work.acts.logits.slice(s![..x.nrows(), ..])
+    }
+
+    fn loss_and_grad(
+        &self,
+        x: ArrayView2<'_, T>,
+        labels: &[u8],
+        work: &mut MlpWork<T>,
+        grads: &mut Self,
+        par: Par,
+    ) -> (f64, usize) {
+        loss_and_grad(self, x, labels, &mut work.acts, &mut work.bw, grads, par)
+    }
+
+    fn zeros_like(&self) -> Self {
+        Self {
+            embed: Array2::zeros(self.embed.dim()),
+            blocks: self.blocks.iter().map(|b| Array2::zeros(b.dim())).collect(),
+            head: Array2::zeros(self.head.dim()),
+            residual: self.residual,
+        }
+    }
+
+    /// Embed, the blocks, head.
+    fn slices(&self) -> Vec<&[T]> {
+        self.tensors()
+            .map(|t| t.as_slice().expect("parameters are standard layout"))
+            .collect()
+    }
+
+    fn slices_mut(&mut self) -> Vec<&mut [T]> {
         std::iter::once(&mut self.embed)
             .chain(&mut self.blocks)
             .chain(std::iter::once(&mut self.head))
             .map(|t| t.as_slice_mut().expect("parameters are standard layout"))
-            .collect()
-    }
-
-    /// The tensors as flat slices (embed, the blocks, head).
-    pub(crate) fn slices(&self) -> Vec<&[T]> {
-        self.tensors()
-            .map(|t| t.as_slice().expect("parameters are standard layout"))
             .collect()
     }
 }
@@ -153,7 +194,6 @@ impl<T: Real> Activations<T> {
 pub(crate) fn forward<T: Real>(
     p: &Params<T>,
     x: ArrayView2<'_, T>,
-    residual: bool,
     acts: &mut Activations<T>,
     par: Par,
 ) {
@@ -187,7 +227,7 @@ pub(crate) fn forward<T: Real>(
         );
         bilinear_product(
             acts.ab[i].slice(s![..n, ..]),
-            residual.then_some(input),
+            p.residual.then_some(input),
             after[0].slice_mut(s![..n, ..]),
         );
     }
@@ -204,9 +244,10 @@ pub(crate) fn forward<T: Real>(
 /// Rows per rayon task in the elementwise passes: ~64k elements, enough to amortise the task.
 pub(crate) const ROWS_PER_TASK: usize = 64;
 
-/// `z = A ⊙ B (+ e)`, parallel over blocks of rows, each a vectorisable zip over contiguous
-/// slices. Elementwise, so the result does not depend on the split.
-fn bilinear_product<T: Real>(
+/// `z = A ⊙ B (+ e)` for `ab = [A | B]` (`[n, 2h]`, `z: [n, h]`), parallel over blocks of
+/// rows, each a vectorisable zip over contiguous slices. Elementwise, so the result does not
+/// depend on the split.
+pub(crate) fn bilinear_product<T: Real>(
     ab: ArrayView2<'_, T>,
     e: Option<ArrayView2<'_, T>>,
     z: ArrayViewMut2<'_, T>,
@@ -300,7 +341,7 @@ mod tests {
     #[test]
     fn init_follows_nn_linear_bounds() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let p = Params::<f64>::init(&mut rng, 100, 25, 2, 10);
+        let p = Params::<f64>::init(&mut rng, 100, 25, 2, 10, false);
         assert_eq!(p.embed.dim(), (25, 100));
         assert_eq!(p.blocks.len(), 2);
         assert_eq!(p.blocks[1].dim(), (50, 25));
@@ -313,28 +354,34 @@ mod tests {
 
     #[test]
     fn forward_matches_the_definition() {
-        let p = Params {
+        let mut p = Params {
             embed: array![[1.0f64, 0.0, 2.0], [0.0, 1.0, -1.0]],
             blocks: vec![array![[1.0, 1.0], [2.0, 0.0], [1.0, -1.0], [0.0, 3.0]]],
             head: array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+            residual: false,
         };
         let x = array![[1.0, 2.0, 3.0]];
         // e = (7, -1); a = (6, 14); b = (8, -3); g = (48, -42).
         let mut acts = Activations::new(1, 2, 1, 3);
-        forward(&p, x.view(), false, &mut acts, Par::Seq);
+        forward(&p, x.view(), &mut acts, Par::Seq);
         assert_eq!(acts.logits, array![[48.0, -42.0, 6.0]]);
-        forward(&p, x.view(), true, &mut acts, Par::Seq);
+        p.residual = true;
+        forward(&p, x.view(), &mut acts, Par::Seq);
         assert_eq!(acts.logits, array![[55.0, -43.0, 12.0]]);
         // A second block [[1, 0], [0, 1]; [1, 0], [0, 0]] squares the first coordinate of the
         // stream and zeroes the second: from g = (48, -42), x_2 = (2304, 0), and with the
         // residual path from x_1 = (55, -43), x_2 = (55 + 3025, -43).
-        let mut deep = p.clone();
+        let mut deep = Params {
+            residual: false,
+            ..p.clone()
+        };
         deep.blocks
             .push(array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]);
         let mut acts = Activations::new(1, 2, 2, 3);
-        forward(&deep, x.view(), false, &mut acts, Par::Seq);
+        forward(&deep, x.view(), &mut acts, Par::Seq);
         assert_eq!(acts.logits, array![[2304.0, 0.0, 2304.0]]);
-        forward(&deep, x.view(), true, &mut acts, Par::Seq);
+        deep.residual = true;
+        forward(&deep, x.view(), &mut acts, Par::Seq);
         assert_eq!(acts.logits, array![[3080.0, -43.0, 3037.0]]);
     }
 

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::config::{ImageConfigJson, TrainConfig};
 use crate::error::{Result, TrainError};
-use crate::grad::{Backward, loss_and_grad};
-use crate::model::{Activations, Params, cross_entropy, forward};
+use crate::model::{Params, cross_entropy};
+use crate::network::Network;
 use crate::noise::BatchFiller;
 use crate::optim::AdamW;
 use crate::schedule::cosine_lr;
@@ -212,6 +212,25 @@ fn check_split(set: &ImageSet, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks the dataset and the recipe before any work, and returns the model's input width
+/// (the dataset's pixel count) and number of classes (largest label + 1 over both splits).
+pub(crate) fn check_run(config: &TrainConfig, data: &ImageDataset) -> Result<(usize, usize)> {
+    let (train_set, test_set) = (&data.train, &data.test);
+    check_split(train_set, "training")?;
+    check_split(test_set, "test")?;
+    config.validate(train_set.len())?;
+    let d_input = train_set.images.ncols();
+    if test_set.images.ncols() != d_input {
+        return Err(TrainError::Data {
+            reason: format!(
+                "training images have {d_input} pixels but test images have {}",
+                test_set.images.ncols()
+            ),
+        });
+    }
+    Ok((d_input, train_set.n_classes().max(test_set.n_classes())))
+}
+
 /// Trains the paper's classifier on `data.train` with `config`, evaluating on `data.test`
 /// after every epoch and calling `on_epoch` with the result (the caller renders progress; this
 /// crate prints nothing).
@@ -228,33 +247,48 @@ fn check_split(set: &ImageSet, name: &str) -> Result<()> {
 pub fn train(
     config: &TrainConfig,
     data: &ImageDataset,
-    mut on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport),
 ) -> Result<TrainedModel> {
-    let (train_set, test_set) = (&data.train, &data.test);
-    check_split(train_set, "training")?;
-    check_split(test_set, "test")?;
-    config.validate(train_set.len())?;
-    let d_input = train_set.images.ncols();
-    if test_set.images.ncols() != d_input {
-        return Err(TrainError::Data {
-            reason: format!(
-                "training images have {d_input} pixels but test images have {}",
-                test_set.images.ncols()
-            ),
-        });
-    }
-    let d_output = train_set.n_classes().max(test_set.n_classes());
-    let (width, batch) = (config.width, config.batch_size);
-    let par = Par::rayon(0);
-
+    let (d_input, d_output) = check_run(config, data)?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut params = Params::<f32>::init(&mut rng, d_input, width, config.layers, d_output);
+    let params = Params::<f32>::init(
+        &mut rng,
+        d_input,
+        config.width,
+        config.layers,
+        d_output,
+        config.residual,
+    );
+    let (params, history) = fit(params, rng, config, data, on_epoch)?;
+    Ok(TrainedModel {
+        config: config.clone(),
+        params,
+        history,
+    })
+}
+
+/// The training loop every model shares: `config.epochs` epochs of AdamW steps on shuffled
+/// batches of noisy training images (the last incomplete batch dropped) under the per-epoch
+/// cosine schedule, then a clean pass over the test split, reported to `on_epoch`.
+///
+/// `rng` is the run's generator after `net` was initialised from it: it then draws the noise
+/// key and each epoch's shuffle, so one seed fixes the whole run. All buffers are allocated
+/// once, the forward and backward ones by `net`.
+pub(crate) fn fit<N: Network<f32>>(
+    mut net: N,
+    mut rng: ChaCha8Rng,
+    config: &TrainConfig,
+    data: &ImageDataset,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Result<(N, Vec<EpochReport>)> {
+    let (train_set, test_set) = (&data.train, &data.test);
+    let batch = config.batch_size;
+    let par = Par::rayon(0);
     let filler = BatchFiller::<f32>::new(config.noise_std, rng.random());
-    let mut opt = AdamW::<f32>::new(config.weight_decay, &params.sizes());
-    let mut grads = params.zeros_like();
-    let mut acts = Activations::new(batch, width, config.layers, d_output);
-    let mut bw = Backward::new(batch, width, d_output);
-    let mut x = Array2::<f32>::zeros((batch, d_input));
+    let mut opt = AdamW::<f32>::new(config.weight_decay, &net.sizes());
+    let mut grads = net.zeros_like();
+    let mut work = net.work(batch);
+    let mut x = Array2::<f32>::zeros((batch, net.d_input()));
     let mut labels = vec![0u8; batch];
     let mut order: Vec<usize> = (0..train_set.len()).collect();
     let steps = train_set.len() / batch;
@@ -271,19 +305,10 @@ pub fn train(
             for (l, &i) in labels.iter_mut().zip(idx) {
                 *l = train_set.labels[i];
             }
-            let (loss, right) = loss_and_grad(
-                &params,
-                x.view(),
-                &labels,
-                config.residual,
-                &mut acts,
-                &mut bw,
-                &mut grads,
-                par,
-            );
+            let (loss, right) = net.loss_and_grad(x.view(), &labels, &mut work, &mut grads, par);
             loss_sum += loss;
             correct += right;
-            opt.step(lr, params.slices_mut().into_iter().zip(grads.slices()));
+            opt.step(lr, net.slices_mut().into_iter().zip(grads.slices()));
             step += 1;
         }
         let train_loss = loss_sum / steps as f64;
@@ -293,15 +318,7 @@ pub fn train(
                 loss: train_loss,
             });
         }
-        let test = evaluate_with(
-            &params,
-            config.residual,
-            test_set,
-            &filler,
-            &mut acts,
-            &mut x,
-            par,
-        );
+        let test = evaluate_with(&net, test_set, &filler, &mut work, &mut x, par);
         let report = EpochReport {
             epoch: epoch + 1,
             epochs: config.epochs,
@@ -315,11 +332,33 @@ pub fn train(
         on_epoch(&report);
         history.push(report);
     }
-    Ok(TrainedModel {
-        config: config.clone(),
-        params,
-        history,
-    })
+    Ok((net, history))
+}
+
+/// A classifier this crate trained, which [`evaluate`] measures: [`TrainedModel`] or
+/// [`TrainedConvModel`](crate::TrainedConvModel).
+pub trait Classifier: sealed::Sealed {}
+
+impl<M: sealed::Sealed> Classifier for M {}
+
+pub(crate) mod sealed {
+    use crate::network::Network;
+
+    /// The network inside a trained classifier (private: outside callers cannot implement
+    /// [`Classifier`](super::Classifier) for their own types).
+    pub trait Sealed {
+        /// Its parameters and passes.
+        type Net: Network<f32>;
+        /// The trained network.
+        fn network(&self) -> &Self::Net;
+    }
+}
+
+impl sealed::Sealed for TrainedModel {
+    type Net = Params<f32>;
+    fn network(&self) -> &Params<f32> {
+        &self.params
+    }
 }
 
 /// Loss and accuracy of `model` on the clean images of `set`.
@@ -327,53 +366,53 @@ pub fn train(
 /// # Errors
 /// [`TrainError::Data`] if the images do not have the model's input width, a label is not one
 /// of its classes, or the set is empty.
-pub fn evaluate(model: &TrainedModel, set: &ImageSet) -> Result<Evaluation> {
+pub fn evaluate(model: &impl Classifier, set: &ImageSet) -> Result<Evaluation> {
+    let net = model.network();
     check_split(set, "evaluation")?;
-    if set.images.ncols() != model.d_input() {
+    if set.images.ncols() != net.d_input() {
         return Err(TrainError::Data {
             reason: format!(
                 "the images have {} pixels but the model reads {}",
                 set.images.ncols(),
-                model.d_input()
+                net.d_input()
             ),
         });
     }
-    if set.n_classes() > model.d_output() {
+    if set.n_classes() > net.d_output() {
         return Err(TrainError::Data {
             reason: format!(
                 "label {} is not one of the model's {} classes",
                 set.n_classes() - 1,
-                model.d_output()
+                net.d_output()
             ),
         });
     }
     let chunk = set.len().min(2048);
-    let mut acts = Activations::new(chunk, model.width(), model.layers(), model.d_output());
-    let mut x = Array2::zeros((chunk, model.d_input()));
+    let mut work = net.work(chunk);
+    let mut x = Array2::zeros((chunk, net.d_input()));
     let filler = BatchFiller::new(0.0, [0; 32]);
     Ok(evaluate_with(
-        &model.params,
-        model.config.residual,
+        net,
         set,
         &filler,
-        &mut acts,
+        &mut work,
         &mut x,
         Par::rayon(0),
     ))
 }
 
-/// Evaluation in chunks of the buffers' capacity, reusing the training buffers.
-fn evaluate_with<T: Real>(
-    params: &Params<T>,
-    residual: bool,
+/// Evaluation in chunks of the buffers' capacity (the rows of `x`), reusing the training
+/// buffers.
+fn evaluate_with<T: Real, N: Network<T>>(
+    net: &N,
     set: &ImageSet,
     filler: &BatchFiller<T>,
-    acts: &mut Activations<T>,
+    work: &mut N::Work,
     x: &mut Array2<T>,
     par: Par,
 ) -> Evaluation {
     let n = set.len();
-    let cap = acts.capacity();
+    let cap = x.nrows();
     let all: Vec<usize> = (0..n).collect();
     let labels = set.labels.as_slice().expect("labels are contiguous");
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
@@ -381,12 +420,8 @@ fn evaluate_with<T: Real>(
         let rows = idx.len();
         let mut xs = x.slice_mut(s![..rows, ..]);
         filler.fill(xs.view_mut(), set.images.view(), idx, None);
-        forward(params, xs.view(), residual, acts, par);
-        let (loss, right) = cross_entropy(
-            acts.logits.slice(s![..rows, ..]),
-            &labels[c * cap..c * cap + rows],
-            None,
-        );
+        let logits = net.logits(xs.view(), work, par);
+        let (loss, right) = cross_entropy(logits, &labels[c * cap..c * cap + rows], None);
         loss_sum += loss * rows as f64;
         correct += right;
     }
@@ -621,9 +656,9 @@ pub(crate) mod tests {
             let x = data.test.pixels::<f32>();
             let bm = model.to_bilinear_model().unwrap();
             let got = bm.forward(x.view(), Par::Seq);
-            let mut acts = Activations::new(8, 8, 1, 4);
-            forward(&model.params, x.view(), residual, &mut acts, Par::Seq);
-            let diff = (&got - &acts.logits).mapv(f32::abs);
+            let mut work = model.params.work(8);
+            let logits = model.params.logits(x.view(), &mut work, Par::Seq);
+            let diff = (&got - &logits).mapv(f32::abs);
             assert!(
                 diff.iter().all(|&d| d < 1e-4),
                 "residual={residual}: {diff}"

@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 /// `bilens train` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
-    /// The paper's MNIST classifier: embedding, one bilinear layer (or `--layers N`), head.
+    /// The paper's MNIST classifier: embedding, one bilinear layer (or `--layers N`), head; or
+    /// with `--conv` a bilinear CNN: one bilinear convolution, a linear head.
     Mnist(TrainMnistArgs),
 }
 
@@ -23,7 +24,7 @@ pub struct TrainMnistArgs {
     /// Training epochs (default: the recipe's).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Width of the embedding and the bilinear layer.
+    /// Width of the embedding and the bilinear layer (with --conv: --channels).
     #[arg(long)]
     pub width: Option<usize>,
     /// Std of the Gaussian noise added to training pixels.
@@ -47,6 +48,23 @@ pub struct TrainMnistArgs {
     /// Number of bilinear blocks on the stream (the public code's `n_layer`).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub layers: usize,
+    /// Train a bilinear CNN instead: one bilinear convolution (conv_a ⊙ conv_b, no bias) and a
+    /// linear head, saved in the conv checkpoint format (defaults: the shipped mnist-conv
+    /// recipe).
+    #[arg(long, conflicts_with_all = ["layers", "residual", "width"])]
+    pub conv: bool,
+    /// With --conv: output channels of each of conv_a and conv_b.
+    #[arg(long, requires = "conv", value_name = "H")]
+    pub channels: Option<usize>,
+    /// With --conv: side of the square kernels.
+    #[arg(long, requires = "conv", value_name = "K")]
+    pub kernel: Option<usize>,
+    /// With --conv: step between output positions, in pixels.
+    #[arg(long, requires = "conv", value_name = "S")]
+    pub stride: Option<usize>,
+    /// With --conv: zero pixels added on each side of the image (default: kernel / 2).
+    #[arg(long, requires = "conv", value_name = "P")]
+    pub padding: Option<usize>,
 }
 
 /// `bilens reproduce` subcommands.

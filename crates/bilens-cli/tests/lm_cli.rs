@@ -247,3 +247,75 @@ fn tensor_f64_i64(path: &Path, name: &str) -> (Vec<usize>, Vec<i64>) {
         .collect();
     (t.shape().to_vec(), v)
 }
+
+/// TransformerLens stores the unembedding as `W_U [d_model, d_vocab]` (tokens are columns) and
+/// the embedding as `W_E [d_vocab, d_model]`: the same model in TL naming gives the same token
+/// directions, spectra and component tokens as in the public naming (which the test above
+/// checks against a direct computation).
+#[test]
+fn transformerlens_token_matrices_label_like_the_public_naming() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut rng = Rng::new(5);
+    let m = model(&mut rng);
+    write_model(&root.join("model.safetensors"), &m, &mut rng);
+    write_tl_model(&root.join("tl.safetensors"), &m);
+    std::fs::write(root.join("tokenizer.json"), TOKENIZER).unwrap();
+    let run = |model: &str, layout: &str, out: &str| {
+        bilens(
+            root,
+            &[
+                "decompose",
+                model,
+                "--layout",
+                layout,
+                "--layer",
+                "2",
+                "--outputs",
+                "tokens:3,4-5",
+                "--tokenizer",
+                "tokenizer.json",
+                "--precision",
+                "f64",
+                "--out",
+                out,
+            ],
+        )
+        .ok();
+    };
+    run("model.safetensors", "lm", "lm");
+    run("tl.safetensors", "tl", "tl");
+    let inspect = bilens(root, &["inspect", "tl.safetensors", "--layer", "2"]).ok();
+    assert!(
+        inspect
+            .stdout
+            .contains("unembedding = unembed.W_U (read transposed)  [12, 8]"),
+        "{}",
+        inspect.stdout
+    );
+    assert!(inspect.stdout.contains("token embedding = embed.W_E  [12, 8]"));
+    let summary = |out: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join(out).join("summary.json")).unwrap())
+            .unwrap()
+    };
+    let (lm, tl) = (summary("lm"), summary("tl"));
+    assert_eq!(tl["outputs"][1]["label"], "' dog' - ' sat'");
+    for o in 0..2 {
+        assert_eq!(tl["outputs"][o]["label"], lm["outputs"][o]["label"]);
+        assert_eq!(
+            tl["outputs"][o]["component_tokens"],
+            lm["outputs"][o]["component_tokens"]
+        );
+    }
+    for name in ["outputs", "eigenvalues"] {
+        let (shape_lm, lm) = tensor_f64(&root.join("lm/decomposition.safetensors"), name);
+        let (shape_tl, tl) = tensor_f64(&root.join("tl/decomposition.safetensors"), name);
+        assert_eq!(shape_lm, shape_tl, "{name}");
+        for (a, b) in lm.iter().zip(&tl) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + a.abs()), "{name}: {a} vs {b}");
+        }
+    }
+    // Token 3's direction is column 3 of W_U.
+    let (_, outputs) = tensor_f64(&root.join("tl/decomposition.safetensors"), "outputs");
+    assert_eq!(outputs[..D], m.lm_head[3 * D..4 * D]);
+}

@@ -49,7 +49,7 @@ fn layer_and_token_mistakes_are_named_with_a_hint() {
                 "r",
             ],
             &[
-                "token 99 is beyond the 12 rows of lm_head.weight",
+                "token 99 is beyond the 12 tokens of lm_head.weight",
                 "hint: token ids run from 0 to 11",
             ],
         ),

@@ -207,3 +207,61 @@ fn an_sae_folder_gives_the_input_basis() {
     );
     assert_eq!(shape, [5, 3, 12]);
 }
+
+/// An MNIST-style dataset of `n` random 3×4 images (the fixtures' 12 inputs) with labels in
+/// 0..5 (their 5 classes), in `dir`.
+fn tiny_images(dir: &std::path::Path, n: usize) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut rng = common::Rng::new(17);
+    for name in ["train", "t10k"] {
+        let mut images = vec![0, 0, 8, 3];
+        for dim in [n, 3, 4] {
+            images.extend((dim as u32).to_be_bytes());
+        }
+        images.extend((0..n * 12).map(|_| (128.0 + 127.0 * rng.next()) as u8));
+        let mut labels = vec![0, 0, 8, 1];
+        labels.extend((n as u32).to_be_bytes());
+        labels.extend((0..n).map(|i| (i % 5) as u8));
+        std::fs::write(dir.join(format!("{name}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{name}-labels-idx1-ubyte")), labels).unwrap();
+    }
+    dir.to_string_lossy().into_owned()
+}
+
+/// `--key` reaches the evaluations too (one flag shared by every command that opens a model):
+/// `eval explain` and the test accuracy of the nested checkpoint, its state dict named, give
+/// what its safetensors twin gives; a key naming something else is refused with the file named.
+#[test]
+fn key_names_the_state_dict_for_the_evaluations() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let data = tiny_images(&root.join("tiny"), 20);
+    let (pt, twin) = (fixture("nested.pt"), fixture("nested.safetensors"));
+    let explain = |model: &str, key: &[&str], out: &str| {
+        let mut args = vec!["eval", "explain", model, "--data", &data, "--index", "3"];
+        args.extend(key);
+        args.extend(["--out", out, "--quiet"]);
+        bilens(root, &args)
+    };
+    let pt_run = explain(&pt, &["--key", "model_state_dict"], "pt").ok();
+    let twin_run = explain(&twin, &["--residual"], "twin").ok();
+    assert!(pt_run.stdout.contains("logit = 0.5899 (linear part)"), "{}", pt_run.stdout);
+    assert_eq!(pt_run.stdout, twin_run.stdout.replace("twin/", "pt/"));
+    let read = |out: &str| std::fs::read_to_string(root.join(out).join("explain_3.json")).unwrap();
+    assert_eq!(read("pt"), read("twin").replace(&twin, &pt));
+    let accuracy = bilens(
+        root,
+        &["eval", &pt, "--key", "model_state_dict", "--data", &data],
+    )
+    .ok();
+    let twin_accuracy = bilens(root, &["eval", &twin, "--residual", "--data", &data]).ok();
+    assert_eq!(accuracy.stdout, twin_accuracy.stdout.replace(&twin, &pt));
+    let wrong = explain(&pt, &["--key", "config"], "wrong");
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("nested.pt") && wrong.stderr.contains("the entry 'config' is an object"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!root.join("wrong").exists());
+}

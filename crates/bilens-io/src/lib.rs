@@ -73,7 +73,8 @@ pub use error::{Hint, IoError, Result};
 pub use header::TensorInfo;
 pub use idx::{ImageDataset, ImageSet, MNIST_FILES, load_image_dataset, read_idx};
 pub use layout::{
-    Inspection, LayerChoice, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, TokenMatrices,
+    Inspection, LayerChoice, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, TokenAxis,
+    TokenMatrices,
     describe_model, inspect_model, load_model, model_layers, read_model,
 };
 pub use output_spec::{

@@ -8,15 +8,15 @@ use bilens::eval::{
     AdversarialOptions, ApproxOptions, ConsistencyOptions, ExplainOptions, ImageEvaluation,
     TruncationOptions,
 };
-use bilens::{Arg, LayoutSpec, RowSet, Sign};
+use bilens::{Arg, LayoutSpec, ModelFile, RowSet, Sign};
 use pyo3::prelude::*;
 
 use crate::model::{Model, parse, parse_spec};
 use crate::watch;
 
+/// The model as `bilens.open` opened it (its state dict `key=` included) with the dataset.
 fn image_evaluation(model: &Model, data: &Path) -> bilens::Result<ImageEvaluation> {
-    let c = model.checkpoint();
-    ImageEvaluation::open(c.file().path(), c.spec(), data)
+    ImageEvaluation::open(model.checkpoint(), data)
 }
 
 /// Accuracy of the model on the test set of `data` when each class logit keeps only its top
@@ -115,9 +115,14 @@ pub fn explain(
     })
 }
 
-/// How alike the top eigenvectors of several image models are.
+/// How alike the top eigenvectors of several image models are; `key` names the state dict of
+/// PyTorch checkpoints.
 #[pyfunction]
-#[pyo3(signature = (models, out, top=20, sign="positive", residual=None, progress=None))]
+#[pyo3(signature = (models, out, top=20, sign="positive", residual=None, key=None, progress=None))]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the keywords of bilens.consistency"
+)]
 pub fn consistency(
     py: Python<'_>,
     models: Vec<PathBuf>,
@@ -125,6 +130,7 @@ pub fn consistency(
     top: usize,
     sign: &str,
     residual: Option<bool>,
+    key: Option<String>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Vec<PathBuf>> {
     let options = ConsistencyOptions {
@@ -136,7 +142,11 @@ pub fn consistency(
         layer: None,
     };
     watch::run(py, progress.as_ref(), |p| {
-        Ok(bilens::eval::consistency(&models, &spec, &options, &out, p)?.files)
+        let models = models
+            .iter()
+            .map(|m| ModelFile::open_key(m, key.as_deref())?.checkpoint(&spec))
+            .collect::<bilens::Result<Vec<_>>>()?;
+        Ok(bilens::eval::consistency(&models, &options, &out, p)?.files)
     })
 }
 
@@ -176,10 +186,9 @@ pub fn accuracy(
     model: PyRef<'_, Model>,
     data: PathBuf,
 ) -> PyResult<(usize, usize)> {
-    let c = model.checkpoint();
-    let (path, spec) = (c.file().path().to_path_buf(), c.spec().clone());
+    let checkpoint = model.checkpoint().clone();
     let a = watch::run(py, None, |_| {
-        bilens::eval::test_accuracy(&path, &spec, &data)
+        bilens::eval::test_accuracy(&checkpoint, &data)
     })?;
     Ok((a.correct, a.total))
 }

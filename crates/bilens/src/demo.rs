@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bilens_io::load_image_dataset;
 
 use crate::{
-    Checkpoint, DecomposeOptions, DecomposeReport, FigureOptions, LayoutSpec, Progress, Result,
+    DecomposeOptions, DecomposeReport, FigureOptions, LayoutSpec, ModelFile, Progress, Result,
     ResultsFile, ResumeMode, SiteReport,
 };
 
@@ -17,6 +17,9 @@ use crate::{
 pub struct DemoOptions {
     /// The model file (default: the shipped MNIST model, [`crate::shipped::model`]).
     pub model: Option<PathBuf>,
+    /// For a PyTorch checkpoint: the entry holding the state dict, when not the automatic
+    /// choice ([`crate::ModelFile::open_key`]).
+    pub key: Option<String>,
     /// The MNIST directory for the test accuracy (default: [`crate::shipped::mnist`]).
     pub data: Option<PathBuf>,
 }
@@ -54,7 +57,8 @@ pub fn demo(options: &DemoOptions, out: &Path, progress: &dyn Progress) -> Resul
     let results_dir = out.join("results");
     let figures_dir = out.join("figures");
     progress.note(&format!("decomposing {}", model.display()));
-    let checkpoint = Checkpoint::open(&model, &LayoutSpec::default())?;
+    let checkpoint =
+        ModelFile::open_key(&model, options.key.as_deref())?.checkpoint(&LayoutSpec::default())?;
     let decompose = DecomposeOptions::new().resume(ResumeMode::Continue);
     let decomposition = crate::decompose(&checkpoint, &decompose, &results_dir, progress)?;
 

@@ -8,7 +8,7 @@ use bilens_io::{
     Against, OutputSelection, OutputSpec, ResultsFile, TensorRef, TokenItem, Vocab, contrast_label,
     read_rows,
 };
-use ndarray::{Array2, Axis, Ix2};
+use ndarray::{Array2, Axis};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Arg, Error, Result};
@@ -100,47 +100,55 @@ fn token_directions<T: Real>(
     bad: &dyn Fn(String, String) -> Error,
 ) -> Result<(Array2<T>, Vec<String>)> {
     let d_out = checkpoint.info().d_out;
-    let Some(source) = checkpoint
-        .info()
-        .tokens
-        .as_ref()
-        .and_then(|m| m.unembedding.as_ref())
-    else {
+    let file = checkpoint.file().tensors();
+    let matrices = checkpoint.info().tokens.as_ref();
+    let (Some(matrices), Some(source)) = (
+        matrices,
+        matrices.and_then(|m| m.unembedding.as_ref()),
+    ) else {
         return Err(bad(
             format!(
-                "the model file has no unembedding (lm_head.weight or a tied token embedding \
-                 [vocab, {d_out}])"
+                "the model file has no unembedding (lm_head.weight, unembed.W_U or a tied token \
+                 embedding [vocab, {d_out}])"
             ),
             "token outputs need a language model's unembedding: read the whole checkpoint \
-             with the lm or gated layout, or give the directions as FILE:TENSOR"
+             with the lm, gated or tl layout, or give the directions as FILE:TENSOR"
                 .into(),
         ));
     };
-    let file = checkpoint.file().tensors();
-    let rows = file.require(&source.tensor)?.shape[0];
-    let row = |t: usize| -> Result<Array2<T>> {
-        if t >= rows {
-            return Err(bad(
-                format!("token {t} is beyond the {rows} rows of {}", source.tensor),
-                format!("token ids run from 0 to {}", rows.saturating_sub(1)),
-            ));
+    let count = matrices.unembedding_tokens(file).unwrap_or(0);
+    let mut ids = Vec::with_capacity(2 * items.len());
+    for item in items {
+        match *item {
+            TokenItem::One(t) => ids.push(t),
+            TokenItem::Contrast(a, b) => ids.extend([a, b]),
         }
-        Ok(file
-            .read_rows::<T>(&source.tensor, t..t + 1)?
-            .into_dimensionality::<Ix2>()
-            .expect("the layout checked the unembedding is a matrix"))
-    };
+    }
+    if let Some(&t) = ids.iter().find(|&&t| t >= count) {
+        return Err(bad(
+            format!("token {t} is beyond the {count} tokens of {}", source.tensor),
+            format!("token ids run from 0 to {}", count.saturating_sub(1)),
+        ));
+    }
+    let rows = matrices
+        .read_unembedding::<T>(file, &ids)?
+        .expect("the unembedding is there");
     let mut matrix = Array2::zeros((items.len(), d_out));
     let mut labels = Vec::with_capacity(items.len());
+    let mut next = rows.outer_iter();
     for (i, item) in items.iter().enumerate() {
-        let (u, name) = match *item {
-            TokenItem::One(t) => (row(t)?, label(vocab, t)),
-            TokenItem::Contrast(a, b) => (
-                row(a)? - row(b)?,
-                format!("'{}' - '{}'", label(vocab, a), label(vocab, b)),
-            ),
+        let mut row = matrix.row_mut(i);
+        let mut take = || next.next().expect("one row per id");
+        let name = match *item {
+            TokenItem::One(t) => {
+                row.assign(&take());
+                label(vocab, t)
+            }
+            TokenItem::Contrast(a, b) => {
+                row.assign(&(&take() - &take()));
+                format!("'{}' - '{}'", label(vocab, a), label(vocab, b))
+            }
         };
-        matrix.row_mut(i).assign(&u.row(0));
         labels.push(name);
     }
     Ok((matrix, labels))

@@ -224,7 +224,8 @@ fn check_chain(deep: &Deep) {
         );
     }
 
-    let stack = ImageStack::<f64>::open(&model, &LayoutSpec::default()).unwrap();
+    let stack =
+        ImageStack::<f64>::open(&Checkpoint::open(&model, &LayoutSpec::default()).unwrap()).unwrap();
     assert_eq!(stack.len(), n);
     let mut r = Lcg(99);
     for sample in 0..4 {
@@ -302,6 +303,7 @@ fn top_inputs_are_the_images_a_component_projects_most() {
         components: 2,
         images: 3,
         model: None,
+        key: None,
     };
     let done = top_inputs(&results, &data, &options, &out, &Silent).unwrap();
     let report = &done.report;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use bilens_decomp::{Method, Order, Precision, Route};
 use clap::Args;
 
-use super::LayoutArgs;
+use super::{LayoutArgs, StateDictArgs};
 
 /// Which output directions to decompose.
 #[derive(Debug, Clone, Args)]
@@ -68,11 +68,8 @@ pub struct SolveArgs {
 pub struct DecomposeArgs {
     /// The model file (.safetensors, or a PyTorch checkpoint .pt/.pth/.bin).
     pub model: PathBuf,
-    /// For a PyTorch checkpoint: the top-level entry holding the state dict (by default the
-    /// checkpoint itself when it holds tensors, else `model_state_dict`, `state_dict` or
-    /// `model`).
-    #[arg(long, value_name = "NAME")]
-    pub key: Option<String>,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
     /// Results directory to write (decomposition.safetensors + summary.json).
     #[arg(long, short)]
     pub out: PathBuf,
@@ -131,11 +128,8 @@ pub struct MergeArgs {
 pub struct HosvdArgs {
     /// The model file (.safetensors, or a PyTorch checkpoint .pt/.pth/.bin).
     pub model: PathBuf,
-    /// For a PyTorch checkpoint: the top-level entry holding the state dict (by default the
-    /// checkpoint itself when it holds tensors, else `model_state_dict`, `state_dict` or
-    /// `model`).
-    #[arg(long, value_name = "NAME")]
-    pub key: Option<String>,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
     /// Results directory to write.
     #[arg(long, short)]
     pub out: PathBuf,

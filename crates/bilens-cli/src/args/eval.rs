@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use bilens_decomp::{Selection, Sign};
 use clap::{Args, Subcommand};
 
-use super::LayoutArgs;
+use super::{LayoutArgs, StateDictArgs};
 
 /// Arguments of `bilens eval`: either `bilens eval MODEL` (test accuracy) or a subcommand.
 #[derive(Debug, Args)]
@@ -21,9 +21,11 @@ pub struct EvalArgs {
 /// Arguments of `bilens eval MODEL` (test accuracy).
 #[derive(Debug, Args)]
 pub struct EvalAccuracyArgs {
-    /// The model file (.safetensors) of an image classifier.
+    /// The model file (.safetensors, or a PyTorch checkpoint) of an image classifier.
     #[arg(required = true)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
     /// Directory holding the MNIST-style IDX files.
     #[arg(long, default_value = "data/mnist")]
     pub data: PathBuf,
@@ -61,6 +63,8 @@ pub struct TopInputsArgs {
     /// The model file, when it is not where the results say it was.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
     /// Components of each sign of λ per output (the strongest stored ones).
     #[arg(long, default_value_t = 3)]
     pub components: usize,
@@ -103,8 +107,10 @@ pub struct ApproxArgs {
 /// The image model and dataset every evaluation reads.
 #[derive(Debug, Clone, Args)]
 pub struct EvalDataArgs {
-    /// The model file (.safetensors) of an image classifier.
+    /// The model file (.safetensors, or a PyTorch checkpoint) of an image classifier.
     pub model: PathBuf,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
     /// Directory holding the MNIST-style IDX files.
     #[arg(long, default_value = "data/mnist")]
     pub data: PathBuf,
@@ -180,9 +186,12 @@ pub struct ExplainArgs {
 /// Arguments of `bilens eval consistency`.
 #[derive(Debug, Args)]
 pub struct ConsistencyArgs {
-    /// Two or more model files (.safetensors) of image classifiers with the same classes.
+    /// Two or more model files (.safetensors, or PyTorch checkpoints, read with the same
+    /// --key) of image classifiers with the same classes.
     #[arg(required = true, num_args = 2..)]
     pub models: Vec<PathBuf>,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
     /// Directory to write the CSV, JSON and figure into.
     #[arg(long, short)]
     pub out: PathBuf,

@@ -71,13 +71,21 @@ pub enum Command {
 pub struct InspectArgs {
     /// The model file (.safetensors, or a PyTorch checkpoint .pt/.pth/.bin).
     pub model: PathBuf,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// Which state dict of a PyTorch checkpoint to read: one flag for every command that opens a
+/// model file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StateDictArgs {
     /// For a PyTorch checkpoint: the top-level entry holding the state dict (by default the
     /// checkpoint itself when it holds tensors, else `model_state_dict`, `state_dict` or
     /// `model`).
     #[arg(long, value_name = "NAME")]
     pub key: Option<String>,
-    #[command(flatten)]
-    pub layout: LayoutArgs,
 }
 
 /// Arguments of `bilens plot`.
@@ -131,6 +139,8 @@ pub struct DemoArgs {
     /// The model to decompose (default: the shipped MNIST model).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub state_dict: StateDictArgs,
     /// The MNIST data (default: the shipped copy), for the model's test accuracy.
     #[arg(long)]
     pub data: Option<PathBuf>,

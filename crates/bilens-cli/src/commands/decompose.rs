@@ -18,7 +18,7 @@ pub fn run(args: &DecomposeArgs, printer: &Printer) -> anyhow::Result<()> {
     let options = options(&args.outputs, &args.solve, &args.run)?;
     run_options(
         &args.model,
-        args.key.as_deref(),
+        args.state_dict.key.as_deref(),
         &args.out,
         &args.layout,
         &options,
@@ -30,7 +30,7 @@ pub fn run_hosvd(args: &HosvdArgs, printer: &Printer) -> anyhow::Result<()> {
     let options = options(&args.outputs, &args.solve, &args.run)?.hosvd(args.components);
     run_options(
         &args.model,
-        args.key.as_deref(),
+        args.state_dict.key.as_deref(),
         &args.out,
         &args.layout,
         &options,

@@ -9,6 +9,7 @@ use crate::printer::Printer;
 pub fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     let options = DemoOptions {
         model: args.model.clone(),
+        key: args.state_dict.key.clone(),
         data: args.data.clone(),
     };
     let demo = bilens::demo(&options, &args.out, printer)?;

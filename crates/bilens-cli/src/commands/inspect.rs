@@ -8,7 +8,7 @@ use crate::printer::Printer;
 
 pub fn run(args: &InspectArgs, printer: &Printer) -> anyhow::Result<()> {
     let spec = crate::args::layout::resolve(&args.layout)?;
-    let inspection = ModelFile::open_key(&args.model, args.key.as_deref())
+    let inspection = ModelFile::open_key(&args.model, args.state_dict.key.as_deref())
         .with_context(|| format!("cannot inspect {}", args.model.display()))?
         .inspect(&spec);
     printer.data(format!(

@@ -76,6 +76,31 @@ pub fn write_model(path: &Path, m: &Model, rng: &mut Rng) {
     write_tensors(path, &refs);
 }
 
+/// Writes the same model as a TransformerLens state dict: every matrix multiplied from the
+/// right (`W_gate = Wᵀ`, `W_in = Vᵀ`, `W_out = Pᵀ`, `W_U = lm_headᵀ`), `W_E` as the embedding.
+pub fn write_tl_model(path: &Path, m: &Model) {
+    let mut t: Vec<(String, Vec<usize>, Vec<f64>)> = vec![
+        ("embed.W_E".into(), vec![VOCAB, D], m.wte.clone()),
+        (
+            "unembed.W_U".into(),
+            vec![D, VOCAB],
+            transpose(&m.lm_head, VOCAB, D),
+        ),
+    ];
+    for (i, l) in m.layers.iter().enumerate() {
+        let name = |rest: &str| format!("blocks.{i}.{rest}");
+        t.push((name("mlp.W_gate"), vec![D, H], transpose(&l.w, H, D)));
+        t.push((name("mlp.W_in"), vec![D, H], transpose(&l.v, H, D)));
+        t.push((name("mlp.W_out"), vec![H, D], transpose(&l.p, D, H)));
+        t.push((name("ln2.w"), vec![D], l.gain.clone()));
+    }
+    let refs: Vec<(&str, Vec<usize>, Vec<f64>)> = t
+        .iter()
+        .map(|(n, s, v)| (n.as_str(), s.clone(), v.clone()))
+        .collect();
+    write_tensors(path, &refs);
+}
+
 pub fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     (0..cols * rows)
         .map(|i| a[(i % rows) * cols + i / rows])

@@ -21,7 +21,8 @@ use crate::config::GatedConfig;
 use crate::error::{Hint, IoError, Result};
 use crate::tensor_file::TensorFile;
 
-use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
+use super::layers::Orientation;
+use super::{LayerChoice, Layout, ModelInfo, Source, TokenAxis, layers};
 
 const PREFIX: &str = "model.layers.";
 /// What marks a layer: its gate projection.
@@ -62,45 +63,13 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
         name("mlp.up_proj.weight"),
         name("mlp.down_proj.weight"),
     );
-    let (w, v, p) = (
-        matrix(file, &w_name)?,
-        matrix(file, &v_name)?,
-        matrix(file, &p_name)?,
-    );
-    let (d_hidden, d_in) = (w.shape[0], w.shape[1]);
-    if v.shape != w.shape {
-        return Err(mismatch(
-            file,
-            v,
-            format!("{:?}", w.shape),
-            format!("up_proj must have the same shape [d_hidden, d_model] as {w_name}"),
-        ));
-    }
-    if p.shape[1] != d_hidden {
-        return Err(mismatch(
-            file,
-            p,
-            format!("[_, {d_hidden}]"),
-            format!(
-                "down_proj reads the hidden units, so its columns must equal the rows of {w_name} ({d_hidden})"
-            ),
-        ));
-    }
-    let d_out = p.shape[0];
-    let bias = |tensor: String| -> Result<Option<Source>> {
-        match file.info(&tensor) {
-            None => Ok(None),
-            Some(t) if t.shape == [d_hidden] => Ok(Some(Source::whole(&tensor))),
-            Some(t) => Err(mismatch(
-                file,
-                t,
-                format!("[{d_hidden}]"),
-                format!("a projection bias has one entry per hidden unit (d_hidden = {d_hidden})"),
-            )),
-        }
-    };
-    let w_bias = bias(name("mlp.gate_proj.bias"))?;
-    let v_bias = bias(name("mlp.up_proj.bias"))?;
+    let layers::MlpWidths {
+        d_in,
+        d_hidden,
+        d_out,
+    } = layers::mlp(file, [&w_name, &v_name, &p_name], Orientation::Linear)?;
+    let bias = |tensor: &str| layers::hidden_bias(file, &name(tensor), d_hidden);
+    let (w_bias, v_bias) = (bias("mlp.gate_proj.bias")?, bias("mlp.up_proj.bias")?);
     let mut notes = Vec::new();
     if file.info(&name("mlp.down_proj.bias")).is_some() {
         notes.push(layers::output_bias_note(&name("mlp.down_proj.bias")));
@@ -115,7 +84,13 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
         "a gated MLP down({act}(gate x) ⊙ up x) read bilinearly as down((gate x) ⊙ (up x)): the \
          results describe the bilinear part of the layer, not the layer itself"
     ));
-    let tokens = layers::tokens(file, TOKEN_EMBEDDING, UNEMBEDDING, d_in, d_out, &mut notes);
+    let tokens = layers::tokens(
+        file,
+        [TOKEN_EMBEDDING, UNEMBEDDING],
+        TokenAxis::Rows,
+        [d_in, d_out],
+        &mut notes,
+    );
     Ok(ModelInfo {
         path,
         layout: Layout::Gated,

@@ -9,7 +9,7 @@ use crate::config::read_sibling_config;
 use crate::error::{Hint, IoError, Result};
 use crate::tensor_file::TensorFile;
 
-use super::{Source, TokenMatrices, mismatch};
+use super::{Source, TokenAxis, TokenMatrices, matrix, mismatch};
 
 /// The indices `i` for which the file holds `{prefix}{i}{suffix}`, ascending.
 pub(super) fn indices(file: &TensorFile, prefix: &str, suffix: &str) -> Vec<usize> {
@@ -107,6 +107,84 @@ pub(super) fn choose_with_config<C: DeserializeOwned + Default>(
         config_path,
         config,
     })
+}
+
+/// How a checkpoint stores an MLP's three matrices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Orientation {
+    /// As `nn.Linear` does, `[out_features, in_features]`: `W`, `V` `[d_hidden, d_in]`, `P`
+    /// `[d_out, d_hidden]` (Hugging Face).
+    Linear,
+    /// Transposed, for multiplying from the right (`x @ W_in`): `[d_in, d_hidden]` and
+    /// `[d_hidden, d_out]` (TransformerLens).
+    RightMultiplied,
+}
+
+/// The widths of an MLP found by [`mlp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct MlpWidths {
+    pub d_in: usize,
+    pub d_hidden: usize,
+    pub d_out: usize,
+}
+
+/// Checks that the gate `w`, the up projection `v` and the down projection `p` (tensor names,
+/// stored in `orientation`) are matrices that fit together, and returns the MLP's widths.
+pub(super) fn mlp(
+    file: &TensorFile,
+    [w, v, p]: [&str; 3],
+    orientation: Orientation,
+) -> Result<MlpWidths> {
+    let (wt, vt, pt) = (matrix(file, w)?, matrix(file, v)?, matrix(file, p)?);
+    // (hidden axis, input axis) of the gate and up projection; (hidden axis) of the down one.
+    let (hidden, input, p_hidden, words) = match orientation {
+        Orientation::Linear => (0, 1, 1, ("[d_hidden, d_in]", "columns", "rows")),
+        Orientation::RightMultiplied => (1, 0, 0, ("[d_in, d_hidden]", "rows", "columns")),
+    };
+    let (d_in, d_hidden) = (wt.shape[input], wt.shape[hidden]);
+    if vt.shape != wt.shape {
+        return Err(mismatch(
+            file,
+            vt,
+            format!("{:?}", wt.shape),
+            format!("{v} must have the same shape {} as {w}", words.0),
+        ));
+    }
+    if pt.shape[p_hidden] != d_hidden {
+        let expected = match orientation {
+            Orientation::Linear => format!("[_, {d_hidden}]"),
+            Orientation::RightMultiplied => format!("[{d_hidden}, _]"),
+        };
+        return Err(mismatch(
+            file,
+            pt,
+            expected,
+            format!(
+                "{p} reads the hidden units, so its {} must equal the {} of {w} ({d_hidden})",
+                words.1, words.2
+            ),
+        ));
+    }
+    Ok(MlpWidths {
+        d_in,
+        d_hidden,
+        d_out: pt.shape[1 - p_hidden],
+    })
+}
+
+/// The bias `name` of the gate or up projection, if the file holds it: one entry per hidden
+/// unit.
+pub(super) fn hidden_bias(file: &TensorFile, name: &str, d_hidden: usize) -> Result<Option<Source>> {
+    match file.info(name) {
+        None => Ok(None),
+        Some(t) if t.shape == [d_hidden] => Ok(Some(Source::whole(name))),
+        Some(t) => Err(mismatch(
+            file,
+            t,
+            format!("[{d_hidden}]"),
+            format!("an MLP bias has one entry per hidden unit (d_hidden = {d_hidden})"),
+        )),
+    }
 }
 
 /// The note for an output bias `name`: it shifts every output by a constant and so is left
@@ -208,14 +286,14 @@ pub(super) fn norm(
 }
 
 /// A language model's token embedding (`embed`, `[vocab, d_in]`) and unembedding (`head`,
-/// `[vocab, d_out]`), as far as the file holds them with usable shapes; the unembedding is the
-/// embedding when there is no head (tied weights). What is left out, and why, goes to `notes`.
+/// `[vocab, d_out]`, or `[d_out, vocab]` when `head_axis` says its tokens are columns), as far
+/// as the file holds them with usable shapes; the unembedding is the embedding when there is
+/// no head (tied weights). What is left out, and why, goes to `notes`.
 pub(super) fn tokens(
     file: &TensorFile,
-    embed: &str,
-    head: &str,
-    d_in: usize,
-    d_out: usize,
+    [embed, head]: [&str; 2],
+    head_axis: TokenAxis,
+    [d_in, d_out]: [usize; 2],
     notes: &mut Vec<String>,
 ) -> Option<TokenMatrices> {
     let e = file.info(embed).filter(|t| t.shape.len() == 2);
@@ -231,32 +309,44 @@ pub(super) fn tokens(
         }
         None => None,
     };
-    let unembedding = match (h, e) {
-        (Some(t), _) if t.shape[1] == d_out => Some(Source::whole(head)),
+    // (the tensor's axis of tokens, of width) for the head.
+    let (head_tokens, head_width, expected) = match head_axis {
+        TokenAxis::Rows => (0, 1, format!("[vocab, {d_out}]")),
+        TokenAxis::Columns => (1, 0, format!("[{d_out}, vocab]")),
+    };
+    let (unembedding, unembedding_axis) = match (h, e) {
+        (Some(t), _) if t.shape[head_width] == d_out => (Some(Source::whole(head)), head_axis),
         (Some(t), _) => {
             notes.push(format!(
-                "{head} {:?} is not [vocab, {d_out}]: token output directions are unavailable",
+                "{head} {:?} is not {expected}: token output directions are unavailable",
                 t.shape
             ));
-            None
+            (None, head_axis)
         }
         (None, Some(t)) if t.shape[1] == d_out => {
             notes.push(format!(
                 "no {head}: the unembedding is taken to be tied to the token embedding {embed}"
             ));
-            Some(Source::whole(embed))
+            (Some(Source::whole(embed)), TokenAxis::Rows)
         }
-        (None, _) => None,
+        (None, _) => (None, head_axis),
     };
-    let rows = |s: &Option<Source>| {
+    let count = |s: &Option<Source>, axis: usize| {
         s.as_ref()
             .and_then(|s| file.info(&s.tensor))
-            .map(|t| t.shape[0])
+            .map(|t| t.shape[axis])
     };
-    let vocab_size = match (rows(&embedding), rows(&unembedding)) {
+    let unembedding_count = count(
+        &unembedding,
+        match unembedding_axis {
+            TokenAxis::Rows => 0,
+            TokenAxis::Columns => head_tokens,
+        },
+    );
+    let vocab_size = match (count(&embedding, 0), unembedding_count) {
         (Some(a), Some(b)) if a != b => {
             notes.push(format!(
-                "the token embedding has {a} rows and the unembedding {b}: token ids are \
+                "the token embedding has {a} tokens and the unembedding {b}: token ids are \
                  checked against each separately"
             ));
             a.min(b)
@@ -268,6 +358,7 @@ pub(super) fn tokens(
         vocab_size,
         embedding,
         unembedding,
+        unembedding_axis,
     })
 }
 

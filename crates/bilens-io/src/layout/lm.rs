@@ -19,7 +19,7 @@ use crate::config::LmConfig;
 use crate::error::{Hint, IoError, Result};
 use crate::tensor_file::TensorFile;
 
-use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
+use super::{LayerChoice, Layout, ModelInfo, Source, TokenAxis, layers, matrix, mismatch};
 
 const PREFIX: &str = "transformer.h.";
 /// What marks a layer: its fused bilinear weight.
@@ -138,7 +138,13 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
              layer and are exact only where {g} is linear"
         )
     });
-    let tokens = layers::tokens(file, TOKEN_EMBEDDING, UNEMBEDDING, d_in, d_out, &mut notes);
+    let tokens = layers::tokens(
+        file,
+        [TOKEN_EMBEDDING, UNEMBEDDING],
+        TokenAxis::Rows,
+        [d_in, d_out],
+        &mut notes,
+    );
     Ok(ModelInfo {
         path,
         layout: Layout::Lm,

@@ -63,7 +63,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use bilens_decomp::{BilinearLayer, BilinearModel, Real};
-use ndarray::{Array1, Array2, Ix1, Ix2};
+use ndarray::{Array1, Array2, Axis, Ix1, Ix2};
 
 use crate::error::{Hint, IoError, Result};
 use crate::header::TensorInfo;
@@ -252,17 +252,84 @@ impl fmt::Display for Source {
     }
 }
 
-/// The token matrices of a language model: one row per token, in the residual stream.
+/// The token matrices of a language model: one vector per token, in the residual stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenMatrices {
-    /// Number of tokens (rows).
+    /// Number of tokens.
     pub vocab_size: usize,
     /// The token embedding `[vocab, d_in]` (`transformer.wte.weight`,
-    /// `model.embed_tokens.weight`), when its width is the layer's input width.
+    /// `model.embed_tokens.weight`, TransformerLens's `embed.W_E`), when its width is the
+    /// layer's input width.
     pub embedding: Option<Source>,
-    /// The unembedding `[vocab, d_out]` (`lm_head.weight`, or the embedding when the two are
-    /// tied): row `t` is token `t`'s direction in the layer's output space.
+    /// The unembedding (`lm_head.weight`, the embedding when the two are tied, or
+    /// TransformerLens's `unembed.W_U`): token `t`'s direction in the layer's output space is
+    /// its row `t` or column `t`, as [`TokenMatrices::unembedding_axis`] says. Read it through
+    /// [`TokenMatrices::unembedding_tokens`] and [`TokenMatrices::read_unembedding`].
     pub unembedding: Option<Source>,
+    /// Whether the unembedding holds one token per row (`[vocab, d_out]`, as `nn.Linear` and
+    /// `nn.Embedding` store it) or per column (`[d_out, vocab]`, TransformerLens's `W_U`).
+    pub unembedding_axis: TokenAxis,
+}
+
+/// Which axis of a token matrix runs over the tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenAxis {
+    /// One token per row.
+    Rows,
+    /// One token per column (a matrix multiplied from the right, `h @ W_U`).
+    Columns,
+}
+
+impl TokenMatrices {
+    /// The number of tokens the unembedding holds, if there is one.
+    pub fn unembedding_tokens(&self, file: &TensorFile) -> Option<usize> {
+        let t = file.info(&self.unembedding.as_ref()?.tensor)?;
+        Some(match self.unembedding_axis {
+            TokenAxis::Rows => t.shape[0],
+            TokenAxis::Columns => t.shape[1],
+        })
+    }
+
+    /// The unembedding vectors of `tokens`, one row each (`[tokens.len(), d_out]`), converted
+    /// to `T` and checked finite. Only the rows named are read when the tokens are rows; a
+    /// matrix with tokens as columns is read whole once. `None` without an unembedding.
+    ///
+    /// # Panics
+    /// If a token is beyond [`TokenMatrices::unembedding_tokens`] (the caller checks ids).
+    #[track_caller]
+    pub fn read_unembedding<T: Real>(
+        &self,
+        file: &TensorFile,
+        tokens: &[usize],
+    ) -> Result<Option<Array2<T>>> {
+        let Some(source) = &self.unembedding else {
+            return Ok(None);
+        };
+        let n = self.unembedding_tokens(file).unwrap_or(0);
+        assert!(
+            tokens.iter().all(|&t| t < n),
+            "token ids must be below the unembedding's {n} tokens"
+        );
+        Ok(Some(match self.unembedding_axis {
+            TokenAxis::Rows => {
+                let width = file.require(&source.tensor)?.shape[1];
+                let mut rows = Array2::zeros((tokens.len(), width));
+                for (mut row, &t) in rows.outer_iter_mut().zip(tokens) {
+                    let one = file.read_rows::<T>(&source.tensor, t..t + 1)?;
+                    row.assign(&one.into_shape_with_order(width).expect("one row of a matrix"));
+                }
+                rows
+            }
+            TokenAxis::Columns => {
+                let whole = file.read_matrix::<T>(&source.tensor)?;
+                whole
+                    .select(Axis(1), tokens)
+                    .reversed_axes()
+                    .as_standard_layout()
+                    .into_owned()
+            }
+        }))
+    }
 }
 
 /// A checkpoint's bilinear model as resolved from its header (and `config.json`), before any
@@ -381,7 +448,15 @@ impl fmt::Display for ModelInfo {
                 )?;
             }
             if let Some(u) = &t.unembedding {
-                writeln!(f, "  unembedding = {u}  [{}, {}]", t.vocab_size, self.d_out)?;
+                let read = match t.unembedding_axis {
+                    TokenAxis::Rows => "",
+                    TokenAxis::Columns => " (read transposed)",
+                };
+                writeln!(
+                    f,
+                    "  unembedding = {u}{read}  [{}, {}]",
+                    t.vocab_size, self.d_out
+                )?;
             }
         }
         write!(

@@ -9,6 +9,8 @@
 //! blocks.{i}.mlp.b_in     [d_mlp]            c (if any)
 //! blocks.{i}.mlp.b_out    [d_model]          an output constant, not part of any Q(u)
 //! blocks.{i}.ln2.w / .b   [d_model]          γ / β when the norm was not folded (fold_ln)
+//! embed.W_E               [d_vocab, d_model] token embedding (one token per row)
+//! unembed.W_U             [d_model, d_vocab] unembedding (one token per column)
 //! ```
 //!
 //! TransformerLens multiplies from the right (`x @ W_in`), so its matrices are the transposes
@@ -20,11 +22,15 @@
 use crate::error::Result;
 use crate::tensor_file::TensorFile;
 
-use super::{LayerChoice, Layout, ModelInfo, Source, layers, matrix, mismatch};
+use super::layers::Orientation;
+use super::{LayerChoice, Layout, ModelInfo, Source, TokenAxis, layers, mismatch};
 
 const PREFIX: &str = "blocks.";
 /// What marks a layer: its gate.
 const GATE: &str = ".mlp.W_gate";
+const TOKEN_EMBEDDING: &str = "embed.W_E";
+/// Multiplied from the right like the MLP's matrices, so its tokens are its columns.
+const UNEMBEDDING: &str = "unembed.W_U";
 
 /// The layers of the file, ascending.
 pub(super) fn layers(file: &TensorFile) -> Vec<usize> {
@@ -36,46 +42,13 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
     let index = layers::choose(file, &available, requested, "TransformerLens")?;
     let name = |rest: &str| format!("{PREFIX}{index}.{rest}");
     let (w_name, v_name, p_name) = (name("mlp.W_gate"), name("mlp.W_in"), name("mlp.W_out"));
-    let (w, v, p) = (
-        matrix(file, &w_name)?,
-        matrix(file, &v_name)?,
-        matrix(file, &p_name)?,
-    );
-    let (d_in, d_hidden) = (w.shape[0], w.shape[1]);
-    if v.shape != w.shape {
-        return Err(mismatch(
-            file,
-            v,
-            format!("{:?}", w.shape),
-            format!("W_in must have the same shape [d_model, d_mlp] as {w_name}"),
-        ));
-    }
-    if p.shape[0] != d_hidden {
-        return Err(mismatch(
-            file,
-            p,
-            format!("[{d_hidden}, _]"),
-            format!(
-                "W_out reads the hidden units, so its rows must equal the columns of {w_name} \
-                 ({d_hidden})"
-            ),
-        ));
-    }
-    let d_out = p.shape[1];
-    let bias = |tensor: String| -> Result<Option<Source>> {
-        match file.info(&tensor) {
-            None => Ok(None),
-            Some(t) if t.shape == [d_hidden] => Ok(Some(Source::whole(&tensor))),
-            Some(t) => Err(mismatch(
-                file,
-                t,
-                format!("[{d_hidden}]"),
-                format!("an MLP bias has one entry per hidden unit (d_mlp = {d_hidden})"),
-            )),
-        }
-    };
-    let w_bias = bias(name("mlp.b_gate"))?;
-    let v_bias = bias(name("mlp.b_in"))?;
+    let layers::MlpWidths {
+        d_in,
+        d_hidden,
+        d_out,
+    } = layers::mlp(file, [&w_name, &v_name, &p_name], Orientation::RightMultiplied)?;
+    let bias = |tensor: &str| layers::hidden_bias(file, &name(tensor), d_hidden);
+    let (w_bias, v_bias) = (bias("mlp.b_gate")?, bias("mlp.b_in")?);
     let mut notes = vec![format!(
         "TransformerLens stores W_gate, W_in [d_model, d_mlp] and W_out [d_mlp, d_model]; they \
          are read transposed. The gate's activation is not in the state dict: the layer is read \
@@ -107,6 +80,13 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
     if let Some(g) = &norm_gain {
         notes.push(layers::folded_gain_note(g, "W_gate and W_in"));
     }
+    let tokens = layers::tokens(
+        file,
+        [TOKEN_EMBEDDING, UNEMBEDDING],
+        TokenAxis::Columns,
+        [d_in, d_out],
+        &mut notes,
+    );
     Ok(ModelInfo {
         path: file.path().to_path_buf(),
         layout: Layout::Tl,
@@ -125,7 +105,7 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
         d_in,
         d_hidden,
         d_out,
-        tokens: None,
+        tokens,
         approximation: None,
         config: None,
         notes,

@@ -103,6 +103,7 @@ def consistency(
     top: int = 20,
     sign: str = "positive",
     residual: Optional[bool] = None,
+    key: Optional[str] = None,
     progress: _Progress = None,
 ) -> List[str]: ...
 def approximation(

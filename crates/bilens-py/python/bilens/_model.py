@@ -449,11 +449,13 @@ def consistency(
     top: int = 20,
     sign: str = "positive",
     residual: Optional[bool] = None,
+    key: Optional[str] = None,
     progress: _progress.ProgressArg = None,
 ) -> Evaluation:
     """How alike the top eigenvectors of several image models (checkpoints of the same
     architecture, e.g. different seeds) are: every class of every model decomposed, every
-    pair compared by the best match of their top ``top`` eigenvectors of ``sign``."""
+    pair compared by the best match of their top ``top`` eigenvectors of ``sign``. ``key``
+    names the entry holding the state dict of PyTorch checkpoints, as in :func:`open`."""
     where = output_dir(out)
     files = _progress.call(
         _bilens.consistency,
@@ -462,6 +464,7 @@ def consistency(
         top=top,
         sign=sign,
         residual=residual,
+        key=key,
         progress=progress,
     )
     return Evaluation(files)

@@ -13,11 +13,11 @@ use ndarray::{Array1, Array3};
 use serde_json::json;
 
 use bilens_decomp::Sign;
-use bilens_io::LayoutSpec;
 
 use super::Evaluated;
 use super::files::{ensure_dir, num, write_csv, write_json};
 use super::image::{ClassComponents, ImageModel};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Arg, Error, Result};
 use crate::progress::Progress;
 
@@ -88,12 +88,11 @@ impl Default for ConsistencyOptions {
     }
 }
 
-/// How alike the top eigenvectors of the image models `spec` finds in `models` are: every
-/// class of every model decomposed, every pair compared, and `consistency.{csv,json}` and
-/// the figure `consistency.{png,svg}` written into `out`.
+/// How alike the top eigenvectors of the image models `models` are (each opened with its
+/// layout): every class of every model decomposed, every pair compared, and
+/// `consistency.{csv,json}` and the figure `consistency.{png,svg}` written into `out`.
 pub fn consistency(
-    models: &[PathBuf],
-    spec: &LayoutSpec,
+    models: &[Checkpoint],
     options: &ConsistencyOptions,
     out: &Path,
     progress: &dyn Progress,
@@ -108,7 +107,7 @@ pub fn consistency(
     }
     let models = models
         .iter()
-        .map(|p| ImageModel::open(p, spec))
+        .map(ImageModel::open)
         .collect::<Result<Vec<_>>>()?;
     let task = progress.task("decompose", models.len() as u64);
     let mut comps = Vec::new();

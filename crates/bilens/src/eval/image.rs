@@ -12,12 +12,11 @@ use bilens_decomp::{
     BilinearModel, DecomposeParams, Method, Par, Real, Sign, argmax_rows, decompose, linalg,
     top_by_sign,
 };
-use bilens_io::{
-    ImageDataset, ImageSet, Layout, LayoutSpec, ModelInfo, load_image_dataset, load_model,
-};
+use bilens_io::{ImageDataset, ImageSet, Layout, ModelInfo, load_image_dataset};
 use ndarray::{Array2, Array3, ArrayView2, Axis, s};
 
 use super::stack::ImageStack;
+use crate::checkpoint::Checkpoint;
 use crate::error::{Arg, Error, Result};
 use crate::progress::Progress;
 
@@ -31,14 +30,17 @@ pub struct ImageModel {
 }
 
 impl ImageModel {
-    /// Loads the model `spec` finds in `path`.
-    pub fn open(path: &Path, spec: &LayoutSpec) -> Result<Self> {
-        let loaded = load_model::<f64>(path, spec)
-            .map_err(|e| Error::from(e).context(format!("cannot load {}", path.display())))?;
-        one_block(path, &loaded.info)?;
+    /// Reads the model of `checkpoint` (a file opened with [`crate::ModelFile::open_key`],
+    /// so a PyTorch checkpoint's state dict is the one its caller chose).
+    pub fn open(checkpoint: &Checkpoint) -> Result<Self> {
+        let path = checkpoint.file().path();
+        let model = checkpoint
+            .model::<f64>()
+            .map_err(|e| e.context(format!("cannot load {}", path.display())))?;
+        one_block(path, checkpoint.info())?;
         Ok(Self {
             path: path.to_path_buf(),
-            model: loaded.model,
+            model,
         })
     }
 
@@ -60,10 +62,10 @@ pub struct ImageEvaluation {
 }
 
 impl ImageEvaluation {
-    /// Loads the model `spec` finds in `model` and the MNIST-style dataset in `data`, and
-    /// checks that the model reads its images and has an output for each of its labels.
-    pub fn open(model: &Path, spec: &LayoutSpec, data: &Path) -> Result<Self> {
-        let model = ImageModel::open(model, spec)?;
+    /// Reads the model of `checkpoint` and the MNIST-style dataset in `data`, and checks that
+    /// the model reads its images and has an output for each of its labels.
+    pub fn open(checkpoint: &Checkpoint, data: &Path) -> Result<Self> {
+        let model = ImageModel::open(checkpoint)?;
         let dataset = load_dataset(data)?;
         check_compatible(&model.model, &dataset.test, data)?;
         Ok(Self {
@@ -183,14 +185,16 @@ impl Accuracy {
     }
 }
 
-/// The test accuracy of the image model `spec` finds in `model` on the MNIST-style dataset
-/// in `data` (in f32, as the model was trained); a model of several blocks is run whole.
-pub fn test_accuracy(model: &Path, spec: &LayoutSpec, data: &Path) -> Result<Accuracy> {
-    let loaded = load_model::<f32>(model, spec)
-        .map_err(|e| Error::from(e).context(format!("cannot load {}", model.display())))?;
-    if one_block(model, &loaded.info).is_err() {
+/// The test accuracy of the image model of `checkpoint` on the MNIST-style dataset in `data`
+/// (in f32, as the model was trained); a model of several blocks is run whole.
+pub fn test_accuracy(checkpoint: &Checkpoint, data: &Path) -> Result<Accuracy> {
+    let model = checkpoint.file().path();
+    let loaded = checkpoint
+        .model::<f32>()
+        .map_err(|e| e.context(format!("cannot load {}", model.display())))?;
+    if one_block(model, checkpoint.info()).is_err() {
         // A deep model: the whole network, block after block.
-        let stack = ImageStack::<f32>::open(model, spec)
+        let stack = ImageStack::<f32>::open(checkpoint)
             .map_err(|e| e.context(format!("cannot load {}", model.display())))?;
         let dataset = load_dataset(data)?;
         check_fits(stack.d_input(), stack.n_classes(), &dataset.test, data)?;
@@ -200,7 +204,7 @@ pub fn test_accuracy(model: &Path, spec: &LayoutSpec, data: &Path) -> Result<Acc
         });
     }
     let dataset = load_dataset(data)?;
-    Accuracy::of(&loaded.model, &dataset.test, data)
+    Accuracy::of(&loaded, &dataset.test, data)
 }
 
 /// Every class's components: the full eigendecomposition of `Q(e_c)` for each class `c`.

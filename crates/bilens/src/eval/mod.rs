@@ -18,13 +18,11 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), bilens::Error> {
+//! use bilens::Checkpoint;
 //! use bilens::eval::{ImageEvaluation, TruncationOptions, truncation};
 //!
-//! let eval = ImageEvaluation::open(
-//!     &bilens::shipped::model()?,
-//!     &Default::default(),
-//!     &bilens::shipped::mnist()?,
-//! )?;
+//! let model = Checkpoint::open(bilens::shipped::model()?, &Default::default())?;
+//! let eval = ImageEvaluation::open(&model, &bilens::shipped::mnist()?)?;
 //! let curves = truncation(&eval, &TruncationOptions::default(), "truncation".as_ref(), &bilens::Silent)?;
 //! println!("model accuracy {:.2}%", 100.0 * curves.report.model_accuracy());
 //! # Ok(())

@@ -2,13 +2,11 @@
 //! from pixels to logits. The decomposition takes one block at a time; what needs the network
 //! itself (its accuracy, the stream a block reads for each image) runs through here.
 
-use std::path::Path;
-
 use bilens_decomp::{BilinearModel, Par, Real, argmax_rows};
-use bilens_io::{ImageSet, Layout, LayoutSpec};
+use bilens_io::{ImageSet, Layout};
 use ndarray::{Array2, ArrayView2};
 
-use crate::checkpoint::{ModelFile, with_layer};
+use crate::checkpoint::{Checkpoint, with_layer};
 use crate::error::{Arg, Error, Result};
 
 /// Every block of an image model, each as the bilinear model the image layout makes of it:
@@ -21,12 +19,12 @@ pub struct ImageStack<T> {
 }
 
 impl<T: Real> ImageStack<T> {
-    /// Reads every block of the image model `spec` finds in `path` (one block or several).
+    /// Reads every block of the image model of `first` (any of its blocks; one block or
+    /// several), from the file `first` was found in.
     ///
     /// Errors name [`Arg::Model`] when the file is not an image model.
-    pub fn open(path: &Path, spec: &LayoutSpec) -> Result<Self> {
-        let file = ModelFile::open(path)?;
-        let first = file.checkpoint(spec)?;
+    pub fn open(first: &Checkpoint) -> Result<Self> {
+        let (file, spec, path) = (first.file(), first.spec(), first.file().path());
         if first.info().layout != Layout::Image {
             return Err(Error::argument(
                 Arg::Model,

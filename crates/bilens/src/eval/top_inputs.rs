@@ -15,6 +15,7 @@ use super::Evaluated;
 use super::files::{ensure_dir, num, write_csv, write_json};
 use super::image::{image_shape, load_dataset};
 use super::stack::ImageStack;
+use crate::checkpoint::ModelFile;
 use crate::error::{Arg, Error, Result};
 use crate::figures::{MAX_OUTPUT_FIGURES, file_stems};
 use crate::progress::Progress;
@@ -28,6 +29,9 @@ pub struct TopInputsOptions {
     pub images: usize,
     /// The model file, when it is not where the results say (their `model` entry).
     pub model: Option<PathBuf>,
+    /// For a PyTorch checkpoint: the entry holding the state dict, when not the automatic
+    /// choice ([`crate::ModelFile::open_key`]).
+    pub key: Option<String>,
 }
 
 impl Default for TopInputsOptions {
@@ -36,6 +40,7 @@ impl Default for TopInputsOptions {
             components: 3,
             images: 8,
             model: None,
+            key: None,
         }
     }
 }
@@ -138,7 +143,8 @@ pub fn top_inputs(
         residual: meta.residual,
         layer: None,
     };
-    let stack = ImageStack::<f64>::open(&model, &spec)
+    let stack = ModelFile::open_key(&model, options.key.as_deref())
+        .and_then(|file| ImageStack::<f64>::open(&file.checkpoint(&spec)?))
         .map_err(|e| e.context(format!("cannot load the model of {}", results.display())))?;
     let set = load_dataset(data)?.test;
     let pixels = set.rows * set.cols;

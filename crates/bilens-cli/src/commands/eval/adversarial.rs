@@ -25,7 +25,8 @@ pub fn run(args: &AdversarialArgs, printer: &Printer) -> anyhow::Result<()> {
         baselines: args.baselines,
         seed: args.seed,
     };
-    let eval = ImageEvaluation::open(&args.io.model, &spec, &args.io.data)?;
+    let model = super::checkpoint(&args.io.model, &args.io.state_dict, &spec)?;
+    let eval = ImageEvaluation::open(&model, &args.io.data)?;
     let done = bilens::eval::adversarial(&eval, &options, &args.io.out, printer)?;
     print_summary(&done.report, printer);
     print_written(&done.files, printer);

@@ -13,7 +13,12 @@ pub fn run(args: &ConsistencyArgs, printer: &Printer) -> anyhow::Result<()> {
         top: args.top,
         sign: args.sign,
     };
-    let done = bilens::eval::consistency(&args.models, &spec, &options, &args.out, printer)?;
+    let models = args
+        .models
+        .iter()
+        .map(|m| super::checkpoint(m, &args.state_dict, &spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let done = bilens::eval::consistency(&models, &options, &args.out, printer)?;
     print_summary(&done.report, printer);
     print_written(&done.files, printer);
     Ok(())

@@ -8,9 +8,12 @@ mod explain;
 mod top_inputs;
 mod truncation;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::args::{EvalAccuracyArgs, EvalArgs, EvalCommand};
+use anyhow::Context;
+use bilens::{Checkpoint, LayoutSpec, ModelFile};
+
+use crate::args::{EvalAccuracyArgs, EvalArgs, EvalCommand, StateDictArgs};
 use crate::error::BadInput;
 use crate::printer::Printer;
 
@@ -26,6 +29,18 @@ pub fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
     }
 }
 
+/// The model an evaluation reads: `model` opened with `--key` (a PyTorch checkpoint's state
+/// dict), its layer found by `spec`.
+fn checkpoint(
+    model: &Path,
+    state_dict: &StateDictArgs,
+    spec: &LayoutSpec,
+) -> anyhow::Result<Checkpoint> {
+    let file = ModelFile::open_key(model, state_dict.key.as_deref())
+        .with_context(|| format!("cannot load {}", model.display()))?;
+    Ok(file.checkpoint(spec)?)
+}
+
 /// `bilens eval MODEL`: the test accuracy.
 fn accuracy(args: &EvalAccuracyArgs, printer: &Printer) -> anyhow::Result<()> {
     let Some(model) = &args.model else {
@@ -36,7 +51,7 @@ fn accuracy(args: &EvalAccuracyArgs, printer: &Printer) -> anyhow::Result<()> {
         .into());
     };
     let spec = crate::args::layout::resolve(&args.layout)?;
-    let acc = bilens::eval::test_accuracy(model, &spec, &args.data)?;
+    let acc = bilens::eval::test_accuracy(&checkpoint(model, &args.state_dict, &spec)?, &args.data)?;
     printer.data(format!(
         "test accuracy: {:.2}% ({}/{}) for {}",
         100.0 * acc.fraction(),

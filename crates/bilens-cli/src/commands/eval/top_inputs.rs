@@ -15,6 +15,7 @@ pub fn run(args: &TopInputsArgs, printer: &Printer) -> anyhow::Result<()> {
         components: args.components,
         images: args.images,
         model: args.model.clone(),
+        key: args.state_dict.key.clone(),
     };
     let done = bilens::eval::top_inputs(&args.results, &args.data, &options, &args.out, printer)?;
     let r = &done.report;

@@ -9,7 +9,8 @@ use crate::printer::Printer;
 
 pub fn run(args: &TruncationArgs, printer: &Printer) -> anyhow::Result<()> {
     let spec = crate::args::layout::resolve(&args.io.layout)?;
-    let eval = ImageEvaluation::open(&args.io.model, &spec, &args.io.data)?;
+    let model = super::checkpoint(&args.io.model, &args.io.state_dict, &spec)?;
+    let eval = ImageEvaluation::open(&model, &args.io.data)?;
     let options = TruncationOptions {
         max_k: args.max_k,
         rules: args.rules.clone(),

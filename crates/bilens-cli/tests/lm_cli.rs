@@ -293,7 +293,11 @@ fn transformerlens_token_matrices_label_like_the_public_naming() {
         "{}",
         inspect.stdout
     );
-    assert!(inspect.stdout.contains("token embedding = embed.W_E  [12, 8]"));
+    assert!(
+        inspect
+            .stdout
+            .contains("token embedding = embed.W_E  [12, 8]")
+    );
     let summary = |out: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(root.join(out).join("summary.json")).unwrap())
             .unwrap()
@@ -312,7 +316,10 @@ fn transformerlens_token_matrices_label_like_the_public_naming() {
         let (shape_tl, tl) = tensor_f64(&root.join("tl/decomposition.safetensors"), name);
         assert_eq!(shape_lm, shape_tl, "{name}");
         for (a, b) in lm.iter().zip(&tl) {
-            assert!((a - b).abs() <= 1e-12 * (1.0 + a.abs()), "{name}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                "{name}: {a} vs {b}"
+            );
         }
     }
     // Token 3's direction is column 3 of W_U.

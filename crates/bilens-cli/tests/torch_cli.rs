@@ -245,7 +245,11 @@ fn key_names_the_state_dict_for_the_evaluations() {
     };
     let pt_run = explain(&pt, &["--key", "model_state_dict"], "pt").ok();
     let twin_run = explain(&twin, &["--residual"], "twin").ok();
-    assert!(pt_run.stdout.contains("logit = 0.5899 (linear part)"), "{}", pt_run.stdout);
+    assert!(
+        pt_run.stdout.contains("logit = 0.5899 (linear part)"),
+        "{}",
+        pt_run.stdout
+    );
     assert_eq!(pt_run.stdout, twin_run.stdout.replace("twin/", "pt/"));
     let read = |out: &str| std::fs::read_to_string(root.join(out).join("explain_3.json")).unwrap();
     assert_eq!(read("pt"), read("twin").replace(&twin, &pt));
@@ -259,9 +263,148 @@ fn key_names_the_state_dict_for_the_evaluations() {
     let wrong = explain(&pt, &["--key", "config"], "wrong");
     assert_eq!(wrong.code, 1, "{}", wrong.stderr);
     assert!(
-        wrong.stderr.contains("nested.pt") && wrong.stderr.contains("the entry 'config' is an object"),
+        wrong.stderr.contains("nested.pt")
+            && wrong.stderr.contains("the entry 'config' is an object"),
         "{}",
         wrong.stderr
     );
     assert!(!root.join("wrong").exists());
+}
+
+/// An input SAE's decoder adds `b_dec`: the layer reads `x = D f + b_dec`, so with all
+/// components the stored spectrum, linear term and constant rebuild every output exactly,
+/// `Σ λ (v·f)² + 2 l·f + c = u·P((W x + b) ⊙ (V x + c'))`, checked against the layer
+/// evaluated by loops. SAELens's `apply_b_dec_to_input` (the encoder reads `y − b_dec`) changes
+/// only the constant of an output feature's pre-activation, which the note states; the stored
+/// numbers are the same whether it is true or false.
+#[test]
+fn an_input_saes_decoder_bias_is_exact_and_apply_b_dec_to_input_is_a_constant() {
+    const D: usize = 6;
+    const H: usize = 5;
+    const N: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut rng = common::Rng::new(23);
+    // Rounded to f32, as the files hold them.
+    let mut vec = |n: usize| common::as_f32(&rng.vec(n));
+    let (w, v, p) = (vec(H * D), vec(H * D), vec(D * H));
+    let (b, c) = (vec(H), vec(H));
+    common::write_tensors(
+        &root.join("layer.safetensors"),
+        &[
+            ("w", vec![H, D], w.clone()),
+            ("v", vec![H, D], v.clone()),
+            ("p", vec![D, H], p.clone()),
+            ("b", vec![H], b.clone()),
+            ("c", vec![H], c.clone()),
+        ],
+    );
+    // One SAE serves as the output features (encoder rows) and the input basis (decoder rows).
+    let (w_enc, w_dec, b_enc, b_dec) = (vec(D * N), vec(N * D), vec(N), vec(D));
+    let write_sae = |name: &str, apply: bool| {
+        let sae = root.join(name);
+        std::fs::create_dir(&sae).unwrap();
+        std::fs::write(
+            sae.join("cfg.json"),
+            format!(r#"{{"d_in": {D}, "d_sae": {N}, "apply_b_dec_to_input": {apply}}}"#),
+        )
+        .unwrap();
+        common::write_tensors(
+            &sae.join("sae_weights.safetensors"),
+            &[
+                ("W_enc", vec![D, N], w_enc.clone()),
+                ("W_dec", vec![N, D], w_dec.clone()),
+                ("b_enc", vec![N], b_enc.clone()),
+                ("b_dec", vec![D], b_dec.clone()),
+            ],
+        );
+    };
+    write_sae("sae_true", true);
+    write_sae("sae_false", false);
+    let run = |sae: &str, out: &str| {
+        let outputs = format!("sae:{sae}");
+        bilens(
+            root,
+            &[
+                "decompose",
+                "layer.safetensors",
+                "--layout",
+                "single",
+                "--w",
+                "w",
+                "--v",
+                "v",
+                "--p",
+                "p",
+                "--w-bias",
+                "b",
+                "--v-bias",
+                "c",
+                "--outputs",
+                &outputs,
+                "--input-basis",
+                &outputs,
+                "--precision",
+                "f64",
+                "--out",
+                out,
+            ],
+        )
+        .ok()
+    };
+    let on = run("sae_true", "on");
+    let off = run("sae_false", "off");
+    assert!(
+        on.stderr
+            .contains("e_i·(y − b_dec) + b_enc_i (apply_b_dec_to_input)"),
+        "{}",
+        on.stderr
+    );
+    assert!(
+        off.stderr.contains("pre-activation is e_i·y + b_enc_i"),
+        "{}",
+        off.stderr
+    );
+    assert!(on.stderr.contains("x = D f + b_dec"), "{}", on.stderr);
+    let file = |out: &str| root.join(out).join("decomposition.safetensors");
+    for name in ["eigenvalues", "eigenvectors", "linear_terms", "constants"] {
+        assert_eq!(
+            common::tensor_f64(&file("on"), name),
+            common::tensor_f64(&file("off"), name),
+            "{name}"
+        );
+    }
+    let (shape, values) = common::tensor_f64(&file("on"), "eigenvalues");
+    assert_eq!(shape, [N, N]);
+    let (_, vectors) = common::tensor_f64(&file("on"), "eigenvectors");
+    let (_, linear) = common::tensor_f64(&file("on"), "linear_terms");
+    let (_, constants) = common::tensor_f64(&file("on"), "constants");
+    for trial in 0..5 {
+        let f = vec(N);
+        // x = Σ_k f_k W_dec[k] + b_dec, then the biased layer by loops.
+        let x: Vec<f64> = (0..D)
+            .map(|i| b_dec[i] + (0..N).map(|k| f[k] * w_dec[k * D + i]).sum::<f64>())
+            .collect();
+        let dot = |row: &[f64]| row.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>();
+        let g: Vec<f64> = (0..H)
+            .map(|a| (dot(&w[a * D..(a + 1) * D]) + b[a]) * (dot(&v[a * D..(a + 1) * D]) + c[a]))
+            .collect();
+        let y: Vec<f64> = (0..D)
+            .map(|o| (0..H).map(|a| p[o * H + a] * g[a]).sum())
+            .collect();
+        for o in 0..N {
+            // Output feature o reads y along its encoder row, column o of W_enc.
+            let want: f64 = (0..D).map(|i| w_enc[i * N + o] * y[i]).sum();
+            let mut got = constants[o];
+            got += 2.0 * (0..N).map(|k| linear[o * N + k] * f[k]).sum::<f64>();
+            for j in 0..N {
+                let vf: f64 = (0..N).map(|k| vectors[(o * N + j) * N + k] * f[k]).sum();
+                got += values[o * N + j] * vf * vf;
+            }
+            assert!(
+                (got - want).abs() <= 1e-9 * (1.0 + want.abs()),
+                "trial {trial}, output {o}: {got} vs {want}"
+            );
+        }
+    }
 }

@@ -75,6 +75,35 @@ impl<T: Real> BilinearLayer<T> {
         self
     }
 
+    /// The same layer reading `x + o` for an input offset `o` (`[d_in]`): `W (x + o) + b =
+    /// W x + (W o + b)`, so the offset moves into the biases exactly (docs/MATH.md section 2)
+    /// and no interaction matrix `Q(u)` changes; the linear term gains `Q(u) o` and the
+    /// constant `oᵀQ(u)o + 2 qᵀo`. An input SAE's decoder bias enters this way: the layer reads
+    /// `x = D f + b_dec`.
+    ///
+    /// # Panics
+    /// If `offset` does not have `d_in` entries.
+    #[track_caller]
+    pub fn with_input_offset(self, offset: ArrayView1<'_, T>) -> Self {
+        assert_eq!(
+            offset.len(),
+            self.d_in(),
+            "BilinearLayer: the input offset must have d_in entries"
+        );
+        let shift = |m: &Array2<T>, b: Option<&Array1<T>>| {
+            let mo = m.dot(&offset);
+            Some(match b {
+                Some(b) => mo + b,
+                None => mo,
+            })
+        };
+        let (b, c) = (
+            shift(&self.w, self.w_bias.as_ref()),
+            shift(&self.v, self.v_bias.as_ref()),
+        );
+        self.with_biases(b, c)
+    }
+
     /// Folds a normalisation gain `γ` (`[d_in]`) applied to the input into the weights:
     /// `W <- W diag(γ)`, `V <- V diag(γ)`. Exact: the layer then reads the un-scaled input.
     ///

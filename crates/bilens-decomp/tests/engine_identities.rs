@@ -90,6 +90,57 @@ fn identity_3_bias_augmented_form_equals_the_biased_layer() {
     }
 }
 
+/// A layer reading `x + o` (an input SAE's `x = D f + b_dec`): the offset moved into the
+/// biases gives the shifted layer's outputs, the same `Q(u)`, and the linear term and constant
+/// `Q(u) o + q`, `oᵀQ(u)o + 2 qᵀo + q0`, with or without biases of its own.
+#[test]
+fn an_input_offset_becomes_biases_exactly() {
+    for (li, layer) in layers().into_iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3500 + li as u64);
+        let (h, d) = (layer.d_hidden(), layer.d_in());
+        let o = randv(&mut rng, d);
+        let u = randv(&mut rng, layer.d_out());
+        for biased in [
+            layer.clone(),
+            layer.with_biases(Some(randv(&mut rng, h)), Some(randv(&mut rng, h))),
+        ] {
+            let shifted = biased.clone().with_input_offset(o.view());
+            let q = interaction_matrix(&biased, u.view());
+            let scale = max_abs(q.iter().copied()).max(1.0);
+            assert!(
+                max_abs((&interaction_matrix(&shifted, u.view()) - &q).into_iter()) < 1e-12 * scale
+            );
+            let (lin, q0) = if biased.has_biases() {
+                linear_term(&biased, u.view())
+            } else {
+                (Array1::zeros(d), 0.0)
+            };
+            let (lin_s, q0_s) = linear_term(&shifted, u.view());
+            let qo = q.dot(&o);
+            let tol = 1e-10 * scale * (d as f64) * (1.0 + max_abs(o.iter().copied())).powi(2);
+            assert!(
+                max_abs((&lin_s - &(&qo + &lin)).into_iter()) < tol,
+                "layer {li}"
+            );
+            assert!(
+                (q0_s - (o.dot(&qo) + 2.0 * lin.dot(&o) + q0)).abs() < tol,
+                "layer {li}"
+            );
+            let x = randn(&mut rng, (4, d));
+            let moved = &x + &o;
+            let (a, b) = (
+                shifted.forward(x.view(), Par::Seq),
+                biased.forward(moved.view(), Par::Seq),
+            );
+            let out_scale = max_abs(b.iter().copied()).max(1.0);
+            assert!(
+                max_abs((&a - &b).into_iter()) < 1e-10 * out_scale,
+                "layer {li}"
+            );
+        }
+    }
+}
+
 /// `B_flat` `[d_out (or n), d_in²]`, materialised and symmetrised in (i, j): test-only.
 fn flat_tensor(layer: &BilinearLayer<f64>, restrict: Option<ArrayView2<'_, f64>>) -> Array2<f64> {
     let p = match restrict {

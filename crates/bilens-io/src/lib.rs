@@ -74,8 +74,7 @@ pub use header::TensorInfo;
 pub use idx::{ImageDataset, ImageSet, MNIST_FILES, load_image_dataset, read_idx};
 pub use layout::{
     Inspection, LayerChoice, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, TokenAxis,
-    TokenMatrices,
-    describe_model, inspect_model, load_model, model_layers, read_model,
+    TokenMatrices, describe_model, inspect_model, load_model, model_layers, read_model,
 };
 pub use output_spec::{
     Against, OutputSelection, OutputSpec, RowSet, SpecError, TensorRef, TokenItem, contrast_label,
@@ -88,7 +87,7 @@ pub use results::{
     SignConvention, StoredMeta, Summary, TokenLabels, TokenScore, WriterLock, array_digest,
     describe_difference, discard_resume_state, file_fingerprint, job_id, names, read_results,
 };
-pub use sae::SAE_ROLES;
+pub use sae::{SAE_ROLES, SaeBiases, sae_biases};
 pub use tensor_file::{FileFormat, TensorFile};
 pub use tokenizer::Vocab;
 pub use vectors::{RowsRead, parse_file_tensor, read_rows};

@@ -14,16 +14,19 @@
 //! divided by it), which leaves the SAE's function unchanged and makes feature activations
 //! those of the dashboards computed on folded SAEs.
 //!
-//! The biases do not enter the interaction matrices: `b_enc` and `b_dec` shift an output
-//! feature's pre-activation `e_iᵀ (y − b_dec) + b_enc,i` by a constant, and for an input SAE
-//! `x = D f + b_dec` gives `xᵀ Q x = fᵀ (Dᵀ Q D) f + 2 b_decᵀ Q D f + b_decᵀ Q b_dec`: the
-//! feature interaction matrix is `Dᵀ Q D`, and `b_dec` adds a linear term and a constant (the
-//! README says so).
+//! The biases do not enter the interaction matrices. An output feature's pre-activation is
+//! `e_iᵀ (y − b_dec) + b_enc,i` when SAELens's `cfg.json` says `apply_b_dec_to_input` (its
+//! encoder sees `y − b_dec`), `e_iᵀ y + b_enc,i` otherwise: a constant per feature either way,
+//! beside the `Q(e_i)` of `e_iᵀ y` ([`SaeBiases::feature_offset`] says which). For an input
+//! SAE the decoder always adds `b_dec`, `x = D f + b_dec`, so `xᵀ Q x = fᵀ (Dᵀ Q D) f +
+//! 2 b_decᵀ Q D f + b_decᵀ Q b_dec`: the feature interaction matrix is `Dᵀ Q D`, and `b_dec`
+//! adds a linear term and a constant, which the layer takes as extra biases
+//! ([`bilens_decomp::BilinearLayer::with_input_offset`]) so they are exact.
 
 use std::path::{Path, PathBuf};
 
 use bilens_decomp::Real;
-use ndarray::{Array2, Axis, Ix2};
+use ndarray::{Array1, Array2, Axis, Ix1, Ix2};
 
 use crate::error::{IoError, Result};
 use crate::tensor_file::TensorFile;
@@ -90,6 +93,84 @@ fn weights_file(dir: &Path) -> Result<PathBuf> {
             hint: crate::error::Hint::Text("name the file and tensor as FILE:TENSOR".into()),
         }),
     }
+}
+
+/// What an SAE folder's biases mean for bilens: the decoder bias that shifts the layer input
+/// of an input SAE, and whether the encoder subtracts it from its input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SaeBiases<T> {
+    /// The weights file read.
+    pub weights: PathBuf,
+    /// `b_dec` `[d_in]`, when the weights hold one.
+    pub b_dec: Option<Array1<T>>,
+    /// `cfg.json`'s `apply_b_dec_to_input` (SAELens: the encoder reads `x − b_dec`); `None`
+    /// without a `cfg.json` or without the entry (the public bilinear code's SAE saves none).
+    pub apply_b_dec_to_input: Option<bool>,
+}
+
+impl<T: Real> SaeBiases<T> {
+    /// How feature `i`'s pre-activation differs from `e_iᵀ y` (`e_i` its encoder row): the
+    /// formula of the constant, in words, for notes.
+    pub fn feature_offset(&self) -> &'static str {
+        match (self.apply_b_dec_to_input, self.b_dec.is_some()) {
+            (Some(true), true) => {
+                "e_i·(y − b_dec) + b_enc_i (apply_b_dec_to_input): the constant b_enc_i − e_i·b_dec"
+            }
+            _ => "e_i·y + b_enc_i: the constant b_enc_i",
+        }
+    }
+}
+
+/// The part of SAELens's `cfg.json` that says what `b_dec` does.
+#[derive(serde::Deserialize)]
+struct SaeConfig {
+    #[serde(default)]
+    apply_b_dec_to_input: Option<bool>,
+}
+
+/// The biases of the SAE folder `dir` ([`SaeBiases`]); `None` when `dir` is not a folder (a
+/// `FILE:TENSOR` reference has no biases). `b_dec` must have `width` entries.
+pub fn sae_biases<T: Real>(dir: &Path, width: usize) -> Result<Option<SaeBiases<T>>> {
+    if !is_folder(dir) {
+        return Ok(None);
+    }
+    let weights = weights_file(dir)?;
+    let file = TensorFile::open(&weights)?;
+    let b_dec = match file.info("b_dec") {
+        None => None,
+        Some(t) if t.shape == [width] => Some(
+            file.read::<T>("b_dec")?
+                .into_dimensionality::<Ix1>()
+                .expect("a vector"),
+        ),
+        Some(t) => {
+            return Err(IoError::ShapeMismatch {
+                path: weights.clone(),
+                tensor: "b_dec".into(),
+                expected: format!("[{width}]"),
+                found: t.shape.clone(),
+                why: "the decoder bias has one entry per input of the layer".into(),
+            });
+        }
+    };
+    let cfg = dir.join("cfg.json");
+    let apply_b_dec_to_input = match std::fs::read_to_string(&cfg) {
+        Ok(text) => {
+            serde_json::from_str::<SaeConfig>(&text)
+                .map_err(|e| IoError::Config {
+                    path: cfg.clone(),
+                    reason: e.to_string(),
+                })?
+                .apply_b_dec_to_input
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(IoError::os(&cfg, e)),
+    };
+    Ok(Some(SaeBiases {
+        weights,
+        b_dec,
+        apply_b_dec_to_input,
+    }))
 }
 
 /// The encoder rows and decoder rows (features as rows, both `[d_sae, d_in]`) of the SAE in

@@ -102,10 +102,8 @@ fn token_directions<T: Real>(
     let d_out = checkpoint.info().d_out;
     let file = checkpoint.file().tensors();
     let matrices = checkpoint.info().tokens.as_ref();
-    let (Some(matrices), Some(source)) = (
-        matrices,
-        matrices.and_then(|m| m.unembedding.as_ref()),
-    ) else {
+    let (Some(matrices), Some(source)) = (matrices, matrices.and_then(|m| m.unembedding.as_ref()))
+    else {
         return Err(bad(
             format!(
                 "the model file has no unembedding (lm_head.weight, unembed.W_U or a tied token \
@@ -126,7 +124,10 @@ fn token_directions<T: Real>(
     }
     if let Some(&t) = ids.iter().find(|&&t| t >= count) {
         return Err(bad(
-            format!("token {t} is beyond the {count} tokens of {}", source.tensor),
+            format!(
+                "token {t} is beyond the {count} tokens of {}",
+                source.tensor
+            ),
             format!("token ids run from 0 to {}", count.saturating_sub(1)),
         ));
     }

@@ -224,8 +224,8 @@ fn check_chain(deep: &Deep) {
         );
     }
 
-    let stack =
-        ImageStack::<f64>::open(&Checkpoint::open(&model, &LayoutSpec::default()).unwrap()).unwrap();
+    let stack = ImageStack::<f64>::open(&Checkpoint::open(&model, &LayoutSpec::default()).unwrap())
+        .unwrap();
     assert_eq!(stack.len(), n);
     let mut r = Lcg(99);
     for sample in 0..4 {

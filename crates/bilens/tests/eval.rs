@@ -9,7 +9,8 @@ use bilens::{Arg, Error};
 fn shipped() -> ImageEvaluation {
     let model = bilens::shipped::model().expect("the shipped model");
     let data = bilens::shipped::mnist().expect("the shipped MNIST");
-    let model = bilens::Checkpoint::open(&model, &Default::default()).expect("the shipped model opens");
+    let model =
+        bilens::Checkpoint::open(&model, &Default::default()).expect("the shipped model opens");
     ImageEvaluation::open(&model, &data).expect("the shipped model opens")
 }
 
@@ -79,7 +80,8 @@ fn test_accuracy_counts_the_argmax_like_a_loop() {
     assert_eq!(correct_predictions(&eval.model.model, set), want);
     let model = bilens::shipped::model().expect("the shipped model");
     let data = bilens::shipped::mnist().expect("the shipped MNIST");
-    let model = bilens::Checkpoint::open(&model, &Default::default()).expect("the shipped model opens");
+    let model =
+        bilens::Checkpoint::open(&model, &Default::default()).expect("the shipped model opens");
     let acc = bilens::eval::test_accuracy(&model, &data).expect("accuracy");
     assert_eq!(acc.total, set.len());
     // The f32 pass (as the model was trained) may differ from f64 on a near tie, not more.

@@ -174,7 +174,11 @@ pub(super) fn mlp(
 
 /// The bias `name` of the gate or up projection, if the file holds it: one entry per hidden
 /// unit.
-pub(super) fn hidden_bias(file: &TensorFile, name: &str, d_hidden: usize) -> Result<Option<Source>> {
+pub(super) fn hidden_bias(
+    file: &TensorFile,
+    name: &str,
+    d_hidden: usize,
+) -> Result<Option<Source>> {
     match file.info(name) {
         None => Ok(None),
         Some(t) if t.shape == [d_hidden] => Ok(Some(Source::whole(name))),

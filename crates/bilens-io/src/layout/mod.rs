@@ -316,7 +316,10 @@ impl TokenMatrices {
                 let mut rows = Array2::zeros((tokens.len(), width));
                 for (mut row, &t) in rows.outer_iter_mut().zip(tokens) {
                     let one = file.read_rows::<T>(&source.tensor, t..t + 1)?;
-                    row.assign(&one.into_shape_with_order(width).expect("one row of a matrix"));
+                    row.assign(
+                        &one.into_shape_with_order(width)
+                            .expect("one row of a matrix"),
+                    );
                 }
                 rows
             }

@@ -46,7 +46,11 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
         d_in,
         d_hidden,
         d_out,
-    } = layers::mlp(file, [&w_name, &v_name, &p_name], Orientation::RightMultiplied)?;
+    } = layers::mlp(
+        file,
+        [&w_name, &v_name, &p_name],
+        Orientation::RightMultiplied,
+    )?;
     let bias = |tensor: &str| layers::hidden_bias(file, &name(tensor), d_hidden);
     let (w_bias, v_bias) = (bias("mlp.b_gate")?, bias("mlp.b_in")?);
     let mut notes = vec![format!(

@@ -9,7 +9,7 @@ use bilens_decomp::{
 };
 use bilens_io::{
     Contents, Element, Layout, OutputSelection, OutputSpec, OutputsMeta, ResultsFile, ResultsMeta,
-    ResultsShape, SignConvention, Vocab, array_digest, file_fingerprint, read_rows,
+    ResultsShape, SignConvention, Vocab, array_digest, file_fingerprint, read_rows, sae_biases,
 };
 
 use super::options::DecomposeOptions;
@@ -19,6 +19,30 @@ use crate::error::{Arg, Error, Result};
 use crate::progress::Progress;
 use crate::shard::ShardMeta;
 use crate::tokens::ComponentLabeller;
+
+/// The decoder bias `b_dec` of the input SAE folder `dir`, when it has a nonzero one: the
+/// layer then reads `x = D f + b_dec`, which the decomposition takes as extra biases of the
+/// layer ([`bilens_decomp::BilinearLayer::with_input_offset`]), so the stored linear terms and
+/// constants are exact in the features; the interaction matrices `Dᵀ Q D` do not change.
+fn decoder_offset<T: Real>(
+    dir: &std::path::Path,
+    d_in: usize,
+    progress: &dyn Progress,
+) -> Result<Option<ndarray::Array1<T>>> {
+    let Some(b_dec) = sae_biases::<T>(dir, d_in)?.and_then(|s| s.b_dec) else {
+        return Ok(None);
+    };
+    if b_dec.iter().all(|x| *x == T::zero()) {
+        return Ok(None);
+    }
+    progress.note(
+        "note: the input SAE's decoder bias b_dec shifts the layer input (x = D f + b_dec): \
+         each output's linear term gains Dᵀ Q(u) b_dec and its constant b_decᵀ Q(u) b_dec + \
+         2 q·b_dec (stored with the components); the feature interaction matrices Dᵀ Q(u) D \
+         are unchanged",
+    );
+    Ok(Some(b_dec))
+}
 
 /// Memory a chunk of outputs may use for its results before it is streamed to disk.
 const CHUNK_BYTES: usize = 256 << 20;
@@ -103,8 +127,7 @@ impl<'a, T: Real + Element> Plan<'a, T> {
         progress: &dyn Progress,
     ) -> Result<Self> {
         let start = Instant::now();
-        let model = checkpoint.model::<T>()?;
-        let layer = model.layer();
+        let mut model = checkpoint.model::<T>()?;
         if let Some(a) = &checkpoint.info().approximation {
             progress.note(&format!("note: approximation: {a}"));
         }
@@ -113,18 +136,37 @@ impl<'a, T: Real + Element> Plan<'a, T> {
         let basis = match &options.basis {
             None => None,
             Some(b) => {
-                let read = read_rows::<T>(&b.path, &b.tensor, layer.d_in(), "input basis")?;
+                let d_in = model.layer().d_in();
+                let read = read_rows::<T>(&b.path, &b.tensor, d_in, "input basis")?;
                 if read.transposed {
                     progress.note(&format!(
-                        "note: {} is [{}, n_features]: its columns are the features",
+                        "note: {} is [{d_in}, n_features]: its columns are the features",
                         b.tensor,
-                        layer.d_in()
                     ));
+                }
+                if let Some(offset) = decoder_offset::<T>(&b.path, d_in, progress)? {
+                    model = BilinearModel::new(
+                        model.embed().map(|e| e.to_owned()),
+                        model.layer().clone().with_input_offset(offset.view()),
+                        model.linear().map(|l| l.to_owned()),
+                    );
                 }
                 // Rows are features; the basis wants them as columns.
                 Some(InputBasis::new(read.rows.t().to_owned()))
             }
         };
+        if let OutputSpec::File(t) = &options.outputs.spec
+            && t.tensor.starts_with("encoder")
+        {
+            if let Some(sae) = sae_biases::<T>(&t.path, model.layer().d_out())? {
+                progress.note(&format!(
+                    "note: each output feature's pre-activation is {}; the components are those \
+                     of e_i·y, which that constant does not change",
+                    sae.feature_offset()
+                ));
+            }
+        }
+        let layer = model.layer();
         let components = match options.hosvd {
             None => None,
             Some(s) => {

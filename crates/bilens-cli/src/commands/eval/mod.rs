@@ -51,7 +51,8 @@ fn accuracy(args: &EvalAccuracyArgs, printer: &Printer) -> anyhow::Result<()> {
         .into());
     };
     let spec = crate::args::layout::resolve(&args.layout)?;
-    let acc = bilens::eval::test_accuracy(&checkpoint(model, &args.state_dict, &spec)?, &args.data)?;
+    let acc =
+        bilens::eval::test_accuracy(&checkpoint(model, &args.state_dict, &spec)?, &args.data)?;
     printer.data(format!(
         "test accuracy: {:.2}% ({}/{}) for {}",
         100.0 * acc.fraction(),

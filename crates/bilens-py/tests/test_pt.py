@@ -76,3 +76,18 @@ def test_sae_folder_outputs_folded_as_saelens(tmp_path):
     with pytest.raises(bilens.InputError) as e:
         model.decompose(fold_dec_norm=True)
     assert "fold_dec_norm" in str(e.value)
+
+
+def test_consistency_reads_the_state_dict_key_names(tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy.pt"
+    shutil.copy(PT / "nested.pt", copy)
+    ev = bilens.consistency(
+        [PT / "nested.pt", copy], tmp_path / "c", top=3, key="model_state_dict"
+    )
+    numbers = [c for c in ev.table.values() if c.dtype.kind == "f" and len(c)]
+    assert any(np.allclose(c, 1.0, atol=1e-4) for c in numbers), ev.table
+    with pytest.raises(bilens.InputError) as e:
+        bilens.consistency([PT / "nested.pt", copy], tmp_path / "d", key="config")
+    assert "config" in str(e.value) and "nested.pt" in str(e.value)

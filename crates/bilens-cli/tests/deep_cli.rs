@@ -228,3 +228,94 @@ fn deep_model_mistakes_are_named() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("3 bilinear blocks"), "{}", run.stderr);
 }
+
+/// `eval bottleneck` on the shipped 3-block model: every block's curve in the CSV, and with
+/// every component the model's own predictions on every image; its mistakes are named.
+#[test]
+fn the_shipped_deep_model_truncates_block_by_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = common::mnist_slice(&d.join("mnist"), 1, 1000);
+    let model = common::repo().join("data/models/mnist-deep3/model.safetensors");
+    let model = model.to_str().unwrap();
+    let run = bilens(
+        d,
+        &[
+            "eval",
+            "bottleneck",
+            model,
+            "--data",
+            &data,
+            "--ranks",
+            "0,8,256",
+            "--out",
+            "b",
+        ],
+    )
+    .ok();
+    assert!(
+        run.stdout.contains("block 0 (256 components")
+            && run.stdout.contains("block 2 (256 components")
+            && !run.stdout.contains("a bug"),
+        "{}",
+        run.stdout
+    );
+    let csv = std::fs::read_to_string(d.join("b/bottleneck.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 9, "{csv}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("b/bottleneck.json")).unwrap())
+            .unwrap();
+    for block in report["blocks"].as_array().unwrap() {
+        assert_eq!(block["same_as_model"][2], 1000, "{block}");
+        // Removing a block's tensor entirely costs accuracy; 8 of 256 components cost less.
+        let acc: Vec<f64> = (0..3)
+            .map(|j| block["accuracy"][j].as_f64().unwrap())
+            .collect();
+        assert!(acc[0] < acc[2] && acc[0] <= acc[1], "{block}");
+    }
+    assert!(d.join("b/bottleneck.png").is_file() && d.join("b/bottleneck.svg").is_file());
+
+    let run = bilens(
+        d,
+        &[
+            "eval",
+            "bottleneck",
+            model,
+            "--data",
+            &data,
+            "--ranks",
+            "4,300",
+            "--out",
+            "x",
+        ],
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("--ranks")
+            && run.stderr.contains("block 0 has only 256 HOSVD components"),
+        "{}",
+        run.stderr
+    );
+    let run = bilens(
+        d,
+        &[
+            "eval",
+            "bottleneck",
+            model,
+            "--data",
+            &data,
+            "--eigenvectors",
+            "0",
+            "--out",
+            "x",
+        ],
+    );
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("--eigenvectors"), "{}", run.stderr);
+    assert!(!d.join("x").exists());
+}

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use bilens::eval::{
-    AdversarialOptions, ApproxOptions, ConsistencyOptions, ExplainOptions, ImageEvaluation,
-    TruncationOptions,
+    AdversarialOptions, ApproxOptions, BottleneckOptions, ConsistencyOptions, ExplainOptions,
+    ImageEvaluation, TruncationOptions,
 };
 use bilens::{Arg, LayoutSpec, ModelFile, RowSet, Sign};
 use pyo3::prelude::*;
@@ -47,6 +47,29 @@ pub fn truncation(
     watch::run(py, progress.as_ref(), |p| {
         let eval = image_evaluation(model, &data)?;
         Ok(bilens::eval::truncation(&eval, &options, &out, p)?.files)
+    })
+}
+
+/// Accuracy of the whole network on the test set of `data` when one block's tensor keeps only
+/// its top-S HOSVD components (each block in turn).
+#[pyfunction]
+#[pyo3(signature = (model, data, out, ranks=None, eigenvectors=None, progress=None))]
+pub fn bottleneck(
+    py: Python<'_>,
+    model: PyRef<'_, Model>,
+    data: PathBuf,
+    out: PathBuf,
+    ranks: Option<Vec<usize>>,
+    eigenvectors: Option<usize>,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<Vec<PathBuf>> {
+    let options = BottleneckOptions {
+        ranks,
+        eigenvectors,
+    };
+    let c = model.checkpoint();
+    watch::run(py, progress.as_ref(), |p| {
+        Ok(bilens::eval::bottleneck(c.file().path(), c.spec(), &data, &options, &out, p)?.files)
     })
 }
 

@@ -30,6 +30,7 @@ fn _bilens(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(results::explore, m)?)?;
     m.add_function(wrap_pyfunction!(results::merge, m)?)?;
     m.add_function(wrap_pyfunction!(eval::truncation, m)?)?;
+    m.add_function(wrap_pyfunction!(eval::bottleneck, m)?)?;
     m.add_function(wrap_pyfunction!(eval::adversarial, m)?)?;
     m.add_function(wrap_pyfunction!(eval::explain, m)?)?;
     m.add_function(wrap_pyfunction!(eval::consistency, m)?)?;

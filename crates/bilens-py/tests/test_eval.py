@@ -78,3 +78,35 @@ def test_approximation_of_exact_activations(tmp_path):
     summary = ev.tables["approx_summary"]
     assert summary["k"][-1] == 12 and abs(summary["mean"][-1] - 1) < 1e-9
     assert ev.report["features"][0]["correlations"][-1] > 1 - 1e-9
+
+
+def test_bottleneck_of_the_deep_model_against_numpy(tmp_path):
+    """Removing the last block's tensor (S = 0) leaves the residual stream: numpy's forward
+    pass without it gives the same accuracy; with every component, the model's own."""
+    from safetensors.numpy import load_file
+
+    path = MODEL.parents[1] / "mnist-deep3" / "model.safetensors"
+    t = {k: a.astype(np.float64) for k, a in load_file(str(path)).items()}
+    x = idx(DATA / "t10k-images-idx3-ubyte.gz").reshape(-1, 784) / 255.0
+    labels = idx(DATA / "t10k-labels-idx1-ubyte.gz")
+    s = x @ t["embed.weight"].T
+    for i in range(2):
+        w, v = np.split(t[f"blocks.{i}.weight"], 2)
+        s = s + (s @ w.T) * (s @ v.T)
+    without_last = np.mean((s @ t["head.weight"].T).argmax(1) == labels)
+
+    ev = bilens.open(path).bottleneck(DATA, tmp_path / "b", ranks=[0, 256])
+    last = ev.report["blocks"][2]
+    assert abs(last["accuracy"][0] - without_last) < 1e-12
+    assert all(b["same_as_model"][1] == 10000 for b in ev.report["blocks"])
+    assert list(ev.table["block"]) == [0, 0, 1, 1, 2, 2]
+
+
+def test_bottleneck_names_its_arguments(tmp_path):
+    deep = bilens.open(MODEL.parents[1] / "mnist-deep3" / "model.safetensors")
+    try:
+        deep.bottleneck(DATA, tmp_path / "b", ranks=[300])
+    except bilens.InputError as e:
+        assert "ranks=" in str(e) and "256" in str(e)
+    else:
+        raise AssertionError("a rank past the width was accepted")

@@ -72,6 +72,10 @@ pub enum Arg {
     Shards,
     /// The layout of the model file.
     Layout,
+    /// The numbers of HOSVD components a block keeps (the bottleneck evaluation).
+    Ranks,
+    /// Eigenvectors kept per component.
+    Eigenvectors,
 }
 
 impl Arg {
@@ -107,6 +111,8 @@ impl Arg {
             Arg::Shard => "shard",
             Arg::Shards => "shards",
             Arg::Layout => "layout",
+            Arg::Ranks => "ranks",
+            Arg::Eigenvectors => "eigenvectors",
         }
     }
 }

@@ -348,3 +348,250 @@ fn top_inputs_are_the_images_a_component_projects_most() {
     // Block 1 reads the hidden stream: the grid shows images only, one figure per output.
     assert!(out.join("top_inputs_0.png").is_file() && out.join("top_inputs_1.png").is_file());
 }
+
+/// Eigenvalues and eigenvectors (columns) of a small symmetric matrix by cyclic Jacobi
+/// rotations: an eigensolver that shares nothing with the library's.
+fn jacobi(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
+    let n = a.nrows();
+    let mut a = a.clone();
+    let mut v = Array2::<f64>::eye(n);
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[[i, j]].powi(2))
+            .sum();
+        if off < 1e-30 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                if a[[p, q]].abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[[q, q]] - a[[p, p]]) / (2.0 * a[[p, q]]);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
+                for k in 0..n {
+                    let (akp, akq) = (a[[k, p]], a[[k, q]]);
+                    a[[k, p]] = c * akp - s * akq;
+                    a[[k, q]] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[[p, k]], a[[q, k]]);
+                    a[[p, k]] = c * apk - s * aqk;
+                    a[[q, k]] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[[k, p]], v[[k, q]]);
+                    v[[k, p]] = c * vkp - s * vkq;
+                    v[[k, q]] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[[i, i]]).collect(), v)
+}
+
+impl Deep {
+    /// The logits when the stream `x` enters block `from` (the last stream for `from = L`).
+    fn logits_from(&self, mut x: Array1<f64>, from: usize) -> Array1<f64> {
+        for block in &self.blocks[from..] {
+            let mut next = Array1::zeros(block.w.nrows());
+            for h in 0..block.w.nrows() {
+                let (mut l, mut r) = (0.0, 0.0);
+                for c in 0..x.len() {
+                    l += block.w[[h, c]] * x[c];
+                    r += block.v[[h, c]] * x[c];
+                }
+                if let Some((b, c)) = &block.bias {
+                    l += b[h];
+                    r += c[h];
+                }
+                next[h] = l * r + if self.residual { x[h] } else { 0.0 };
+            }
+            x = next;
+        }
+        Array1::from_shape_fn(self.head.nrows(), |o| {
+            (0..x.len()).map(|h| self.head[[o, h]] * x[h]).sum()
+        })
+    }
+
+    /// `sym(Σ_h u_h W_h V_hᵀ)` of block `i`, by loops.
+    fn interaction(&self, i: usize, u: ArrayView1<'_, f64>) -> Array2<f64> {
+        let b = &self.blocks[i];
+        let d = b.w.ncols();
+        Array2::from_shape_fn((d, d), |(a, c)| {
+            (0..b.w.nrows())
+                .map(|h| u[h] * (b.w[[h, a]] * b.v[[h, c]] + b.w[[h, c]] * b.v[[h, a]]) / 2.0)
+                .sum()
+        })
+    }
+
+    /// The output vectors of block `i`'s HOSVD (rows, by decreasing singular value): the
+    /// eigenvectors of `G = B_flat B_flatᵀ`, with the symmetrised tensor materialised.
+    fn hosvd_vectors(&self, i: usize) -> Array2<f64> {
+        let b = &self.blocks[i];
+        let (h, d) = b.w.dim();
+        let tensor: Vec<Array2<f64>> = (0..h)
+            .map(|o| {
+                let mut e = Array1::zeros(h);
+                e[o] = 1.0;
+                self.interaction(i, e.view())
+            })
+            .collect();
+        let g = Array2::from_shape_fn((h, h), |(p, q)| {
+            (0..d * d)
+                .map(|f| tensor[p][[f / d, f % d]] * tensor[q][[f / d, f % d]])
+                .sum()
+        });
+        let (values, vectors) = jacobi(&g);
+        let mut order: Vec<usize> = (0..h).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+        Array2::from_shape_fn((h, h), |(s, c)| vectors[[c, order[s]]])
+    }
+
+    /// The logits of pixels `p` with block `i`'s quadratic part kept only along its top `r`
+    /// HOSVD components `u` (rows), each whole or by its top `k` eigenvectors by `|λ|`; the
+    /// bias terms and the residual kept whole. All by loops.
+    fn truncated_logits(
+        &self,
+        p: ArrayView1<'_, f64>,
+        i: usize,
+        u: &Array2<f64>,
+        r: usize,
+        k: Option<usize>,
+    ) -> Array1<f64> {
+        let x = self.streams(p).swap_remove(i);
+        let b = &self.blocks[i];
+        let h = b.w.nrows();
+        let (mut quad, mut full) = (Array1::zeros(h), Array1::zeros(h));
+        for o in 0..h {
+            let l: f64 = (0..x.len()).map(|c| b.w[[o, c]] * x[c]).sum();
+            let m: f64 = (0..x.len()).map(|c| b.v[[o, c]] * x[c]).sum();
+            quad[o] = l * m;
+            full[o] = match &b.bias {
+                Some((bw, bv)) => (l + bw[o]) * (m + bv[o]),
+                None => l * m,
+            };
+        }
+        let mut g = &full - &quad;
+        for s in 0..r {
+            let us = u.row(s);
+            let coefficient = match k {
+                None => us.dot(&quad),
+                Some(k) => {
+                    let (values, vectors) = jacobi(&self.interaction(i, us));
+                    let mut order: Vec<usize> = (0..values.len()).collect();
+                    order.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()));
+                    order[..k]
+                        .iter()
+                        .map(|&j| values[j] * vectors.column(j).dot(&x).powi(2))
+                        .sum()
+                }
+            };
+            g.scaled_add(coefficient, &us);
+        }
+        if self.residual {
+            g += &x;
+        }
+        self.logits_from(g, i + 1)
+    }
+}
+
+/// Random pixels and labels: an image set of `rows x cols` images.
+fn random_images(
+    seed: u64,
+    n: usize,
+    rows: usize,
+    cols: usize,
+    classes: u8,
+) -> bilens_io::ImageSet {
+    let mut r = Lcg(seed);
+    bilens_io::ImageSet {
+        images: Array2::from_shape_fn((n, rows * cols), |_| (128.0 + 127.0 * r.next()) as u8),
+        labels: Array1::from_shape_fn(n, |_| {
+            ((r.next() + 1.0) / 2.0 * f64::from(classes)) as u8 % classes
+        }),
+        rows,
+        cols,
+    }
+}
+
+/// The bottleneck of `deep` against the loops: every block, several numbers of components,
+/// whole components and top-2 eigenvectors; at every component the model itself.
+fn check_bottleneck(deep: &Deep) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = deep.save(dir.path());
+    let stack = ImageStack::<f64>::open(
+        &model,
+        &LayoutSpec::Image {
+            residual: None,
+            layer: None,
+        },
+    )
+    .unwrap();
+    let set = random_images(7, 40, 3, 4, deep.head.nrows() as u8);
+    let pixels = set.pixels::<f64>();
+    let model_logits = stack.logits(pixels.view());
+    for i in 0..deep.blocks.len() {
+        let width = deep.blocks[i].w.nrows();
+        let u = deep.hosvd_vectors(i);
+        for k in [None, Some(2)] {
+            let truncated = bilens::eval::TruncatedBlock::new(&stack, i, pixels.view(), k).unwrap();
+            assert_eq!(truncated.width(), width);
+            for r in [0, 1, 3, width] {
+                let logits = truncated.logits(r);
+                for (n, p) in pixels.rows().into_iter().enumerate() {
+                    let expected = deep.truncated_logits(p, i, &u, r, k);
+                    for (c, &e) in expected.iter().enumerate() {
+                        assert_close(
+                            logits[[n, c]],
+                            e,
+                            &format!("block {i}, S = {r}, k = {k:?}, image {n}, class {c}"),
+                        );
+                    }
+                }
+            }
+        }
+        // Every component, whole: the model, image by image.
+        let all = bilens::eval::TruncatedBlock::new(&stack, i, pixels.view(), None)
+            .unwrap()
+            .logits(width);
+        for (a, m) in all.iter().zip(model_logits.iter()) {
+            assert_close(*a, *m, &format!("block {i} at every component"));
+        }
+    }
+    let report = bilens::eval::bottleneck::compute(
+        &stack,
+        &set,
+        &bilens::eval::BottleneckOptions::default(),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(report.blocks.len(), deep.blocks.len());
+    for block in &report.blocks {
+        assert_eq!(*block.ranks.last().unwrap(), block.width);
+        assert_eq!(
+            *block.same_as_model.last().unwrap(),
+            set.len(),
+            "block {}",
+            block.block
+        );
+        assert_eq!(*block.correct.last().unwrap(), report.model_correct);
+        assert!((block.norm_kept.last().unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(block.norm_kept[0], 0.0);
+    }
+}
+
+#[test]
+fn bottleneck_of_residual_models_matches_loops_and_is_the_model_at_every_component() {
+    check_bottleneck(&Deep::random(31, 12, &[6, 6, 6, 6], 4, true, false));
+    check_bottleneck(&Deep::random(32, 12, &[5, 5, 5], 3, true, true));
+}
+
+#[test]
+fn bottleneck_of_plain_models_of_changing_width_matches_loops() {
+    check_bottleneck(&Deep::random(33, 12, &[5, 7, 4], 3, false, true));
+    check_bottleneck(&Deep::random(34, 12, &[6, 6], 4, false, false));
+}

@@ -38,6 +38,9 @@ pub struct EvalAccuracyArgs {
 pub enum EvalCommand {
     /// Test accuracy when each class logit keeps only its top-k components, for k = 0..K.
     Truncation(TruncationArgs),
+    /// Test accuracy of the whole network when one block's tensor keeps only its top-S HOSVD
+    /// components (each block of a deep model in turn; the per-block bottleneck).
+    Bottleneck(BottleneckArgs),
     /// Masks from a class's top eigenvectors added to test images, against permuted masks.
     Adversarial(AdversarialArgs),
     /// One test image explained: its logits and the components that make them.
@@ -137,6 +140,20 @@ pub struct TruncationArgs {
         default_value = "abs,paired,activation"
     )]
     pub rules: Vec<Selection>,
+}
+
+/// Arguments of `bilens eval bottleneck`.
+#[derive(Debug, Args)]
+pub struct BottleneckArgs {
+    #[command(flatten)]
+    pub io: EvalDataArgs,
+    /// HOSVD components each block keeps, comma separated, e.g. `0,1,2,4,8` (default: 0, the
+    /// powers of two below the block's width, and its width).
+    #[arg(long, value_delimiter = ',', value_name = "S,...")]
+    pub ranks: Option<Vec<usize>>,
+    /// Eigenvectors kept per component, largest |λ| first (default: each component whole).
+    #[arg(long, value_name = "K")]
+    pub eigenvectors: Option<usize>,
 }
 
 /// Arguments of `bilens eval adversarial`.

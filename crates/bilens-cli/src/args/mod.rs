@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 
 pub use decompose::{DecomposeArgs, HosvdArgs, MergeArgs, OutputsArgs, RunArgs, SolveArgs};
 pub use eval::{
-    AdversarialArgs, ApproxArgs, ConsistencyArgs, EvalAccuracyArgs, EvalArgs, EvalCommand,
-    ExplainArgs, TopInputsArgs, TruncationArgs,
+    AdversarialArgs, ApproxArgs, BottleneckArgs, ConsistencyArgs, EvalAccuracyArgs, EvalArgs,
+    EvalCommand, ExplainArgs, TopInputsArgs, TruncationArgs,
 };
 pub use layout::LayoutArgs;
 pub use train::{ReproduceCommand, ReproduceMnistArgs, TrainCommand, TrainMnistArgs};

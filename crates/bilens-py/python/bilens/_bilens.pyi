@@ -76,6 +76,14 @@ def truncation(
     rules: Sequence[str] = ...,
     progress: _Progress = None,
 ) -> List[str]: ...
+def bottleneck(
+    model: Model,
+    data: _Path,
+    out: _Path,
+    ranks: Optional[Sequence[int]] = None,
+    eigenvectors: Optional[int] = None,
+    progress: _Progress = None,
+) -> List[str]: ...
 def adversarial(
     model: Model,
     data: _Path,

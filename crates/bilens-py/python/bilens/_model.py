@@ -251,6 +251,33 @@ class Model:
         )
         return Evaluation(files)
 
+    def bottleneck(
+        self,
+        data: PathLike,
+        out: Optional[PathLike] = None,
+        *,
+        ranks: Optional[Sequence[int]] = None,
+        eigenvectors: Optional[int] = None,
+        progress: _progress.ProgressArg = None,
+    ) -> Evaluation:
+        """Accuracy of the whole network on the test set of ``data`` when one block's tensor
+        (``(W_i x) ⊙ (V_i x)`` on its hidden stream) keeps only its top-S HOSVD components,
+        each block of a deep model in turn; ``ranks`` lists the S (default: 0, the powers of two
+        below the block's width, and its width, where the network is the model again);
+        ``eigenvectors`` keeps only each component's top-k eigenvectors by ``|λ|``. Tables and
+        figures go to ``out`` (a temporary directory if None)."""
+        where = output_dir(out)
+        files = _progress.call(
+            _bilens.bottleneck,
+            self._inner,
+            os.fspath(data),
+            where,
+            ranks=None if ranks is None else [int(r) for r in ranks],
+            eigenvectors=eigenvectors,
+            progress=progress,
+        )
+        return Evaluation(files)
+
     def adversarial(
         self,
         data: PathLike,

@@ -98,9 +98,10 @@ fn one_block(path: &Path, info: &ModelInfo) -> Result<()> {
                  classifier, which only a one-block model is",
                 l.available.len()
             ),
-            "evaluate a one-block image model here (a deep model's test accuracy is `bilens \
-             eval MODEL`); a deep model's blocks are decomposed one by one (bilens decompose \
-             --layer I, with --outputs results:DIR for the chain)",
+            "evaluate a one-block image model here; for a deep model, its test accuracy is `bilens \
+             eval MODEL`, its truncation block by block `bilens eval bottleneck MODEL`, and its \
+             blocks are decomposed one by one (bilens decompose --layer I, with --outputs \
+             results:DIR for the chain)",
         )),
         _ => Ok(()),
     }
@@ -124,7 +125,12 @@ pub fn check_compatible<T: Real>(
 }
 
 /// Checks that a model reading `d_input` inputs with `n_classes` outputs fits `set`.
-fn check_fits(d_input: usize, n_classes: usize, set: &ImageSet, data: &Path) -> Result<()> {
+pub(super) fn check_fits(
+    d_input: usize,
+    n_classes: usize,
+    set: &ImageSet,
+    data: &Path,
+) -> Result<()> {
     let pixels = set.rows * set.cols;
     if d_input != pixels {
         return Err(Error::argument(

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | test accuracy | [`test_accuracy`], [`Accuracy::of`] | the model's own accuracy on an MNIST-style test set (a deep model run whole, [`ImageStack`]) |
 //! | truncation | [`truncation()`] | accuracy when each class logit keeps only k of its components |
+//! | bottleneck | [`bottleneck()`] | accuracy of the whole network when one block's tensor keeps only its top-S HOSVD components (each block of a deep model in turn) |
 //! | adversarial | [`adversarial()`] | masks from a class's top eigenvectors added to test images, against permuted masks |
 //! | explain | [`explain()`] | one test image's logit split into its components |
 //! | consistency | [`consistency()`] | how alike the top eigenvectors of several models are |
@@ -31,6 +32,7 @@
 
 pub mod adversarial;
 pub mod approx;
+pub mod bottleneck;
 pub mod consistency;
 pub mod explain;
 mod files;
@@ -43,6 +45,7 @@ use std::path::PathBuf;
 
 pub use adversarial::{Adversarial, AdversarialOptions, MaskParams, TargetCurve, adversarial};
 pub use approx::{ApproxOptions, Approximation, approximation};
+pub use bottleneck::{BlockBottleneck, Bottleneck, BottleneckOptions, TruncatedBlock, bottleneck};
 pub use consistency::{Consistency, ConsistencyOptions, consistency};
 pub use explain::{Contribution, ExplainOptions, Explanation, explain};
 pub use files::{ensure_dir, num, write_csv, write_json};

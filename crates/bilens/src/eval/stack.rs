@@ -80,14 +80,36 @@ impl<T: Real> ImageStack<T> {
         x
     }
 
+    /// Block `i` as the bilinear model the image layout makes of it (block 0 with the
+    /// embedding, the last with the head as `P`).
+    ///
+    /// # Panics
+    /// If `i` is not a block.
+    #[track_caller]
+    pub fn block(&self, i: usize) -> &BilinearModel<T> {
+        &self.blocks[i]
+    }
+
     /// The logits `[n, classes]` of images `pixels: [n, d_input]`.
     ///
     /// # Panics
     /// If `pixels` is not `[n, d_input]`.
     #[track_caller]
     pub fn logits(&self, pixels: ArrayView2<'_, T>) -> Array2<T> {
-        let mut x = self.blocks[0].forward(pixels, Par::rayon(0));
-        for block in &self.blocks[1..] {
+        self.run_from(pixels, 0)
+    }
+
+    /// The logits `[n, classes]` from what block `i` reads: the pixels for block 0, the stream
+    /// `x_i` `[n, width]` for a later block (so a block's output replaced by something else can
+    /// be run through the rest of the network).
+    ///
+    /// # Panics
+    /// If `i` is not a block or `x` does not have block `i`'s input width.
+    #[track_caller]
+    pub fn run_from(&self, x: ArrayView2<'_, T>, i: usize) -> Array2<T> {
+        assert!(i < self.blocks.len(), "block {i} of {}", self.blocks.len());
+        let mut x = self.blocks[i].forward(x, Par::rayon(0));
+        for block in &self.blocks[i + 1..] {
             x = block.forward(x.view(), Par::rayon(0));
         }
         x

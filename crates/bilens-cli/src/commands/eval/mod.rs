@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod approx;
+mod bottleneck;
 mod consistency;
 mod explain;
 mod top_inputs;
@@ -21,6 +22,7 @@ pub fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
     match &args.command {
         None => accuracy(&args.accuracy, printer),
         Some(EvalCommand::Truncation(a)) => truncation::run(a, printer),
+        Some(EvalCommand::Bottleneck(a)) => bottleneck::run(a, printer),
         Some(EvalCommand::Adversarial(a)) => adversarial::run(a, printer),
         Some(EvalCommand::Explain(a)) => explain::run(a, printer),
         Some(EvalCommand::Consistency(a)) => consistency::run(a, printer),

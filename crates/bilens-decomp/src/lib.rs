@@ -24,6 +24,7 @@
 //! | [`pseudo_inverse_rows`], [`LineProbe`] | adversarial masks `u_j · m_i = δ_ij`; a model's outputs along `x + s m`, an exact quadratic in `s` | `O(k² d)`; `O(n h)` per direction | masks from the weights alone (section 8) |
 //! | [`matched_similarity`] | `|cos|` between two models' components after the best one-to-one matching | `O(k² d + k³)` | consistency across seeds and sizes |
 //! | [`approximation_correlations`] | Pearson correlation of a feature's activation with its first K components' sum `Σ_{k≤K} λ_k (v_kᵀx)²`, on the inputs where it is active, for every K | one `[n, d] × [d, K]` GEMM per feature | how well a few components explain an SAE feature |
+//! | [`lift_conv`], [`kernel_rows`] | a bilinear convolution `(K_a * x) ⊙ (K_b * x)` as the `W`, `V` of a bilinear layer over the flattened image (the Toeplitz lift), or over one receptive field | `c_out H'² c_in H²` entries, dense | convolutional models: eigen-images and eigenfilters (docs/MATH.md section 11) |
 //! | [`extreme_rows`] | the rows of a table (a token embedding) with the largest and smallest projections on each vector | one GEMM per block of 64 vectors | labelling components by tokens |
 //!
 //! ## Conventions
@@ -61,6 +62,7 @@
 mod adversarial;
 mod approx;
 mod basis;
+mod conv;
 mod decompose;
 mod eigen;
 mod error;
@@ -91,6 +93,7 @@ pub use approx::{
     summarize_approximations,
 };
 pub use basis::{InputBasis, TopInteractions};
+pub use conv::{ConvGeometry, channel_bias, kernel_rows, lift_conv};
 pub use decompose::{
     Decomposition, decompose, decompose_chunked, decompose_chunked_until, result_dims,
 };

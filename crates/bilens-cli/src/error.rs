@@ -130,12 +130,16 @@ fn layout_conflict(conflict: LayoutConflict) -> (&'static str, &'static str) {
             "use --layout single with them, or drop them",
         ),
         LayoutConflict::LayerNotLayered(_) => (
-            "--layer applies to layered models (--layout lm, gated, image or auto)",
-            "drop --layer for the single layout",
+            "--layer applies to layered models (--layout lm, gated, tl, image or auto)",
+            "drop --layer for the single and conv layouts",
         ),
         LayoutConflict::ResidualNotImage(LayoutKind::Single) => (
             "--residual applies to image models, not to a single named layer",
             "drop --residual, or use --layout image",
+        ),
+        LayoutConflict::ResidualNotImage(LayoutKind::Conv | LayoutKind::ConvFilters) => (
+            "--residual applies to image models, not to a bilinear convolution",
+            "drop --residual: a conv model's head reads the convolution's output only",
         ),
         LayoutConflict::ResidualNotImage(_) => (
             "--residual applies to image models, not to a transformer's MLP",

@@ -31,6 +31,26 @@ pub(crate) struct ImageConfig {
     pub bias: Option<bool>,
 }
 
+/// The fields of a bilinear convolutional model's `config.json` (the public bilinear-conv
+/// code's `CNNModel` configuration): the geometry of its one convolution, which the tensors
+/// alone do not fix (see the `conv` layout). `d_hidden` and `kernel_size` have no default in
+/// that code; the others default to `kernel_size // 2`, 1, 28 and 1.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub(crate) struct ConvConfig {
+    /// Channels of each half of the fused convolution (`h`).
+    pub d_hidden: Option<usize>,
+    /// Kernel side `k`.
+    pub kernel_size: Option<usize>,
+    /// Zero padding on each side.
+    pub padding: Option<usize>,
+    /// Input channels.
+    pub in_channels: Option<usize>,
+    /// Input side (square images).
+    pub image_size: Option<usize>,
+    /// Convolution stride.
+    pub stride: Option<usize>,
+}
+
 /// The architectural fields of a bilinear transformer's `config.json` (the public code's
 /// `Config`): what the MLP computes.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

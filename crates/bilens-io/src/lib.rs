@@ -73,8 +73,9 @@ pub use error::{Hint, IoError, Result};
 pub use header::TensorInfo;
 pub use idx::{ImageDataset, ImageSet, MNIST_FILES, load_image_dataset, read_idx};
 pub use layout::{
-    Inspection, LayerChoice, Layout, LayoutSpec, LoadedModel, ModelInfo, Source, TokenAxis,
-    TokenMatrices, describe_model, inspect_model, load_model, model_layers, read_model,
+    ConvInfo, ConvView, Inspection, LayerChoice, Layout, LayoutSpec, LoadedModel, ModelInfo,
+    Source, TokenAxis, TokenMatrices, describe_model, inspect_model, load_model, model_layers,
+    read_model,
 };
 pub use output_spec::{
     Against, OutputSelection, OutputSpec, RowSet, SpecError, TensorRef, TokenItem, contrast_label,

@@ -289,6 +289,16 @@ fn info_json(info: &ModelInfo) -> Value {
         "d_out": info.d_out,
         "approximation": info.approximation,
         "config": info.config,
+        "conv": info.conv.map(|c| json!({
+            "view": c.view.name(),
+            "channels": c.channels,
+            "in_channels": c.geometry.in_channels,
+            "image_size": c.geometry.image_size,
+            "kernel_size": c.geometry.kernel_size,
+            "stride": c.geometry.stride,
+            "padding": c.geometry.padding,
+            "output_size": c.output_size,
+        })),
         "notes": info.notes,
     })
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use bilens_io::LayoutSpec;
+use bilens_io::{ConvView, LayoutSpec};
 
 use crate::error::{Error, Result};
 
@@ -26,10 +26,18 @@ pub enum LayoutKind {
     Gated,
     /// A TransformerLens MLP (`blocks.{i}.mlp.W_gate`, `W_in`, `W_out`, read transposed).
     Tl,
+    /// A bilinear convolution and its linear head, lifted over the flattened image: class
+    /// eigenvectors are images.
+    Conv,
+    /// A bilinear convolution over one receptive field, each channel an output: its
+    /// components are the channel's eigenfilters.
+    #[cfg_attr(feature = "clap", value(name = "conv-filters"))]
+    ConvFilters,
 }
 
 impl LayoutKind {
-    /// The name front ends use: `auto`, `image`, `single`, `lm`, `gated` or `tl`.
+    /// The name front ends use: `auto`, `image`, `single`, `lm`, `gated`, `tl`, `conv` or
+    /// `conv-filters`.
     pub fn name(self) -> &'static str {
         match self {
             LayoutKind::Auto => "auto",
@@ -38,13 +46,18 @@ impl LayoutKind {
             LayoutKind::Lm => "lm",
             LayoutKind::Gated => "gated",
             LayoutKind::Tl => "tl",
+            LayoutKind::Conv => ConvView::Image.name(),
+            LayoutKind::ConvFilters => ConvView::Filters.name(),
         }
     }
 
     /// Whether the layout has numbered layers (or blocks) to choose from (`auto` may find
     /// one).
     fn layered(self) -> bool {
-        !matches!(self, LayoutKind::Single)
+        !matches!(
+            self,
+            LayoutKind::Single | LayoutKind::Conv | LayoutKind::ConvFilters
+        )
     }
 }
 
@@ -58,20 +71,22 @@ impl std::str::FromStr for LayoutKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        const ALL: [LayoutKind; 6] = [
+        const ALL: [LayoutKind; 8] = [
             LayoutKind::Auto,
             LayoutKind::Image,
             LayoutKind::Single,
             LayoutKind::Lm,
             LayoutKind::Gated,
             LayoutKind::Tl,
+            LayoutKind::Conv,
+            LayoutKind::ConvFilters,
         ];
         ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             Error::argument(
                 crate::Arg::Layout,
                 s,
                 "is not a layout",
-                "give one of auto, image, single, lm, gated, tl",
+                "give one of auto, image, single, lm, gated, tl, conv, conv-filters",
             )
         })
     }
@@ -128,8 +143,8 @@ pub enum LayoutConflict {
     NamesWithoutSingle(LayoutKind),
     /// A layer for a layout without layers.
     #[error(
-        "a layer applies to layered models (the image, lm, gated or auto layout), not to the \
-         {0} layout"
+        "a layer applies to layered models (the image, lm, gated, tl or auto layout), not to \
+         the {0} layout"
     )]
     LayerNotLayered(LayoutKind),
     /// A residual setting for a transformer's MLP or a named single layer.
@@ -184,7 +199,11 @@ impl LayoutRequest {
             }
             LayoutKind::Single => conflict(LayoutConflict::MissingNames),
             kind if named => conflict(LayoutConflict::NamesWithoutSingle(kind)),
-            kind @ (LayoutKind::Lm | LayoutKind::Gated | LayoutKind::Tl)
+            kind @ (LayoutKind::Lm
+            | LayoutKind::Gated
+            | LayoutKind::Tl
+            | LayoutKind::Conv
+            | LayoutKind::ConvFilters)
                 if self.residual.is_some() =>
             {
                 conflict(LayoutConflict::ResidualNotImage(kind))
@@ -196,6 +215,12 @@ impl LayoutRequest {
             LayoutKind::Lm => Ok(LayoutSpec::Lm { layer: self.layer }),
             LayoutKind::Gated => Ok(LayoutSpec::Gated { layer: self.layer }),
             LayoutKind::Tl => Ok(LayoutSpec::Tl { layer: self.layer }),
+            LayoutKind::Conv => Ok(LayoutSpec::Conv {
+                view: ConvView::Image,
+            }),
+            LayoutKind::ConvFilters => Ok(LayoutSpec::Conv {
+                view: ConvView::Filters,
+            }),
             LayoutKind::Auto => Ok(LayoutSpec::Auto {
                 residual: self.residual,
                 layer: self.layer,

@@ -12,7 +12,10 @@ pub struct LayoutArgs {
     /// blocks.0.weight, head.weight), `single` (one layer named by --w/--v/--p), `lm` (a
     /// bilinear transformer: transformer.h.{i}.mlp.w/p), `gated` (a Llama-style
     /// model.layers.{i}.mlp.gate_proj/up_proj/down_proj, read bilinearly: an approximation),
-    /// `tl` (a TransformerLens state dict: blocks.{i}.mlp.W_gate/W_in/W_out), or `auto`.
+    /// `tl` (a TransformerLens state dict: blocks.{i}.mlp.W_gate/W_in/W_out), `conv` (one
+    /// bilinear convolution and a head: block.weight [2h, c_in, k, k], head.weight, and a
+    /// config.json with the geometry; lifted over the image), `conv-filters` (the same model
+    /// over one receptive field, one output per channel: its eigenfilters), or `auto`.
     #[arg(long, value_enum, default_value_t = LayoutKind::Auto)]
     pub layout: LayoutKind,
     /// For layered models (`lm`, `gated`, `tl`): the layer whose MLP to use; for image models with

@@ -115,6 +115,7 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
         tokens,
         approximation,
         config: chosen.config_path,
+        conv: None,
         notes,
     })
 }

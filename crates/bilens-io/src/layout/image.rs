@@ -463,6 +463,7 @@ pub(super) fn describe(
         tokens: None,
         approximation: None,
         config: config_json,
+        conv: None,
         notes,
     })
 }

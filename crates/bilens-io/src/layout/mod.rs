@@ -9,6 +9,7 @@
 //! | `lm` | layer `i` of a bilinear transformer as the public code names it: `transformer.h.{i}.mlp.w.weight [2 d_hidden, d]` (W then V), `transformer.h.{i}.mlp.p.weight [d, d_hidden]` (`mlp.o` in older files), optional `mlp.w.bias`, norm `transformer.h.{i}.n2.{weight,bias}`; `transformer.wte.weight`, `lm_head.weight` for tokens | `y = P g(γ ⊙ n + β)` of the normalised residual stream `n` |
 //! | `gated` | layer `i` of a Hugging Face Llama-style model: `model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight`, norm `model.layers.{i}.post_attention_layernorm.weight`; `model.embed_tokens.weight`, `lm_head.weight` | `down((gate n) ⊙ (up n))`: **an approximation** of `down(act(gate n) ⊙ up n)` |
 //! | `tl` | layer `i` of a TransformerLens state dict: `blocks.{i}.mlp.W_gate`, `W_in` `[d_model, d_mlp]`, `W_out` `[d_mlp, d_model]` (read transposed), optional `b_gate`, `b_in`, norm `blocks.{i}.ln2.w`/`.b` | `P g(γ ⊙ n + β)`, the gate read bilinearly |
+//! | `conv` | one bilinear convolution and a linear head as the public bilinear-conv code saves it: `block.weight [2h, c_in, k, k]` (conv_a = first `h` channels, conv_b = the rest), optional `block.bias [2h]`, `head.weight [classes, h H' W']` over the flattened `(channel, row, column)` features, sibling `config.json` (required: `d_hidden`, `kernel_size`; `padding` = `k // 2`, `in_channels` = 1, `image_size` = 28, `stride` = 1 by default) | `W`, `V` the convolutions lifted over the flattened image `[h H' W', c_in H W]`, `P` the head (docs/MATH.md section 11); or, in the filters view, the kernels as rows over one receptive field with `P` the identity |
 //! | `auto` | detects one of the above | |
 //!
 //! with `g(x) = (W x + b) ⊙ (V x + c)`. Biases are kept on the layer
@@ -19,7 +20,8 @@
 //! shift `β` (LayerNorm) is folded exactly too, into the biases: `W(γ ⊙ n + β) + b =
 //! W diag(γ) n + (W β + b)`.
 //!
-//! `auto` picks `image` when the file holds `blocks.0.weight` together with `embed.weight` or
+//! `auto` picks `conv` when the file holds a 4-dimensional `block.weight` beside `head.weight`;
+//! `image` when the file holds `blocks.0.weight` together with `embed.weight` or
 //! `head.weight`; `lm` when it holds `transformer.h.{i}.mlp.w.weight`; `gated` when it holds
 //! `model.layers.{i}.mlp.gate_proj.weight`; `tl` when it holds `blocks.{i}.mlp.W_gate`.
 //! Otherwise it picks `single` when **every** tensor of the file has a recognisable role and
@@ -51,6 +53,7 @@
 //! [`describe_model`] for why each is refused), and norm parameters before an MLP other than a
 //! gain and a shift.
 
+mod conv;
 mod gated;
 mod image;
 mod layers;
@@ -68,6 +71,8 @@ use ndarray::{Array1, Array2, Axis, Ix1, Ix2};
 use crate::error::{Hint, IoError, Result};
 use crate::header::TensorInfo;
 use crate::tensor_file::TensorFile;
+
+pub use conv::{ConvInfo, ConvView};
 
 /// How to find the bilinear layer in a checkpoint (the CLI's `--layout`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +130,13 @@ pub enum LayoutSpec {
         /// The layer; `None` is fine for a one-layer model and an error otherwise.
         layer: Option<usize>,
     },
+    /// One bilinear convolution and a linear head (`block.weight`, `head.weight`, a
+    /// `config.json` with the geometry), lifted to a bilinear layer.
+    Conv {
+        /// Over the whole image (the default, and what `Auto` detects) or over one receptive
+        /// field (the eigenfilters).
+        view: ConvView,
+    },
 }
 
 impl Default for LayoutSpec {
@@ -149,11 +161,13 @@ pub enum Layout {
     Gated,
     /// A TransformerLens MLP.
     Tl,
+    /// A bilinear convolution lifted to a bilinear layer.
+    Conv,
 }
 
 impl Layout {
     /// The name used on the command line and in results metadata: `image`, `single`, `lm`,
-    /// `gated` or `tl`.
+    /// `gated`, `tl` or `conv`.
     pub fn name(self) -> &'static str {
         match self {
             Layout::Image => "image",
@@ -161,6 +175,7 @@ impl Layout {
             Layout::Lm => "lm",
             Layout::Gated => "gated",
             Layout::Tl => "tl",
+            Layout::Conv => "conv",
         }
     }
 
@@ -185,12 +200,13 @@ impl std::str::FromStr for Layout {
 
     /// The inverse of [`Layout::name`].
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        const ALL: [Layout; 5] = [
+        const ALL: [Layout; 6] = [
             Layout::Image,
             Layout::Single,
             Layout::Lm,
             Layout::Gated,
             Layout::Tl,
+            Layout::Conv,
         ];
         ALL.into_iter().find(|l| l.name() == s).ok_or_else(|| {
             let names: Vec<&str> = ALL.iter().map(|l| l.name()).collect();
@@ -380,6 +396,9 @@ pub struct ModelInfo {
     pub approximation: Option<String>,
     /// The `config.json` that was used, if any.
     pub config: Option<PathBuf>,
+    /// A conv model's convolution (the `conv` layout): `W` and `V` name the kernels, which
+    /// [`read_model`] lifts.
+    pub conv: Option<ConvInfo>,
     /// Assumptions made where the file did not say (e.g. residual assumed false without a
     /// config) and caveats of what was folded in (a norm gain), for the user to check.
     pub notes: Vec<String>,
@@ -420,7 +439,19 @@ impl fmt::Display for ModelInfo {
             ),
             _ => String::new(),
         };
-        writeln!(f, "layout: {}{detail}", self.layout)?;
+        match &self.conv {
+            Some(c) if c.view == ConvView::Filters => {
+                writeln!(
+                    f,
+                    "layout: {} (filters view: one receptive field)",
+                    self.layout
+                )?;
+            }
+            _ => writeln!(f, "layout: {}{detail}", self.layout)?,
+        }
+        if let Some(c) = &self.conv {
+            writeln!(f, "  conv: {c}")?;
+        }
         if let Some(e) = &self.embed {
             writeln!(f, "  E = {e}  [{}, {}]", self.d_in, self.d_input)?;
         }
@@ -534,6 +565,8 @@ pub fn model_layers(file: &TensorFile, spec: &LayoutSpec) -> Result<Vec<usize>> 
         LayoutSpec::Gated { .. } => Some(Layout::Gated),
         LayoutSpec::Tl { .. } => Some(Layout::Tl),
         LayoutSpec::Image { .. } => Some(Layout::Image),
+        LayoutSpec::Conv { .. } => None,
+        LayoutSpec::Auto { .. } if conv::detect(file) => None,
         LayoutSpec::Auto { .. } if image::detect(file) => Some(Layout::Image),
         LayoutSpec::Auto { .. } => detect_family(file)?,
         LayoutSpec::Single { .. } => None,
@@ -623,6 +656,7 @@ pub fn describe_model(file: &TensorFile, spec: &LayoutSpec) -> Result<ModelInfo>
         LayoutSpec::Lm { layer } => lm::describe(file, *layer),
         LayoutSpec::Gated { layer } => gated::describe(file, *layer),
         LayoutSpec::Tl { layer } => tl::describe(file, *layer),
+        LayoutSpec::Conv { view } => conv::describe(file, *view),
         LayoutSpec::Auto { residual, layer } => describe_auto(file, *residual, *layer),
     }
 }
@@ -641,6 +675,21 @@ fn describe_auto(
         ),
         hint: Hint::DropLayer,
     };
+    if conv::detect(file) {
+        if residual == Some(true) {
+            return Err(IoError::Unsupported {
+                path: path(),
+                what: "residual = true applies to the image layout, but the file holds a \
+                       bilinear convolution (block.weight, head.weight)"
+                    .into(),
+                hint: Hint::DropResidual,
+            });
+        }
+        if layer.is_some() {
+            return Err(no_layers("a bilinear convolution"));
+        }
+        return conv::describe(file, ConvView::Image);
+    }
     if image::detect(file) {
         return image::describe(file, residual, layer);
     }
@@ -699,6 +748,9 @@ fn describe_auto(
 /// the model: biases attached to the layer, a norm shift folded into the biases and a norm gain
 /// into `W` and `V`. `info` must come from [`describe_model`] on the same file.
 pub fn read_model<T: Real>(file: &TensorFile, info: &ModelInfo) -> Result<BilinearModel<T>> {
+    if let Some(c) = &info.conv {
+        return conv::read(file, info, c);
+    }
     let read = |s: &Source| -> Result<Array2<T>> {
         if s.is_identity() {
             let n = s.rows.as_ref().map_or(0, ExactSizeIterator::len);

@@ -120,6 +120,7 @@ pub(super) fn describe(file: &TensorFile, names: &Names<'_>) -> Result<ModelInfo
         tokens: None,
         approximation: None,
         config: None,
+        conv: None,
         notes,
     })
 }

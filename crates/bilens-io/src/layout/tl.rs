@@ -112,6 +112,7 @@ pub(super) fn describe(file: &TensorFile, requested: Option<usize>) -> Result<Mo
         tokens,
         approximation: None,
         config: None,
+        conv: None,
         notes,
     })
 }

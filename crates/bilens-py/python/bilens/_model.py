@@ -50,7 +50,7 @@ class Model:
     path = _info(
         "path", "The model file (for a :class:`Layer`, the file its arrays were written to)."
     )
-    layout = _info("layout", "The layout found: image, single, lm, gated or tl.")
+    layout = _info("layout", "The layout found: image, single, lm, gated, tl or conv.")
     d_input = _info("d_input", "Width of the model input (d_in without an embedding).")
     d_in = _info("d_in", "Input width of the bilinear layer.")
     d_hidden = _info("d_hidden", "Number of bilinear hidden units.")
@@ -350,8 +350,12 @@ def open(
     layout: ``"auto"`` (detect from the tensor names), ``"image"`` (the paper's image
         classifier: ``embed.weight``, ``blocks.0.weight``, ``head.weight``), ``"single"``
         (name the tensors with ``w``, ``v``, ``p`` and optionally ``embed``, ``w_bias``,
-        ``v_bias``, ``norm_gain``), ``"lm"`` (a bilinear transformer's MLP) or ``"gated"`` (a
-        Llama-style MLP read bilinearly: an approximation, labelled as such).
+        ``v_bias``, ``norm_gain``), ``"lm"`` (a bilinear transformer's MLP), ``"gated"`` (a
+        Llama-style MLP read bilinearly: an approximation, labelled as such), ``"tl"`` (a
+        TransformerLens MLP), ``"conv"`` (one bilinear convolution and a head:
+        ``block.weight [2h, c_in, k, k]``, ``head.weight`` and a ``config.json``, lifted over
+        the image) or ``"conv-filters"`` (the same over one receptive field, one output per
+        channel: its eigenfilters).
     layer: the layer of a layered model.
     residual: whether an image model's block is residual (overrides its ``config.json``).
     key: the entry of a PyTorch checkpoint that holds the state dict, when it is not found by

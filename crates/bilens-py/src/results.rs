@@ -35,15 +35,23 @@ pub fn locate(dir: PathBuf) -> PyResult<String> {
 /// Draws the results in `results` into `out` (spectra, eigenvector grids, an overview; PNG
 /// and SVG) and returns the PNG paths.
 #[pyfunction]
-#[pyo3(signature = (results, out, per_sign=None, progress=None))]
+#[pyo3(signature = (results, out, per_sign=None, image_shape=None, progress=None))]
 pub fn draw(
     py: Python<'_>,
     results: PathBuf,
     out: PathBuf,
     per_sign: Option<usize>,
+    image_shape: Option<(usize, usize, usize)>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Vec<PathBuf>> {
-    let mut options = FigureOptions::default();
+    let mut options = FigureOptions {
+        image_shape: image_shape.map(|(channels, height, width)| ImageShape {
+            channels,
+            height,
+            width,
+        }),
+        ..FigureOptions::default()
+    };
     if let Some(n) = per_sign {
         options.per_sign = n;
     }

@@ -30,6 +30,8 @@ pub enum Arg {
     K,
     /// Eigenvectors of each sign drawn per output.
     PerSign,
+    /// The shape components are drawn in (`channels × height × width`).
+    ImageShape,
     /// The tokenizer.
     Tokenizer,
     /// The model file.
@@ -90,6 +92,7 @@ impl Arg {
             Arg::Components => "components",
             Arg::K => "k",
             Arg::PerSign => "per_sign",
+            Arg::ImageShape => "image_shape",
             Arg::Tokenizer => "tokenizer",
             Arg::Model => "model",
             Arg::Data => "data",

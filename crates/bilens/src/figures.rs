@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use bilens_explore::ImageShape as PictureShape;
 use bilens_io::{Layout, OutputSummary, ResultsFile, names};
 use bilens_plot::{
-    GridParams, ImageParams, ImageShape, OverviewParams, SingularValueParams, SpectrumParams,
-    eigenvector_grid, overview, singular_values, spectrum,
+    ChannelGrid, GridParams, ImageParams, ImageShape, OverviewParams, SingularValueParams,
+    SpectrumParams, eigenvector_grid, overview, singular_values, spectrum,
 };
 use ndarray::{Array1, Array2, Axis, Ix1};
 
@@ -24,11 +25,18 @@ pub const MAX_OUTPUT_FIGURES: usize = 64;
 pub struct FigureOptions {
     /// Eigenvectors of each sign drawn per output.
     pub per_sign: usize,
+    /// Draw every eigenvector as a picture of this shape (the explorer's `CxHxW`), its
+    /// channels side by side; `None` draws square single-channel pictures where the length
+    /// is a square, spectra only otherwise.
+    pub image_shape: Option<PictureShape>,
 }
 
 impl Default for FigureOptions {
     fn default() -> Self {
-        Self { per_sign: 6 }
+        Self {
+            per_sign: 6,
+            image_shape: None,
+        }
     }
 }
 
@@ -90,9 +98,42 @@ pub fn draw_results(
     let hidden_block = meta
         .layer
         .filter(|&l| meta.layout == Layout::Image && l > 0 && shape.d_input.is_none());
-    let image =
-        ImageShape::square(image_len).filter(|_| shape.eigenvectors && hidden_block.is_none());
-    if let Some(l) = hidden_block {
+    // A shape given is drawn whatever the layer (a bilinear head over conv features reads a
+    // C×H×W map); otherwise only square pixel spaces are.
+    let channels = match options.image_shape {
+        Some(s) if s.len() != image_len => {
+            return Err(Error::argument(
+                Arg::ImageShape,
+                format!("{}x{}x{}", s.channels, s.height, s.width),
+                format!(
+                    "holds {} values, but the eigenvectors have {image_len}",
+                    s.len()
+                ),
+                format!("give channels × height × width = {image_len}, or no image shape"),
+            ));
+        }
+        Some(s) => Some(ChannelGrid {
+            channels: s.channels,
+            height: s.height,
+            width: s.width,
+        }),
+        None => ImageShape::square(image_len)
+            .filter(|_| hidden_block.is_none())
+            .map(|s| ChannelGrid {
+                channels: 1,
+                height: s.rows,
+                width: s.cols,
+            }),
+    };
+    let image = channels
+        .map(|g| g.tiled_shape())
+        .filter(|_| shape.eigenvectors);
+    // Several channels are tiled into one picture; one channel is drawn as it is.
+    let tile = |vecs: Array2<f32>| match channels {
+        Some(g) if g.channels > 1 => g.tile(vecs.view()),
+        _ => vecs,
+    };
+    if let (None, Some(l)) = (options.image_shape, hidden_block) {
         progress.note(&format!(
             "block {l} reads the hidden stream, not pixels: its eigenvectors have no picture, \
              drawing spectra only (`bilens eval top-inputs` shows the images that activate \
@@ -122,7 +163,7 @@ pub fn draw_results(
             (Some(_), None) => results.eigenvectors::<f32>(o..o + 1)?,
         };
         if let (Some(image), Some(vecs)) = (image, vecs) {
-            let vecs = vecs.index_axis_move(Axis(0), 0);
+            let vecs = tile(vecs.index_axis_move(Axis(0), 0));
             let fig = eigenvector_grid(
                 &out.join(format!("eigenvectors_{}", stems[o])),
                 &format!("{noun} {label}: top eigenvectors"),

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::error::BadInput;
+
 pub use decompose::{DecomposeArgs, HosvdArgs, MergeArgs, OutputsArgs, RunArgs, SolveArgs};
 pub use eval::{
     AdversarialArgs, ApproxArgs, BottleneckArgs, ConsistencyArgs, EvalAccuracyArgs, EvalArgs,
@@ -99,6 +101,19 @@ pub struct PlotArgs {
     /// Eigenvectors of each sign drawn per output.
     #[arg(long, default_value_t = 6)]
     pub per_sign: usize,
+    /// Draw each eigenvector as a picture of this shape, its channels side by side: CxHxW or
+    /// HxW (e.g. 16x5x5 for a conv feature map, 3x32x32 for a colour image).
+    #[arg(long, value_name = "CxHxW")]
+    pub image_shape: Option<String>,
+}
+
+/// `--image-shape CxHxW` of `bilens plot` and `bilens explore`, parsed.
+pub fn image_shape(text: Option<&str>) -> Result<Option<bilens::ImageShape>, BadInput> {
+    text.map(|s| {
+        s.parse::<bilens::ImageShape>()
+            .map_err(|e| BadInput::new(format!("--image-shape {e}"), "e.g. --image-shape 3x32x32"))
+    })
+    .transpose()
 }
 
 /// Arguments of `bilens explore`.

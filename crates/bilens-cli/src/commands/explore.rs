@@ -3,23 +3,14 @@
 
 use std::time::Instant;
 
-use bilens::{ComponentView, ExploreOptions, ImageShape};
+use bilens::{ComponentView, ExploreOptions};
 
 use crate::args::ExploreArgs;
-use crate::error::BadInput;
 use crate::printer::Printer;
 
 pub fn run(args: &ExploreArgs, printer: &Printer) -> anyhow::Result<()> {
     let start = Instant::now();
-    let image_shape = args
-        .image_shape
-        .as_deref()
-        .map(|s| {
-            s.parse::<ImageShape>().map_err(|e| {
-                BadInput::new(format!("--image-shape {e}"), "e.g. --image-shape 3x32x32")
-            })
-        })
-        .transpose()?;
+    let image_shape = crate::args::image_shape(args.image_shape.as_deref())?;
     let options = ExploreOptions {
         components_per_sign: args.per_sign,
         neighbours: args.neighbours,

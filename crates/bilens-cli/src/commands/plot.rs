@@ -11,6 +11,7 @@ pub fn run(args: &PlotArgs, printer: &Printer) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read results in {}", args.results.display()))?;
     let options = FigureOptions {
         per_sign: args.per_sign,
+        image_shape: crate::args::image_shape(args.image_shape.as_deref())?,
     };
     let figures = bilens::draw_results(&results, &args.out, &options, printer)?;
     printer.data(format!(

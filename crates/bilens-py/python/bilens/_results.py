@@ -155,12 +155,22 @@ class Results:
         out: Optional[PathLike] = None,
         *,
         per_sign: Optional[int] = None,
+        image_shape: Optional[Sequence[int]] = None,
         progress: _progress.ProgressArg = None,
     ) -> Figures:
         """Draws spectra, eigenvector grids and an overview (PNG and SVG) into ``out`` (a
-        temporary directory if None); the figures display inline in Jupyter."""
+        temporary directory if None); the figures display inline in Jupyter. ``image_shape``
+        ``(C, H, W)`` draws every eigenvector as a picture of that shape, channels side by
+        side (a conv feature map, an eigenfilter over several channels)."""
         where = output_dir(out)
-        paths = _progress.call(_bilens.draw, self.path, where, per_sign=per_sign, progress=progress)
+        paths = _progress.call(
+            _bilens.draw,
+            self.path,
+            where,
+            per_sign=per_sign,
+            image_shape=None if image_shape is None else tuple(image_shape),
+            progress=progress,
+        )
         return Figures(Figure(p) for p in paths)
 
     def explore(

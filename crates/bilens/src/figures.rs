@@ -170,10 +170,7 @@ pub fn draw_results(
                 eigenvalues.row(o),
                 vecs.view(),
                 &GridParams {
-                    images: ImageParams {
-                        shape: image,
-                        ..ImageParams::default()
-                    },
+                    images: image_params(image),
                     n_positive: options.per_sign,
                     n_negative: options.per_sign,
                 },
@@ -201,16 +198,26 @@ pub fn draw_results(
             values.view(),
             stacked.view(),
             &OverviewParams {
-                images: ImageParams {
-                    shape: image,
-                    ..ImageParams::default()
-                },
+                images: image_params(image),
                 ..OverviewParams::default()
             },
         )?;
         written.push(fig.png);
     }
     Ok(written)
+}
+
+/// Screen pixels per image pixel: the default (5), or more for small pictures (a 5×5
+/// eigenfilter) so that every panel is at least 100 pixels wide and its title fits.
+fn image_params(shape: ImageShape) -> ImageParams {
+    let default = ImageParams::default();
+    let side = shape.rows.max(shape.cols).max(1);
+    let side = u32::try_from(side).unwrap_or(u32::MAX);
+    ImageParams {
+        shape,
+        pixel_size: default.pixel_size.max(100_u32.div_ceil(side)),
+        ..default
+    }
 }
 
 /// The spectrum's title; for a language model labelled by tokens, the tokens at both ends of

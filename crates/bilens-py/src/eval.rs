@@ -67,9 +67,9 @@ pub fn bottleneck(
         ranks,
         eigenvectors,
     };
-    let c = model.checkpoint();
+    let model = &*model;
     watch::run(py, progress.as_ref(), |p| {
-        Ok(bilens::eval::bottleneck(c.file().path(), c.spec(), &data, &options, &out, p)?.files)
+        Ok(bilens::eval::bottleneck(model.checkpoint(), &data, &options, &out, p)?.files)
     })
 }
 

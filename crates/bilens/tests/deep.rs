@@ -524,11 +524,14 @@ fn check_bottleneck(deep: &Deep) {
     let dir = tempfile::tempdir().unwrap();
     let model = deep.save(dir.path());
     let stack = ImageStack::<f64>::open(
-        &model,
-        &LayoutSpec::Image {
-            residual: None,
-            layer: None,
-        },
+        &Checkpoint::open(
+            &model,
+            &LayoutSpec::Image {
+                residual: None,
+                layer: None,
+            },
+        )
+        .unwrap(),
     )
     .unwrap();
     let set = random_images(7, 40, 3, 4, deep.head.nrows() as u8);

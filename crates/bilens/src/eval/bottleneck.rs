@@ -22,7 +22,7 @@ use std::time::Instant;
 use bilens_decomp::{
     BilinearLayer, DecomposeParams, Method, Par, argmax_rows, decompose, hosvd, linalg,
 };
-use bilens_io::{ImageSet, LayoutSpec};
+use bilens_io::ImageSet;
 use bilens_plot::{LineChart, Reference, Series, line_chart};
 use ndarray::{Array1, Array2, ArrayView2, Zip, s};
 use serde_json::json;
@@ -31,6 +31,7 @@ use super::Evaluated;
 use super::files::{ensure_dir, num, write_csv, write_json};
 use super::image::{check_fits, load_dataset};
 use super::stack::ImageStack;
+use crate::checkpoint::Checkpoint;
 use crate::error::{Arg, Error, Result};
 use crate::progress::Progress;
 
@@ -98,18 +99,18 @@ impl BlockBottleneck {
     }
 }
 
-/// The bottleneck curves of the image model `spec` finds in `model` (one block or several) on
-/// the test split of the MNIST-style dataset in `data`; writes `bottleneck.{csv,json}` and the
-/// figure `bottleneck.{png,svg}` into `out`.
+/// The bottleneck curves of the image model `checkpoint` opened (one block or several; every
+/// block is read from the same file) on the test split of the MNIST-style dataset in `data`;
+/// writes `bottleneck.{csv,json}` and the figure `bottleneck.{png,svg}` into `out`.
 pub fn bottleneck(
-    model: &Path,
-    spec: &LayoutSpec,
+    checkpoint: &Checkpoint,
     data: &Path,
     options: &BottleneckOptions,
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<Evaluated<Bottleneck>> {
-    let stack = ImageStack::<f64>::open(model, spec)
+    let model = checkpoint.file().path();
+    let stack = ImageStack::<f64>::open(checkpoint)
         .map_err(|e| e.context(format!("cannot load {}", model.display())))?;
     let dataset = load_dataset(data)?;
     check_fits(stack.d_input(), stack.n_classes(), &dataset.test, data)?;

@@ -14,14 +14,8 @@ pub fn run(args: &BottleneckArgs, printer: &Printer) -> anyhow::Result<()> {
         ranks: args.ranks.clone(),
         eigenvectors: args.eigenvectors,
     };
-    let done = bilens::eval::bottleneck(
-        &args.io.model,
-        &spec,
-        &args.io.data,
-        &options,
-        &args.io.out,
-        printer,
-    )?;
+    let model = super::checkpoint(&args.io.model, &args.io.state_dict, &spec)?;
+    let done = bilens::eval::bottleneck(&model, &args.io.data, &options, &args.io.out, printer)?;
     print_summary(&done.report, printer);
     print_written(&done.files, printer);
     Ok(())

@@ -209,13 +209,8 @@ pub(crate) struct ImageConfigJson {
     pub(crate) d_input: usize,
     pub(crate) d_output: usize,
     pub(crate) residual: bool,
-    pub(crate) bias: bool,
-    pub(crate) lr: f64,
-    pub(crate) wd: f64,
-    pub(crate) epochs: usize,
-    pub(crate) batch_size: usize,
-    pub(crate) seed: u64,
-    pub(crate) noise: f64,
+    #[serde(flatten)]
+    pub(crate) recipe: RecipeJson,
 }
 
 /// `config.json` of a bilinear CNN in the conv checkpoint format (`d_hidden` = h,
@@ -230,6 +225,14 @@ pub(crate) struct ConvConfigJson {
     pub(crate) in_channels: usize,
     pub(crate) image_size: usize,
     pub(crate) d_output: usize,
+    #[serde(flatten)]
+    pub(crate) recipe: RecipeJson,
+}
+
+/// The fields both `config.json` files end with: the block bias (bilens trains none) and the
+/// recipe, in the public code's names.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RecipeJson {
     pub(crate) bias: bool,
     pub(crate) lr: f64,
     pub(crate) wd: f64,
@@ -239,20 +242,44 @@ pub(crate) struct ConvConfigJson {
     pub(crate) noise: f64,
 }
 
+impl RecipeJson {
+    /// The recipe of `c`, without biases.
+    pub(crate) fn of(c: &TrainConfig) -> Self {
+        Self {
+            bias: false,
+            lr: c.lr,
+            wd: c.weight_decay,
+            epochs: c.epochs,
+            batch_size: c.batch_size,
+            seed: c.seed,
+            noise: c.noise_std,
+        }
+    }
+}
+
+/// Writes a model's `config.json` into `dir` atomically (pretty JSON, one final newline).
+pub(crate) fn write_config_json(dir: &Path, json: &impl Serialize) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(json).expect("plain fields serialise");
+    bytes.push(b'\n');
+    bilens_io::write_atomic(&dir.join("config.json"), &bytes)?;
+    Ok(())
+}
+
 /// The recipe a model saved by [`crate::TrainedModel::save`] in `dir` was trained with, read
 /// back from its `config.json`; `None` when there is none or it is not one of ours (a
 /// reproduction reuses a model only when its recipe is exactly the one asked for).
 pub fn saved_recipe(dir: &Path) -> Option<TrainConfig> {
     let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
     let c: ImageConfigJson = serde_json::from_str(&text).ok()?;
+    let r = c.recipe;
     Some(TrainConfig {
         width: c.d_hidden,
-        epochs: c.epochs,
-        lr: c.lr,
-        weight_decay: c.wd,
-        batch_size: c.batch_size,
-        noise_std: c.noise,
-        seed: c.seed,
+        epochs: r.epochs,
+        lr: r.lr,
+        weight_decay: r.wd,
+        batch_size: r.batch_size,
+        noise_std: r.noise,
+        seed: r.seed,
         residual: c.residual,
         layers: c.n_layer,
     })

@@ -5,14 +5,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use bilens_decomp::{BilinearLayer, BilinearModel, Par, Real};
-use bilens_io::{ImageDataset, ImageSet, IoError, write_arrays, write_atomic};
+use bilens_io::{ImageDataset, ImageSet, IoError, write_arrays};
 use ndarray::{Array2, ArrayView2, s};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::config::{ImageConfigJson, TrainConfig};
+use crate::config::{ImageConfigJson, RecipeJson, TrainConfig, write_config_json};
 use crate::error::{Result, TrainError};
 use crate::model::{Params, cross_entropy};
 use crate::network::Network;
@@ -181,18 +181,9 @@ impl TrainedModel {
             d_input: self.d_input(),
             d_output: self.d_output(),
             residual: c.residual,
-            bias: false,
-            lr: c.lr,
-            wd: c.weight_decay,
-            epochs: c.epochs,
-            batch_size: c.batch_size,
-            seed: c.seed,
-            noise: c.noise_std,
+            recipe: RecipeJson::of(c),
         };
-        let mut bytes = serde_json::to_vec_pretty(&json).expect("plain fields serialise");
-        bytes.push(b'\n');
-        write_atomic(&dir.join("config.json"), &bytes)?;
-        Ok(())
+        write_config_json(dir, &json)
     }
 }
 

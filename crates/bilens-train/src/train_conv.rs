@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bilens_io::{ImageDataset, IoError, write_arrays, write_atomic};
+use bilens_io::{ImageDataset, IoError, write_arrays};
 use ndarray::{Array2, ArrayView4};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{ConvConfigJson, ConvShape, TrainConfig};
+use crate::config::{ConvConfigJson, ConvShape, RecipeJson, TrainConfig, write_config_json};
 use crate::conv::{ConvParams, to_channel_major};
 use crate::error::{Result, TrainError};
 use crate::im2col::Geometry;
@@ -106,18 +106,9 @@ impl TrainedConvModel {
             in_channels: g.in_channels,
             image_size: g.height,
             d_output: self.d_output(),
-            bias: false,
-            lr: c.lr,
-            wd: c.weight_decay,
-            epochs: c.epochs,
-            batch_size: c.batch_size,
-            seed: c.seed,
-            noise: c.noise_std,
+            recipe: RecipeJson::of(c),
         };
-        let mut bytes = serde_json::to_vec_pretty(&json).expect("plain fields serialise");
-        bytes.push(b'\n');
-        write_atomic(&dir.join("config.json"), &bytes)?;
-        Ok(())
+        write_config_json(dir, &json)
     }
 }
 

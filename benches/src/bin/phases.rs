@@ -4,17 +4,18 @@
 //!     cargo run --release -p bilens-benches --bin phases -- lanczos D K REPS [BLOCK MAX_BASIS]
 //!     cargo run --release -p bilens-benches --bin phases -- form D_IN D_OUT N REPS
 //!     cargo run --release -p bilens-benches --bin phases -- methods D K REPS
-//!     valgrind --tool=callgrind --toggle-collect=*eigh* target/release/phases one METHOD D K
+//!     valgrind --tool=callgrind --toggle-collect=*eigh* target/release/phases one METHOD D K [FAMILY [REPS]]
 //!
 //! `methods` times every eigensolver method on `Q(u)` of three layer families at `d_in = D`
 //! (`d_hidden = 4D`, `d_out = D`) for REPS random unit directions each: a Gaussian layer
 //! (`N(0, 1/fan_in)`, as at initialisation), a power-law one ([`power_law_layer`]) and the
 //! project's synthetic one. It prints CPU ms per output (one thread, `Par::Seq`, as inside a
 //! per-output task), which solvers ran, and the worst eigenvalue error against the f64 full
-//! decomposition relative to `|λ_1|`.
+//! decomposition (the distance to the nearest of its top k + 8 values) relative to `|λ_1|`.
 //!
-//! `one` solves one `Q(u)` of the Gaussian layer by METHOD (`full`, `lanczos`, `tridiagonal`,
-//! `auto`): a target for callgrind, whose instruction counts do not depend on the load.
+//! `one` solves one `Q(u)` of one family's layer (FAMILY: `gaussian`, the default, `power-law`
+//! or `synthetic`) by METHOD, REPS times (default 1) (`full`, `lanczos`, `tridiagonal`, `auto`): a target for callgrind,
+//! whose instruction counts do not depend on the load.
 //!
 //! `form` times only the shared-basis formation (of a layer with `d_hidden = 16`, so that the
 //! basis costs little): under `perf stat -e task-clock` its CPU time compares variants on a busy
@@ -52,7 +53,13 @@ fn main() {
         "route" => route(a[0], a[1], a[2], a[3], a[4]),
         "form" => form(a[0], a[1], a[2], a[3]),
         "methods" => methods(a[0], a[1], a[2]),
-        "one" => one(&args[1], a[1], a[2]),
+        "one" => one(
+            &args[1],
+            a[1],
+            a[2],
+            args.get(4).map_or("gaussian", String::as_str),
+            a.get(4).copied().unwrap_or(1).max(1),
+        ),
         "lanczos" => lanczos(a[0], a[1], a[2], a.get(3).copied(), a.get(4).copied()),
         m => panic!("unknown mode {m}"),
     }
@@ -166,13 +173,9 @@ fn form(d: usize, o: usize, n: usize, reps: usize) {
 
 fn methods(d: usize, k: usize, reps: usize) {
     let dirs = unit_directions(40, reps, d);
-    let families: [(&str, BilinearLayer<f32>); 3] = [
-        ("gaussian", random_layer(1, d, 4 * d, d)),
-        ("power-law", power_law_layer(2, d, 4 * d, d)),
-        ("synthetic", synthetic_layer(0, d, 4 * d, d, 1).0),
-    ];
     let p = LanczosParams::default();
-    for (name, layer) in &families {
+    for name in FAMILIES {
+        let layer = &family_layer(name, d);
         let qs: Vec<Array2<f32>> = dirs
             .rows()
             .into_iter()
@@ -183,7 +186,7 @@ fn methods(d: usize, k: usize, reps: usize) {
             .map(|q| {
                 let s = eigh(
                     q.mapv(f64::from).view(),
-                    Some(k),
+                    Some((k + 8).min(d)),
                     Order::AbsDescending,
                     false,
                     Method::Full,
@@ -215,8 +218,12 @@ fn methods(d: usize, k: usize, reps: usize) {
                 )
                 .expect("solves");
                 solvers.push(s.solver);
-                for (a, b) in s.values.iter().zip(want) {
-                    worst = worst.max((f64::from(*a) - b).abs() / want[0].abs());
+                // Against the nearest exact value: a ± pair of nearly equal |λ| may come out in
+                // either order from an f32 solver, which is not an error in the values.
+                for a in &s.values {
+                    let a = f64::from(*a);
+                    let nearest = want.iter().fold(f64::INFINITY, |m, b| m.min((a - b).abs()));
+                    worst = worst.max(nearest / want[0].abs());
                 }
             }
             let ms = (cpu_ns() - c) / 1e6 / reps as f64;
@@ -242,27 +249,41 @@ fn methods(d: usize, k: usize, reps: usize) {
     }
 }
 
-fn one(method: &str, d: usize, k: usize) {
+/// The layer families `methods` and `one` measure.
+const FAMILIES: [&str; 3] = ["gaussian", "power-law", "synthetic"];
+
+/// The `d_in = d` (`d_hidden = 4d`, `d_out = d`) layer of one of [`FAMILIES`].
+fn family_layer(name: &str, d: usize) -> BilinearLayer<f32> {
+    match name {
+        "gaussian" => random_layer(1, d, 4 * d, d),
+        "power-law" => power_law_layer(2, d, 4 * d, d),
+        "synthetic" => synthetic_layer(0, d, 4 * d, d, 1).0,
+        f => panic!("unknown family {f} (one of {FAMILIES:?})"),
+    }
+}
+
+fn one(method: &str, d: usize, k: usize, family: &str, reps: usize) {
     let method: Method = method.parse().expect("a method name");
-    let q = interaction_matrix(
-        &random_layer::<f32>(1, d, 4 * d, d),
-        unit_directions(40, 1, d).row(0),
-    );
+    let q = interaction_matrix(&family_layer(family, d), unit_directions(40, 1, d).row(0));
     let c = cpu_ns();
-    let s = eigh(
-        q.view(),
-        Some(k),
-        Order::AbsDescending,
-        true,
-        method,
-        &LanczosParams::default(),
-        Par::Seq,
-    )
-    .expect("solves");
+    let mut solver = None;
+    for _ in 0..reps {
+        let s = eigh(
+            q.view(),
+            Some(k),
+            Order::AbsDescending,
+            true,
+            method,
+            &LanczosParams::default(),
+            Par::Seq,
+        )
+        .expect("solves");
+        solver = Some(s.solver);
+    }
     println!(
-        "{} d {d} k {k}: {:?}, {:.1} ms cpu",
+        "{family} {} d {d} k {k}: {:?}, {:.1} ms cpu each",
         method.name(),
-        s.solver,
-        (cpu_ns() - c) / 1e6
+        solver.expect("one solve at least"),
+        (cpu_ns() - c) / 1e6 / reps as f64
     );
 }

@@ -225,9 +225,9 @@ fn tridiagonal_or_full<T: Real>(
 /// Full dense eigendecomposition of the symmetric matrix `q`, keeping the first `k`
 /// components in `order` (all when `k` is `None` or exceeds the dimension).
 ///
-/// Cost: `~(4/3 + 4) d³` flops with eigenvectors (`4/3 d³` without), by faer's
-/// divide-and-conquer solver. Only the lower triangle of `q` is read, so `q` must already be
-/// symmetric.
+/// Cost: `~(4/3 + 4) d³` flops with eigenvectors (`4/3 d³` without): bilens's blocked
+/// reduction to tridiagonal form, then faer's divide-and-conquer solver and back-transformation.
+/// Only the lower triangle of `q` is read, so `q` must already be symmetric.
 pub fn eigh_full<T: Real>(
     q: ArrayView2<'_, T>,
     k: Option<usize>,

@@ -78,6 +78,7 @@ mod order;
 mod outputs;
 mod params;
 mod projection;
+mod reduction;
 mod scalar;
 mod shared;
 mod sign;

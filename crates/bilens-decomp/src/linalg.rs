@@ -9,6 +9,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use crate::error::DecompError;
+use crate::reduction::Reduced;
 use crate::scalar::Real;
 
 /// Runs `f` on a faer view of `a`: zero-copy when `a` is contiguous in row- or column-major
@@ -107,8 +108,10 @@ pub(crate) struct DenseEigen<T> {
     pub vectors: Option<Mat<T>>,
 }
 
-/// Dense symmetric eigendecomposition of `q` (only its lower triangle is read), by faer's
-/// divide-and-conquer solver.
+/// Dense symmetric eigendecomposition of `q` (only its lower triangle is read): bilens's
+/// blocked reduction to tridiagonal form ([`crate::reduction`], faster than faer's own, see
+/// there), faer's tridiagonal divide-and-conquer solver, and faer's back-transformation of the
+/// eigenvectors.
 pub(crate) fn eigh_dense<T: Real>(
     q: ArrayView2<'_, T>,
     want_vectors: bool,
@@ -116,11 +119,19 @@ pub(crate) fn eigh_dense<T: Real>(
 ) -> Result<DenseEigen<T>, DecompError> {
     let n = q.nrows();
     assert_eq!(q.ncols(), n, "eigh_dense: matrix must be square");
+    if n == 0 {
+        return Ok(DenseEigen {
+            values: Vec::new(),
+            vectors: want_vectors.then(|| Mat::zeros(0, 0)),
+        });
+    }
     let compute = if want_vectors {
         ComputeEigenvectors::Yes
     } else {
         ComputeEigenvectors::No
     };
+    let reduced = Reduced::new(q, par);
+    let (diag, sub) = reduced.diagonals();
     let mut s = Diag::<T>::zeros(n);
     let mut u = want_vectors.then(|| Mat::<T>::zeros(n, n));
     let mut buf = MemBuffer::new(evd::self_adjoint_evd_scratch::<T>(
@@ -129,17 +140,19 @@ pub(crate) fn eigh_dense<T: Real>(
         par,
         Default::default(),
     ));
-    with_faer(q, |a| {
-        evd::self_adjoint_evd(
-            a,
-            s.as_mut(),
-            u.as_mut().map(|u| u.as_mut()),
-            par,
-            MemStack::new(&mut buf),
-            Default::default(),
-        )
-    })
+    evd::tridiagonal_self_adjoint_evd(
+        diag.as_ref(),
+        sub.as_ref(),
+        s.as_mut(),
+        u.as_mut().map(|u| u.as_mut()),
+        par,
+        MemStack::new(&mut buf),
+        Default::default(),
+    )
     .map_err(|_| DecompError::NoConvergence { dim: n })?;
+    if let Some(u) = u.as_mut() {
+        reduced.back_transform(u, par);
+    }
     let values = (0..n).map(|i| s[i]).collect();
     Ok(DenseEigen { values, vectors: u })
 }

@@ -1,8 +1,8 @@
 //! Top-k eigenpairs of a dense symmetric matrix through its tridiagonal form, at a cost that does
 //! not depend on the spectrum.
 //!
-//! 1. Householder reduction `Q = H T Hᵀ` (faer's `tridiag_in_place`, in the matrix's own
-//!    precision, as the full solver does it): `4/3 d³` flops.
+//! 1. Householder reduction `Q = H T Hᵀ` ([`crate::reduction`], blocked, in the matrix's own
+//!    precision, as the full solver does it): `4/3 d³` flops, half of them in GEMM.
 //! 2. The wanted eigenvalues of `T` (the `k` at the requested end, or `k` at each end for
 //!    `|λ|` order) by bisection, and eigenvectors of the `k` kept ones only by inverse iteration,
 //!    all in f64 ([`crate::sturm`]): `O(d k)` per step, negligible next to step 1.
@@ -18,17 +18,13 @@
 //! converge, or whose residual `‖T z − λ z‖` exceeds [`RESIDUAL_TOL`]` · ‖T‖`, makes it return
 //! `None`, and the caller falls back to the full solver and counts it.
 
-use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
-use faer::linalg::evd::tridiag;
-use faer::linalg::householder;
-use faer::{Conj, Mat, Par};
+use faer::{Mat, Par};
 use ndarray::{Array2, ArrayView2};
 
 use crate::eigen::fix_sign;
-use crate::linalg::with_faer;
 use crate::order::{Order, pick};
+use crate::reduction::Reduced;
 use crate::scalar::Real;
-use crate::sturm::Tridiagonal;
 
 /// Largest accepted residual of a tridiagonal eigenvector, relative to `‖T‖₁` (inverse
 /// iteration in f64 reaches `~d ε ‖T‖`, 2e-13 at d = 1024).
@@ -117,71 +113,4 @@ fn candidate_indices(n: usize, k: usize, order: Order) -> Vec<usize> {
         Order::AbsDescending if 2 * k >= n => (0..n).collect(),
         Order::AbsDescending => (0..k).chain(n - k..n).collect(),
     }
-}
-
-/// A matrix reduced to tridiagonal form: `T` on the diagonal and subdiagonal of `a`, the
-/// Householder vectors below the subdiagonal and their block factors in `householder`.
-struct Reduced<T> {
-    a: Mat<T>,
-    householder: Mat<T>,
-}
-
-impl<T: Real> Reduced<T> {
-    fn new(q: ArrayView2<'_, T>, par: Par) -> Self {
-        let n = q.nrows();
-        let mut a = Mat::<T>::zeros(n, n);
-        with_faer(q, |q| a.copy_from_triangular_lower(q));
-        let bs = block_size::<T>(n);
-        let mut householder = Mat::<T>::zeros(bs, n.saturating_sub(1));
-        let mut buf = MemBuffer::new(tridiag::tridiag_in_place_scratch::<T>(
-            n,
-            par,
-            Default::default(),
-        ));
-        tridiag::tridiag_in_place(
-            a.as_mut(),
-            householder.as_mut(),
-            par,
-            MemStack::new(&mut buf),
-            Default::default(),
-        );
-        Self { a, householder }
-    }
-
-    fn tridiagonal(&self) -> Tridiagonal {
-        let n = self.a.nrows();
-        Tridiagonal {
-            a: (0..n).map(|i| self.a[(i, i)].as_f64()).collect(),
-            b: (1..n).map(|i| self.a[(i, i - 1)].as_f64()).collect(),
-        }
-    }
-
-    /// `Z ← H Z` for eigenvectors `Z` of `T` (columns), making them eigenvectors of `Q`.
-    fn back_transform(&self, z: &mut Mat<T>, par: Par) {
-        let n = self.a.nrows();
-        if n < 2 {
-            return;
-        }
-        let bs = self.householder.nrows();
-        let mut buf = MemBuffer::new(StackReq::all_of(&[
-            householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(
-                n - 1,
-                bs,
-                z.ncols(),
-            ),
-        ]));
-        householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
-            self.a.as_ref().submatrix(1, 0, n - 1, n - 1),
-            self.householder.as_ref(),
-            Conj::No,
-            z.as_mut().subrows_mut(1, n - 1),
-            par,
-            MemStack::new(&mut buf),
-        );
-    }
-}
-
-/// The Householder block size faer's own symmetric solver uses for an `n x n` reduction.
-fn block_size<T: Real>(n: usize) -> usize {
-    faer::linalg::qr::no_pivoting::factor::recommended_block_size::<T>(n, n)
 }

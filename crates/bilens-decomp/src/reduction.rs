@@ -267,12 +267,12 @@ fn direction<T: Real>(
     let half = T::of_f64(0.5);
     let mut vy = T::zero();
     for (yi, &vi) in y.iter_mut().zip(vj) {
-        *yi = *yi * tau_inv;
-        vy = vy + *yi * vi;
+        *yi *= tau_inv;
+        vy += *yi * vi;
     }
     let beta = vy * half * tau_inv;
     for (yi, &vi) in y.iter_mut().zip(vj) {
-        *yi = *yi - beta * vi;
+        *yi -= beta * vi;
     }
 }
 
@@ -325,7 +325,7 @@ impl<T: Real> pulp::WithSimd for SymvLower<'_, T> {
             c += 2;
         }
         if c + 1 == m {
-            y[c] = y[c] + column(c)[0] * x[c];
+            y[c] += column(c)[0] * x[c];
         }
     }
 }

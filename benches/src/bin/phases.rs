@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use bilens_benches::{power_law_layer, random_layer, synthetic_layer, unit_directions};
 use bilens_decomp::{
-    BilinearLayer, InteractionBasis, LanczosParams, Method, Order, Par, Solver, eigh,
+    BilinearLayer, InteractionBasis, LanczosParams, Method, Order, Par, Solver, Spectrum, eigh,
     interaction_matrix,
 };
 use ndarray::{Array2, Array3};
@@ -207,16 +207,7 @@ fn methods(d: usize, k: usize, reps: usize) {
             let mut worst = 0.0f64;
             let c = cpu_ns();
             for (q, want) in qs.iter().zip(&exact) {
-                let s = eigh(
-                    q.view(),
-                    Some(k),
-                    Order::AbsDescending,
-                    true,
-                    method,
-                    &p,
-                    Par::Seq,
-                )
-                .expect("solves");
+                let s = top_k(q, k, method);
                 solvers.push(s.solver);
                 // Against the nearest exact value: a ± pair of nearly equal |λ| may come out in
                 // either order from an f32 solver, which is not an error in the values.
@@ -249,6 +240,21 @@ fn methods(d: usize, k: usize, reps: usize) {
     }
 }
 
+/// The top `k` by |λ| with eigenvectors, on one thread (as inside a per-output task): what
+/// `methods` and `one` time.
+fn top_k(q: &Array2<f32>, k: usize, method: Method) -> Spectrum<f32> {
+    eigh(
+        q.view(),
+        Some(k),
+        Order::AbsDescending,
+        true,
+        method,
+        &LanczosParams::default(),
+        Par::Seq,
+    )
+    .expect("solves")
+}
+
 /// The layer families `methods` and `one` measure.
 const FAMILIES: [&str; 3] = ["gaussian", "power-law", "synthetic"];
 
@@ -268,16 +274,7 @@ fn one(method: &str, d: usize, k: usize, family: &str, reps: usize) {
     let c = cpu_ns();
     let mut solver = None;
     for _ in 0..reps {
-        let s = eigh(
-            q.view(),
-            Some(k),
-            Order::AbsDescending,
-            true,
-            method,
-            &LanczosParams::default(),
-            Par::Seq,
-        )
-        .expect("solves");
+        let s = top_k(&q, k, method);
         solver = Some(s.solver);
     }
     println!(

@@ -487,24 +487,13 @@ impl Watch {
         if probing.is_some_and(|f| f > FLAT) {
             return true;
         }
-        let probing = probing.is_some();
         // Residuals decay roughly geometrically in the columns spent; extrapolate the latest
-        // rate. While probing, the slower of that and the rate since the start (from ~‖Q‖):
-        // between two close early checks on a flat spectrum the latest can look fast by
-        // chance. (Later the rate since the start would be too slow: it averages over the
-        // restarts.) A latest rate that is not a decrease (just after a restart, whose
-        // estimates are lower bounds) predicts nothing: only the budget stops it then.
-        let latest = (worst / r0).ln() / (spent - c0).max(1) as f64;
-        if latest.is_nan() || latest >= 0.0 || worst <= tol {
+        // rate (at the probe, the first check, that is the rate since the start from ~‖Q‖). A
+        // rate that is not a decrease (just after a restart, whose estimates are lower bounds)
+        // predicts nothing: only the budget stops it then.
+        let rate = (worst / r0).ln() / (spent - c0).max(1) as f64;
+        if rate.is_nan() || rate >= 0.0 || worst <= tol {
             return false;
-        }
-        let rate = if probing {
-            latest.max(worst.ln() / spent.max(1) as f64)
-        } else {
-            latest
-        };
-        if rate >= 0.0 {
-            return true;
         }
         let needed = (tol / worst).ln() / rate;
         spent as f64 + needed > self.budget as f64

@@ -192,18 +192,20 @@ pub fn result_dims<T: Real>(
 }
 
 /// Decomposes the output directions chunk by chunk, calling `sink(first_output, chunk)` for
-/// each finished chunk in order, and returns the route used. Peak memory is that of one chunk,
-/// one `d_in x d_in` matrix and one `d_hidden x d_in` scratch per thread, and, when the shared
-/// route is taken, the shared basis and one batch of formed matrices (at most 1 GiB).
+/// each finished chunk in order, and returns the route used. With [`Parallelism::AcrossOutputs`]
+/// the sink runs on a pool thread while the next chunk is computed. Peak memory is that of two
+/// chunks (the one being delivered and the one being computed), one `d_in x d_in` matrix and
+/// one `d_hidden x d_in` scratch per thread, and, when the shared route is taken, the shared
+/// basis and one batch of formed matrices (at most 1 GiB).
 ///
 /// With a `basis` (`D: [d_in, n_features]`), each output's matrix is `sym(Dᵀ Q D)` and the
 /// eigenvectors live in feature space (see [`InputBasis`]).
-pub fn decompose_chunked<T: Real, E: From<DecompError>>(
+pub fn decompose_chunked<T: Real, E: From<DecompError> + Send>(
     layer: &BilinearLayer<T>,
     outputs: ArrayView2<'_, T>,
     basis: Option<&InputBasis<T>>,
     params: &DecomposeParams,
-    sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E>,
+    sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E> + Send,
 ) -> Result<Route, E> {
     decompose_chunked_until(layer, outputs, basis, params, &|| false, sink)
 }
@@ -214,13 +216,13 @@ pub fn decompose_chunked<T: Real, E: From<DecompError>>(
 /// (the sink has every chunk before it), and a caller waits for at most one output per thread,
 /// not for a whole chunk (a chunk of 128 Lanczos solves is seconds; one solve is milliseconds
 /// to a tenth of a second).
-pub fn decompose_chunked_until<T: Real, E: From<DecompError>>(
+pub fn decompose_chunked_until<T: Real, E: From<DecompError> + Send>(
     layer: &BilinearLayer<T>,
     outputs: ArrayView2<'_, T>,
     basis: Option<&InputBasis<T>>,
     params: &DecomposeParams,
     stop: &(dyn Fn() -> bool + Sync),
-    mut sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E>,
+    mut sink: impl FnMut(usize, Decomposition<T>) -> Result<(), E> + Send,
 ) -> Result<Route, E> {
     assert_eq!(
         outputs.ncols(),
@@ -261,8 +263,8 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError>>(
         None => BATCH,
     };
     let mut formed = shared.as_ref().map(|_| Array3::<T>::zeros((batch, d, d)));
-    for start in (0..n).step_by(params.chunk_size) {
-        let end = (start + params.chunk_size).min(n);
+    let params = &params;
+    let mut compute = |start: usize, end: usize| -> Result<Computed<T>, DecompError> {
         let chunk = outputs.slice(s![start..end, ..]);
         // c = Pᵀu for the whole chunk in one GEMM: [n_chunk, d_out] x [d_out, d_hidden]; the
         // shared route only needs it for the bias terms.
@@ -288,7 +290,7 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError>>(
                                 if !q.iter().all(|x| x.is_finite()) {
                                     return Err(DecompError::NonFinite { output: first + i });
                                 }
-                                solve_one(q, basis, &params)
+                                solve_one(q, basis, params)
                             };
                             match params.parallelism {
                                 Parallelism::AcrossOutputs => qs
@@ -339,7 +341,7 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError>>(
                         if !q.iter().all(|x| x.is_finite()) {
                             return Err(DecompError::NonFinite { output: o });
                         }
-                        solve_one(q.view(), basis, &params)
+                        solve_one(q.view(), basis, params)
                     };
                     match params.parallelism {
                         Parallelism::AcrossOutputs => (b0..b1)
@@ -355,19 +357,65 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError>>(
             };
             results.extend(batch_results?);
         }
-        let mut part = Decomposition::from_results(results, k, width, params.eigenvectors);
-        if layer.has_biases() {
+        let terms = layer.has_biases().then(|| {
             let coeffs = coeffs.as_ref().expect("computed when the layer has biases");
             let (q, q0) = linear_terms(layer, coeffs.view(), big);
-            part.linear_terms = Some(match basis {
+            let q = match basis {
                 Some(b) => linalg::matmul(q.view(), b.decoder(), big),
                 None => q,
-            });
+            };
+            (q, q0)
+        });
+        Ok(Computed {
+            start,
+            results,
+            terms,
+        })
+    };
+    // Assembling a chunk's arrays and the sink's work (writing it, for the command line) are
+    // serial: ~2 s per 1024 outputs of d_in 1024 on a 2-vCPU VM, most of it first touches of
+    // fresh pages, during which the other threads would idle (measured: 10% of the headline
+    // run). Across outputs, chunk i is therefore delivered while chunk i + 1 is computed, the
+    // rayon pool sharing its threads between the two.
+    let mut deliver = |done: Computed<T>| -> Result<(), E> {
+        let mut part = Decomposition::from_results(done.results, k, width, params.eigenvectors);
+        if let Some((q, q0)) = done.terms {
+            part.linear_terms = Some(q);
             part.constants = Some(q0);
         }
-        sink(start, part)?;
+        sink(done.start, part)
+    };
+    let mut pending = None;
+    for start in (0..n).step_by(params.chunk_size) {
+        let end = (start + params.chunk_size).min(n);
+        let previous = pending.take();
+        let computed = match params.parallelism {
+            Parallelism::AcrossOutputs => {
+                let (computed, delivered) = rayon::join(
+                    || compute(start, end),
+                    || previous.map(&mut deliver).transpose(),
+                );
+                // A sink's error comes first: it happened to the earlier chunk.
+                delivered?;
+                computed
+            }
+            Parallelism::Sequential => {
+                previous.map(&mut deliver).transpose()?;
+                compute(start, end)
+            }
+        };
+        pending = Some(computed?);
     }
+    pending.map(&mut deliver).transpose()?;
     Ok(route)
+}
+
+/// A chunk's results as its tasks return them, before they are assembled into a
+/// [`Decomposition`]; with biases, the chunk's linear terms and constants.
+struct Computed<T> {
+    start: usize,
+    results: Vec<OutputResult<T>>,
+    terms: Option<(Array2<T>, Array1<T>)>,
 }
 
 /// One output's spectrum (in feature space with a basis) and, when asked, its top

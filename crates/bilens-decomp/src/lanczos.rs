@@ -12,8 +12,9 @@
 //!    no ghost eigenvalues), with exhausted directions replaced by fresh random ones. The
 //!    Gram–Schmidt coefficients are the entries of the projected matrix `H = Vᵀ Q V`, so `H`
 //!    costs nothing beyond the orthogonalisation.
-//! 2. From a basis of about `3k` vectors on, every few blocks: Rayleigh–Ritz, i.e.
-//!    eigendecompose `H` (small, `m x m`) and rank the Ritz pairs by the requested order. The
+//! 2. From a basis of about `3k` vectors on, every few blocks: Rayleigh–Ritz, i.e. every
+//!    eigenvalue of `H` (small, `m x m`), ranked by the requested order, and the vectors of
+//!    the first `k + b` only, the ones a restart can keep ([`linalg::eigh_selected`]). The
 //!    residual of a Ritz pair `(θ, V y)` comes for free from the block recurrence,
 //!    `‖Q V y − θ V y‖ = ‖R y_last‖` (`R` the coefficient of the next block, `y_last` the last
 //!    block of `y`), exactly (to rounding) until the first restart; after one, the formula is
@@ -213,21 +214,6 @@ pub(crate) fn lanczos_top_k<T: Real>(
     }))
 }
 
-/// All eigenpairs of the small symmetric `h` (lower triangle read): values ascending and the
-/// eigenvectors as the columns of an `[m, m]` array.
-fn dense_eigen<T: Real>(h: ArrayView2<'_, T>) -> Result<(Vec<T>, Array2<T>), DecompError> {
-    let dense = linalg::eigh_dense(h, true, Par::Seq)?;
-    let u = dense.vectors.expect("vectors requested");
-    let m = h.nrows();
-    let mut y = Array2::zeros((m, m).f());
-    for j in 0..m {
-        for (i, x) in y.column_mut(j).iter_mut().enumerate() {
-            *x = u[(i, j)];
-        }
-    }
-    Ok((dense.values, y))
-}
-
 /// The Krylov basis and what the iteration knows about it.
 struct Basis {
     /// Orthonormal columns `[d, max_basis + b]` (column-major: column blocks are contiguous).
@@ -361,10 +347,17 @@ fn krylov_schur(
 
         // Rayleigh–Ritz on the multiplied part of the basis.
         let nz = kb.nz;
-        let (values, y) = dense_eigen(kb.projected().view())?;
-        let order_idx = pick(&values, nz, order);
-        let wanted = &order_idx[..k];
-        let theta: Vec<f64> = wanted.iter().map(|&i| values[i]).collect();
+        // Every Ritz value (the norm estimate and the watch use them), but only the vectors
+        // that can be kept: the wanted k first, then the rest a restart keeps.
+        let keep = plan.keep.min(nz);
+        let ritz = linalg::eigh_selected(
+            kb.projected().view(),
+            |values| pick(values, keep, order),
+            Par::Seq,
+        )?;
+        let values = ritz.values;
+        let y = Array2::from_shape_fn((nz, keep).f(), |(i, j)| ritz.vectors[(i, j)]);
+        let theta: Vec<f64> = ritz.chosen[..k].iter().map(|&i| values[i]).collect();
         let norm_est = values.iter().fold(0.0f64, |m, &l| m.max(l.abs()));
         let limit = plan.tol * norm_est.max(f64::MIN_POSITIVE);
         // The residuals' parts along the next block, `‖R y_last‖`: free, and while the Krylov
@@ -372,11 +365,11 @@ fn krylov_schur(
         // lower bound, so that a failed estimate is a failed check and a passed one is
         // confirmed explicitly (two GEMMs).
         let estimated = (nz < cap).then(|| {
-            let last = y.slice(s![a..e, ..]);
-            wanted
-                .iter()
-                .map(|&i| {
-                    let r = kb.r_last.dot(&last.column(i));
+            let last = y.slice(s![a..e, ..k]);
+            last.columns()
+                .into_iter()
+                .map(|c| {
+                    let r = kb.r_last.dot(&c);
                     r.dot(&r).sqrt()
                 })
                 .fold(0.0, f64::max)
@@ -384,9 +377,9 @@ fn krylov_schur(
         let worst = match estimated {
             Some(worst) if worst > limit || kb.exact => worst,
             _ => {
-                let yw = Array2::from_shape_fn((nz, k).f(), |(i, j)| y[(i, wanted[j])]);
-                let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw.view(), par);
-                let mut r = linalg::matmul(kb.z.slice(s![.., ..nz]), yw.view(), par);
+                let yw = y.slice(s![.., ..k]);
+                let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw, par);
+                let mut r = linalg::matmul(kb.z.slice(s![.., ..nz]), yw, par);
                 for (j, &th) in theta.iter().enumerate() {
                     r.column_mut(j).scaled_add(-th, &x.column(j));
                 }
@@ -397,8 +390,7 @@ fn krylov_schur(
         };
         let converged = worst <= limit;
         if converged || nz >= d {
-            let yw = Array2::from_shape_fn((nz, k).f(), |(i, j)| y[(i, wanted[j])]);
-            let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw.view(), par);
+            let x = linalg::matmul(kb.v.slice(s![.., ..nz]), y.slice(s![.., ..k]), par);
             return Ok(Some(RitzPairs {
                 values: theta,
                 vectors: x.t().to_owned(),
@@ -424,16 +416,7 @@ fn krylov_schur(
             return Ok(None);
         }
         restarts += 1;
-        restart(
-            &mut kb,
-            matvec,
-            &y,
-            &order_idx,
-            plan,
-            &mut scratch,
-            &mut rng,
-            par,
-        )?;
+        restart(&mut kb, matvec, y.view(), plan, &mut scratch, &mut rng, par)?;
         spent += kb.nz;
         next_check = cap;
     }
@@ -500,12 +483,12 @@ impl Watch {
     }
 }
 
-/// Thick restart from the best `keep` Ritz vectors. Their products with Q are recomputed, not
-/// carried along as `Z Y`: carried products keep the Krylov relation only up to the rounding
-/// of every earlier restart, which in f32 accumulates into a residual floor (measured
-/// ~1e-4 ‖Q‖ after a few restarts); fresh ones hold it to one GEMM's rounding. Growth resumes
-/// from the `b` dominant directions of the kept vectors' residuals, which span the block the
-/// Krylov space would have grown by.
+/// Thick restart from the kept Ritz vectors, the columns of `y` (their coefficients in the
+/// basis, best first). Their products with Q are recomputed, not carried along as `Z Y`:
+/// carried products keep the Krylov relation only up to the rounding of every earlier restart,
+/// which in f32 accumulates into a residual floor (measured ~1e-4 ‖Q‖ after a few restarts);
+/// fresh ones hold it to one GEMM's rounding. Growth resumes from the `b` dominant directions
+/// of the kept vectors' residuals, which span the block the Krylov space would have grown by.
 #[allow(
     clippy::too_many_arguments,
     reason = "the kept vectors, their products and the workspaces of one restart"
@@ -513,8 +496,7 @@ impl Watch {
 fn restart(
     kb: &mut Basis,
     matvec: &mut dyn FnMut(ArrayView2<'_, f64>, ArrayViewMut2<'_, f64>),
-    y: &Array2<f64>,
-    order_idx: &[usize],
+    y: ArrayView2<'_, f64>,
     plan: &Plan,
     scratch: &mut Array2<f64>,
     rng: &mut SplitMix,
@@ -522,10 +504,8 @@ fn restart(
 ) -> Result<(), DecompError> {
     let b = plan.block;
     let nz = kb.nz;
-    let keep = plan.keep.min(nz);
-    let kept = &order_idx[..keep];
-    let yk = Array2::from_shape_fn((nz, keep), |(i, j)| y[(i, kept[j])]);
-    let mut new_v = linalg::matmul(kb.v.slice(s![.., ..nz]), yk.view(), par);
+    let keep = y.ncols();
+    let mut new_v = linalg::matmul(kb.v.slice(s![.., ..nz]), y, par);
     if let Some(r_inv) = cholesky_inverse_factor(new_v.view(), par) {
         new_v = linalg::matmul(new_v.view(), r_inv.view(), par);
     }
@@ -567,14 +547,11 @@ fn append_block<T: Real>(
 ) -> (usize, bool) {
     let width = w.ncols();
     let norms: Vec<T> = w.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
-    // Within the block: Cholesky QR twice (GEMMs) when the block is well conditioned, which is
-    // the rule; column by column with random replacements when the Krylov space is exhausted.
+    // Within the block: Cholesky QR twice when the block is well conditioned, which is the
+    // rule; column by column with random replacements when the Krylov space is exhausted (a
+    // zero or non-finite column, or a Gram matrix that is not numerically positive definite).
     // (The caller has already orthogonalised `w` against the basis.)
-    let alive = w
-        .columns()
-        .into_iter()
-        .zip(&norms)
-        .all(|(c, &n0)| c.dot(&c).sqrt() > T::of_f64(1e-6) * n0);
+    let alive = norms.iter().all(|&n| n > T::zero() && n.is_finite());
     if alive && cholesky_qr(w.view_mut(), par) && cholesky_qr(w.view_mut(), par) {
         v.slice_mut(s![.., n..n + width]).assign(&w);
         return (n + width, true);

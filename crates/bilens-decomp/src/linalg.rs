@@ -11,6 +11,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use crate::error::DecompError;
 use crate::reduction::Reduced;
 use crate::scalar::Real;
+use crate::tridiagonal;
 
 /// Runs `f` on a faer view of `a`: zero-copy when `a` is contiguous in row- or column-major
 /// order (which covers every array bilens makes and their transposes), a copy otherwise.
@@ -157,9 +158,68 @@ pub(crate) fn eigh_dense<T: Real>(
     Ok(DenseEigen { values, vectors: u })
 }
 
+/// Every eigenvalue of a symmetric matrix and the eigenvectors of a chosen few.
+pub(crate) struct SelectedEigen<T> {
+    /// All eigenvalues, nondecreasing.
+    pub values: Vec<T>,
+    /// Indices into `values` of the chosen eigenpairs, in the chooser's order.
+    pub chosen: Vec<usize>,
+    /// Their eigenvectors, the columns of an `[n, chosen.len()]` matrix in the order of `chosen`.
+    pub vectors: Mat<T>,
+}
+
+/// Every eigenvalue of the symmetric `q` (lower triangle read) and the eigenvectors of those
+/// `choose` picks (given the nondecreasing values, it returns indices into them): the
+/// reduction to tridiagonal form, the eigenvalues by QL iteration without vectors (`O(n²)`,
+/// [`Tridiagonal::all_eigenvalues`](crate::sturm::Tridiagonal::all_eigenvalues)), and inverse
+/// iteration and the back-transformation for the chosen vectors only
+/// ([`tridiagonal::selected_vectors`]). For `k` of `n` vectors this skips divide-and-conquer's
+/// `O(n³)` and the back-transformation of the `n - k` others: the Lanczos Rayleigh–Ritz step
+/// needs every Ritz value but only its kept vectors. When inverse iteration fails its checks,
+/// or QL does not converge, [`eigh_dense`] computes everything (a rare, slower path with the
+/// same result).
+pub(crate) fn eigh_selected<T: Real>(
+    q: ArrayView2<'_, T>,
+    choose: impl Fn(&[T]) -> Vec<usize>,
+    par: Par,
+) -> Result<SelectedEigen<T>, DecompError> {
+    let n = q.nrows();
+    assert_eq!(q.ncols(), n, "eigh_selected: matrix must be square");
+    if n == 0 {
+        return Ok(SelectedEigen {
+            values: Vec::new(),
+            chosen: Vec::new(),
+            vectors: Mat::zeros(0, 0),
+        });
+    }
+    let reduced = Reduced::new(q, par);
+    let t = reduced.tridiagonal();
+    if let Some(exact) = t.all_eigenvalues() {
+        let values: Vec<T> = exact.iter().map(|&x| T::of_f64(x)).collect();
+        let chosen = choose(&values);
+        if let Some(vectors) = tridiagonal::selected_vectors(&reduced, &t, &exact, &chosen, par) {
+            return Ok(SelectedEigen {
+                values,
+                chosen,
+                vectors,
+            });
+        }
+    }
+    let dense = eigh_dense(q, true, par)?;
+    let u = dense.vectors.expect("vectors requested");
+    let chosen = choose(&dense.values);
+    let vectors = Mat::from_fn(n, chosen.len(), |i, j| u[(i, chosen[j])]);
+    Ok(SelectedEigen {
+        values: dense.values,
+        chosen,
+        vectors,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::{Order, pick};
     use ndarray::array;
 
     #[test]
@@ -175,6 +235,60 @@ mod tests {
         let s = big.slice(ndarray::s![..;2, ..;3]);
         let k = Array2::<f64>::eye(2);
         assert_eq!(matmul(s, k.view(), Par::Seq), s.to_owned());
+    }
+
+    /// The selected path against the dense one: every eigenvalue to 1e-12 ‖Q‖, and the chosen
+    /// vectors orthonormal with residuals `‖Q v − λ v‖` at rounding (which with the values
+    /// fixes the eigenspaces, repeated ones included), on a random matrix, a degenerate one
+    /// (repeated eigenvalues and a ± pair), a low-rank one and zero.
+    #[test]
+    fn eigh_selected_matches_eigh_dense() {
+        let n = 60;
+        let mut state = 3u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let g = Array2::from_shape_fn((n, n), |_| uniform());
+        let random = &g + &g.t();
+        let (basis, _) = thin_qr(g.view());
+        let with_spectrum = |values: &dyn Fn(usize) -> f64| {
+            let scaled = Array2::from_shape_fn((n, n), |(i, j)| basis[(i, j)] * values(j));
+            matmul(scaled.view(), basis.t(), Par::Seq)
+        };
+        let degenerate = with_spectrum(&|j| [3.0, 3.0, 3.0, -3.0, 1.0][j % 5]);
+        let low_rank = with_spectrum(&|j| if j < 4 { j as f64 + 1.0 } else { 0.0 });
+        let zero = Array2::<f64>::zeros((n, n));
+        for (q, what) in [
+            (random, "random"),
+            (degenerate, "degenerate"),
+            (low_rank, "low rank"),
+            (zero, "zero"),
+        ] {
+            let dense = eigh_dense(q.view(), false, Par::Seq).expect("converges");
+            let k = 17;
+            let got = eigh_selected(q.view(), |v| pick(v, k, Order::AbsDescending), Par::Seq)
+                .expect("converges");
+            let scale = dense.values.iter().fold(1e-300f64, |m, x| m.max(x.abs()));
+            for (a, b) in got.values.iter().zip(&dense.values) {
+                assert!((a - b).abs() <= 1e-12 * scale, "{what}: {a} vs {b}");
+            }
+            assert_eq!(got.chosen, pick(&got.values, k, Order::AbsDescending));
+            for (c, &i) in got.chosen.iter().enumerate() {
+                let v = ndarray::Array1::from_iter((0..n).map(|r| got.vectors[(r, c)]));
+                let residual = q.dot(&v) - &(&v * got.values[i]);
+                let r = residual.dot(&residual).sqrt();
+                assert!(r <= 1e-10 * scale, "{what}: residual {r} of pair {i}");
+                for c2 in 0..k {
+                    let w = ndarray::Array1::from_iter((0..n).map(|r| got.vectors[(r, c2)]));
+                    let want = if c == c2 { 1.0 } else { 0.0 };
+                    let dot = v.dot(&w);
+                    assert!((dot - want).abs() < 1e-10, "{what}: <v{c}, v{c2}> = {dot}");
+                }
+            }
+        }
     }
 
     #[test]

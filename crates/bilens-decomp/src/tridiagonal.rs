@@ -25,6 +25,7 @@ use crate::eigen::fix_sign;
 use crate::order::{Order, pick};
 use crate::reduction::Reduced;
 use crate::scalar::Real;
+use crate::sturm::Tridiagonal;
 
 /// Largest accepted residual of a tridiagonal eigenvector, relative to `‖T‖₁` (inverse
 /// iteration in f64 reaches `~d ε ‖T‖`, 2e-13 at d = 1024).
@@ -72,26 +73,7 @@ pub(crate) fn tridiagonal_top_k<T: Real>(
             vectors: None,
         });
     }
-    let mut ascending = picked.clone();
-    ascending.sort_unstable();
-    let chosen: Vec<f64> = ascending.iter().map(|&i| values[i]).collect();
-    let z = t.eigenvectors(&chosen, 0x7121_D1A6 ^ n as u64)?;
-    let norm = t.norm1().max(f64::MIN_POSITIVE);
-    if chosen.iter().zip(&z).any(|(&l, v)| {
-        let r = t.residual(l, v);
-        r.is_nan() || r > RESIDUAL_TOL * norm
-    }) {
-        return None;
-    }
-    // Column r of Z is the vector of the r-th kept value, in the requested order.
-    let mut zt = Mat::<T>::zeros(n, k);
-    for (r, i) in picked.iter().enumerate() {
-        let v = &z[ascending.binary_search(i).expect("picked index")];
-        for (row, &x) in v.iter().enumerate() {
-            zt[(row, r)] = T::of_f64(x);
-        }
-    }
-    reduced.back_transform(&mut zt, par);
+    let zt = selected_vectors(&reduced, &t, &values, &picked, par)?;
     let mut rows = Array2::<T>::zeros((k, n));
     for (r, mut row) in rows.rows_mut().into_iter().enumerate() {
         for (j, x) in row.iter_mut().enumerate() {
@@ -103,6 +85,45 @@ pub(crate) fn tridiagonal_top_k<T: Real>(
         values: kept,
         vectors: Some(rows),
     })
+}
+
+/// The eigenvectors of the matrix `reduced` holds, for the eigenvalues `values[i]`, `i` in
+/// `picked` (`values`: eigenvalues of `t`, `reduced`'s tridiagonal form, ascending: all of them or
+/// a subset holding the picked ones):
+/// the columns of an `[n, picked.len()]` matrix in the order of `picked`. Inverse iteration on
+/// `t` (`O(n)` per step and vector) and the back-transformation of the picked vectors only
+/// (`4 n² k` flops); `None` when a vector did not converge or its residual
+/// `‖T z − λ z‖` exceeds [`RESIDUAL_TOL`]` · ‖T‖₁`, for the caller to fall back to a full solver.
+pub(crate) fn selected_vectors<T: Real>(
+    reduced: &Reduced<T>,
+    t: &Tridiagonal,
+    values: &[f64],
+    picked: &[usize],
+    par: Par,
+) -> Option<Mat<T>> {
+    let n = t.a.len();
+    // Inverse iteration takes its values ascending (clusters are adjacent).
+    let mut ascending = picked.to_vec();
+    ascending.sort_unstable();
+    let chosen: Vec<f64> = ascending.iter().map(|&i| values[i]).collect();
+    let z = t.eigenvectors(&chosen, 0x7121_D1A6 ^ n as u64)?;
+    let norm = t.norm1().max(f64::MIN_POSITIVE);
+    if chosen.iter().zip(&z).any(|(&l, v)| {
+        let r = t.residual(l, v);
+        r.is_nan() || r > RESIDUAL_TOL * norm
+    }) {
+        return None;
+    }
+    // Column r is the vector of the r-th picked value.
+    let mut zt = Mat::<T>::zeros(n, picked.len());
+    for (r, i) in picked.iter().enumerate() {
+        let v = &z[ascending.binary_search(i).expect("picked index")];
+        for (row, &x) in v.iter().enumerate() {
+            zt[(row, r)] = T::of_f64(x);
+        }
+    }
+    reduced.back_transform(&mut zt, par);
+    Some(zt)
 }
 
 /// Ascending indices of the eigenvalues that can be among the first `k` in `order`.

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, reason = "a panic is a failed test")]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bilens_decomp::{
@@ -11,16 +13,9 @@ use bilens_decomp::{
     decompose_chunked_until,
 };
 use ndarray::Array2;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 
 fn layer(d: usize, h: usize, o: usize) -> BilinearLayer<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let mut randn = |shape: (usize, usize)| {
-        Array2::from_shape_simple_fn(shape, || StandardNormal.sample(&mut rng))
-    };
-    BilinearLayer::new(randn((h, d)), randn((h, d)), randn((o, h)))
+    common::random_layer(5, d, h, o)
 }
 
 #[test]

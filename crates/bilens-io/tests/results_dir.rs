@@ -236,7 +236,7 @@ fn streams_a_real_decomposition_without_eigenvectors_or_embedding() {
             labels: &labels,
             component_tokens: None,
         })
-        .map_err(Box::<dyn std::error::Error>::from)
+        .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
     })
     .unwrap();
     w.finish().unwrap();
@@ -778,7 +778,7 @@ fn hosvd_results_hold_the_spectrum_and_its_vectors() {
                 labels: &labels,
                 component_tokens: None,
             })
-            .map_err(Box::<dyn std::error::Error>::from)
+            .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
         })
         .unwrap();
         w.write_hosvd(&h).unwrap();

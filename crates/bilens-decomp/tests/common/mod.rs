@@ -3,13 +3,23 @@
 
 #![allow(dead_code, reason = "each test file uses part of the helpers")]
 
-use bilens_decomp::{LanczosParams, Method, Order, Par, Solver, eigh, eigh_full};
+use bilens_decomp::{BilinearLayer, LanczosParams, Method, Order, Par, Solver, eigh, eigh_full};
 use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 pub fn randn(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> Array2<f64> {
     Array2::from_shape_simple_fn(shape, || StandardNormal.sample(rng))
+}
+
+/// A layer with standard normal `W, V [h, d]` and `P [o, h]` from `seed`.
+pub fn random_layer(seed: u64, d: usize, h: usize, o: usize) -> BilinearLayer<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let w = randn(&mut rng, (h, d));
+    let v = randn(&mut rng, (h, d));
+    let p = randn(&mut rng, (o, h));
+    BilinearLayer::new(w, v, p)
 }
 
 /// A random orthogonal basis `[d, d]`.

@@ -70,15 +70,14 @@ impl Tridiagonal {
     /// `dsteqr`): `O(n²)` flops in all, ~two sweeps per eigenvalue. `None` when an eigenvalue
     /// has not converged after [`MAX_QL_SWEEPS`] sweeps (the caller falls back to a full solver).
     ///
-    /// The matrix is first scaled to `‖T‖₁ ≤ 1` (by a power of two), so that the rotations' `√(f² + g²)` can neither
-    /// overflow nor lose precision to underflow, and the values are scaled back at the end.
+    /// The matrix is first scaled to `‖T‖₁ ≤ 1` by a power of two (exact both ways), so that
+    /// the rotations' `√(f² + g²)` can neither overflow nor lose precision to underflow.
     pub fn all_eigenvalues(&self) -> Option<Vec<f64>> {
         let n = self.n();
         let norm = self.norm1();
         if norm == 0.0 || !norm.is_finite() {
             return norm.is_finite().then(|| vec![0.0; n]);
         }
-        // A power of two, so that scaling and unscaling are exact.
         let scale = 2f64.powi(norm.log2().ceil() as i32);
         let mut d: Vec<f64> = self.a.iter().map(|x| x / scale).collect();
         // e[i] couples i and i + 1; e[n - 1] = 0 ends the last block.
@@ -89,8 +88,8 @@ impl Tridiagonal {
                 // The first negligible coupling at or after l ends the block l..=m.
                 let mut m = l;
                 while m + 1 < n {
-                    let scale = d[m].abs() + d[m + 1].abs();
-                    if e[m].abs() <= f64::EPSILON * scale {
+                    let size = d[m].abs() + d[m + 1].abs();
+                    if e[m].abs() <= f64::EPSILON * size {
                         break;
                     }
                     m += 1;

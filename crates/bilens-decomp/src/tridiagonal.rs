@@ -87,13 +87,13 @@ pub(crate) fn tridiagonal_top_k<T: Real>(
     })
 }
 
-/// The eigenvectors of the matrix `reduced` holds, for the eigenvalues `values[i]`, `i` in
-/// `picked` (`values`: eigenvalues of `t`, `reduced`'s tridiagonal form, ascending: all of them or
-/// a subset holding the picked ones):
-/// the columns of an `[n, picked.len()]` matrix in the order of `picked`. Inverse iteration on
-/// `t` (`O(n)` per step and vector) and the back-transformation of the picked vectors only
-/// (`4 n² k` flops); `None` when a vector did not converge or its residual
-/// `‖T z − λ z‖` exceeds [`RESIDUAL_TOL`]` · ‖T‖₁`, for the caller to fall back to a full solver.
+/// The eigenvectors of the matrix `reduced` holds for the eigenvalues `values[i]`, `i` in
+/// `picked`, as the columns of an `[n, picked.len()]` matrix in the order of `picked`.
+/// `values` are eigenvalues of `t` (`reduced`'s tridiagonal form, which the caller already
+/// has), ascending: all of them or a subset holding the picked ones. Inverse iteration on `t`
+/// (`O(n)` per step and vector) and the back-transformation of the picked vectors only
+/// (`4 n² k` flops); `None` when a vector did not converge or its residual `‖T z − λ z‖`
+/// exceeds [`RESIDUAL_TOL`]` · ‖T‖₁`, for the caller to fall back to a full solver.
 pub(crate) fn selected_vectors<T: Real>(
     reduced: &Reduced<T>,
     t: &Tridiagonal,

@@ -31,6 +31,16 @@ use crate::sturm::Tridiagonal;
 /// iteration in f64 reaches `~d ε ‖T‖`, 2e-13 at d = 1024).
 const RESIDUAL_TOL: f64 = 1e-9;
 
+/// Components of a unit inverse-iteration vector below this are set to zero before the
+/// back-transformation. The eigenvectors of a matrix with a decaying spectrum are localised in
+/// its tridiagonal form, their components falling geometrically to `1e-300` and below, far
+/// under f32's smallest normal number (`1.2e-38`) and at times under f64's: GEMMs on subnormal
+/// numbers take a microcode assist per operation on Intel CPUs, which made this path 2-3x
+/// slower on decaying spectra than on a flat one there (measured in benches/README.md; AMD's
+/// cores showed no such penalty). `ε²` is far below rounding: the vectors change by at most
+/// `√n ε²` in norm, and every component that survives is a normal f32 number.
+const NEGLIGIBLE: f64 = f64::EPSILON * f64::EPSILON;
+
 /// The kept eigenpairs: values in the requested order and, when asked, the eigenvectors as the
 /// rows of a `[k, d]` array (sign-fixed), in the same order.
 pub(crate) struct TopK<T> {
@@ -91,9 +101,10 @@ pub(crate) fn tridiagonal_top_k<T: Real>(
 /// `picked`, as the columns of an `[n, picked.len()]` matrix in the order of `picked`.
 /// `values` are eigenvalues of `t` (`reduced`'s tridiagonal form, which the caller already
 /// has), ascending: all of them or a subset holding the picked ones. Inverse iteration on `t`
-/// (`O(n)` per step and vector) and the back-transformation of the picked vectors only
-/// (`4 n² k` flops); `None` when a vector did not converge or its residual `‖T z − λ z‖`
-/// exceeds [`RESIDUAL_TOL`]` · ‖T‖₁`, for the caller to fall back to a full solver.
+/// (`O(n)` per step and vector), components below [`NEGLIGIBLE`] set to zero, and the
+/// back-transformation of the picked vectors only (`4 n² k` flops); `None` when a vector did
+/// not converge or its residual `‖T z − λ z‖` exceeds [`RESIDUAL_TOL`]` · ‖T‖₁`, for the
+/// caller to fall back to a full solver.
 pub(crate) fn selected_vectors<T: Real>(
     reduced: &Reduced<T>,
     t: &Tridiagonal,
@@ -119,7 +130,7 @@ pub(crate) fn selected_vectors<T: Real>(
     for (r, i) in picked.iter().enumerate() {
         let v = &z[ascending.binary_search(i).expect("picked index")];
         for (row, &x) in v.iter().enumerate() {
-            zt[(row, r)] = T::of_f64(x);
+            zt[(row, r)] = T::of_f64(if x.abs() < NEGLIGIBLE { 0.0 } else { x });
         }
     }
     reduced.back_transform(&mut zt, par);

@@ -2,8 +2,10 @@
 //!
 //! Keeping the k components of largest `|λ|` of a `d x d` matrix by a full decomposition costs
 //! `~5 d³` flops whatever k is. A Krylov method touches the matrix only through products with
-//! blocks of vectors (GEMMs, `2 d² b` flops per block of `b`), and converges at both ends of the
-//! spectrum at once, which is where the largest `|λ|` are.
+//! blocks of vectors (`2 d² b` flops per block of `b`), and converges at both ends of the
+//! spectrum at once, which is where the largest `|λ|` are. Those products read Q's bytes, and
+//! at `d = 1024` Q outgrows a core's L2, so they read each entry below the diagonal once for both
+//! of its products ([`symmetric::symm_lower`]), half of what a GEMM streams.
 //!
 //! The method (a block Krylov–Schur scheme):
 //! 1. Grow an orthonormal basis `V` block by block: `Z_j = Q V_j`, then the next block is `Z_j`
@@ -25,7 +27,7 @@
 //!    products with Q, and growing again from the dominant directions of their residuals.
 //!
 //! Precision: the iteration runs in f64 whatever the matrix's precision. For f32 matrices the
-//! products with Q are f32 GEMMs (twice as fast; their rounding, `~ε √d ‖Q‖`, was measured as a
+//! products with Q are in f32 (twice as fast; their rounding, `~ε √d ‖Q‖`, was measured as a
 //! residual floor of `4e-8 ‖Q‖` at d = 1024) and everything else is f64. The small
 //! eigenproblem of `H` must be f64 too: solved in f32 it left residuals stuck near
 //! `1.5e-4 ‖Q‖`, above the f32 tolerance (measured).
@@ -41,6 +43,7 @@ use crate::error::DecompError;
 use crate::linalg;
 use crate::order::{Order, pick};
 use crate::scalar::Real;
+use crate::symmetric;
 
 /// Tuning of the Lanczos solver.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -159,8 +162,7 @@ pub(crate) fn lanczos_top_k<T: Real>(
         return Ok(None);
     };
     let d = q.nrows();
-    // Products with Q in Q's own precision, into reused buffers. (Q X)ᵀ = Xᵀ Q for symmetric
-    // Q: with the thin block on the left, the GEMM does not repack all of Q for every block.
+    // Products with Q in Q's own precision, into reused column-major buffers.
     let mut xt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
     let mut yt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
     let mut matvec = |x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>| {
@@ -180,13 +182,12 @@ pub(crate) fn lanczos_top_k<T: Real>(
             *o = T::of_f64(v);
         }
         let mut yb = yt.slice_mut(s![.., ..cols]);
-        linalg::gemm(
-            yb.view_mut().reversed_axes(),
-            false,
-            xb.t(),
+        symmetric::symm_lower(
             q,
-            T::one(),
-            par,
+            xb.as_slice_memory_order()
+                .expect("column block of a column-major array"),
+            yb.as_slice_memory_order_mut()
+                .expect("column block of a column-major array"),
         );
         let ys = yb
             .as_slice_memory_order()

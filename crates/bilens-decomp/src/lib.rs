@@ -85,6 +85,7 @@ mod sign;
 mod similarity;
 mod stats;
 mod sturm;
+mod symmetric;
 mod tridiagonal;
 mod truncate;
 

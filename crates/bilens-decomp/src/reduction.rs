@@ -32,6 +32,7 @@ use ndarray::ArrayView2;
 use crate::linalg::with_faer;
 use crate::scalar::Real;
 use crate::sturm::Tridiagonal;
+use crate::symmetric::symv_lower;
 
 /// A symmetric matrix reduced to tridiagonal form, `Q = H T Hᵀ`: `T` on the diagonal and
 /// subdiagonal of `a`, the Householder vectors below the subdiagonal and their block factors in
@@ -276,127 +277,6 @@ fn direction<T: Real>(
     }
 }
 
-/// `y = A x` for the symmetric `a` of which only the lower triangle is read, in one sweep over
-/// it, two columns at a time (so that `y` is loaded and stored once per pair): column `c` gives
-/// `y[c] += a[c.., c] · x[c..]` and `y[c+1..] += a[c+1.., c] x[c]`.
-fn symv_lower<T: Real>(a: MatRef<'_, T>, x: &[T], y: &mut [T]) {
-    y.fill(T::zero());
-    pulp::Arch::new().dispatch(SymvLower { a, x, y });
-}
-
-/// [`symv_lower`]'s sweep as a pulp kernel: `with_simd` is inlined into a function compiled for
-/// the widest instruction set the CPU has (run-time dispatch), and the loop over the rows below
-/// each column pair is [`PairSweep`] in that instruction set's registers.
-struct SymvLower<'a, T> {
-    a: MatRef<'a, T>,
-    x: &'a [T],
-    y: &'a mut [T],
-}
-
-impl<T: Real> pulp::WithSimd for SymvLower<'_, T> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let Self { a, x, y } = self;
-        let m = a.nrows();
-        let column = |c: usize| {
-            a.col(c)
-                .subrows(c, m - c)
-                .try_as_col_major()
-                .expect("a Mat column is contiguous")
-                .as_slice()
-        };
-        let mut c = 0;
-        while c + 1 < m {
-            let (c0, c1) = (column(c), column(c + 1));
-            let (x0, x1) = (x[c], x[c + 1]);
-            let (d0, d1) = T::pair_sweep(
-                simd,
-                &c0[2..],
-                &c1[1..],
-                &x[c + 2..],
-                &mut y[c + 2..],
-                x0,
-                x1,
-            );
-            y[c] = y[c] + c0[0] * x0 + c0[1] * x1 + d0;
-            y[c + 1] = y[c + 1] + c0[1] * x0 + c1[0] * x1 + d1;
-            c += 2;
-        }
-        if c + 1 == m {
-            y[c] += column(c)[0] * x[c];
-        }
-    }
-}
-
-/// The innermost loop of [`symv_lower`] in one precision's SIMD registers; a supertrait of
-/// [`Real`], implemented for `f32` and `f64`.
-pub trait PairSweep: Sized {
-    /// For the rows below a pair of columns `b0`, `b1` (equal lengths, as `xs` and `ys`):
-    /// `ys += b0 x0 + b1 x1`, and returns the dot products `(b0 · xs, b1 · xs)`.
-    fn pair_sweep<S: pulp::Simd>(
-        simd: S,
-        b0: &[Self],
-        b1: &[Self],
-        xs: &[Self],
-        ys: &mut [Self],
-        x0: Self,
-        x1: Self,
-    ) -> (Self, Self);
-}
-
-macro_rules! pair_sweep {
-    ($t:ty, $as_simd:ident, $as_mut_simd:ident, $splat:ident, $fma:ident, $sum:ident) => {
-        impl PairSweep for $t {
-            #[inline(always)]
-            fn pair_sweep<S: pulp::Simd>(
-                simd: S,
-                b0: &[$t],
-                b1: &[$t],
-                xs: &[$t],
-                ys: &mut [$t],
-                x0: $t,
-                x1: $t,
-            ) -> ($t, $t) {
-                let ((v0, t0), (v1, t1)) = (S::$as_simd(b0), S::$as_simd(b1));
-                let ((vx, tx), (vy, ty)) = (S::$as_simd(xs), S::$as_mut_simd(ys));
-                let (sx0, sx1) = (simd.$splat(x0), simd.$splat(x1));
-                let (mut s0, mut s1) = (simd.$splat(0.0), simd.$splat(0.0));
-                for (((a0, a1), x), y) in v0.iter().zip(v1).zip(vx).zip(vy.iter_mut()) {
-                    s0 = simd.$fma(*a0, *x, s0);
-                    s1 = simd.$fma(*a1, *x, s1);
-                    *y = simd.$fma(*a1, sx1, simd.$fma(*a0, sx0, *y));
-                }
-                let (mut d0, mut d1) = (simd.$sum(s0), simd.$sum(s1));
-                for i in 0..t0.len() {
-                    d0 = t0[i].mul_add(tx[i], d0);
-                    d1 = t1[i].mul_add(tx[i], d1);
-                    ty[i] = t1[i].mul_add(x1, t0[i].mul_add(x0, ty[i]));
-                }
-                (d0, d1)
-            }
-        }
-    };
-}
-
-pair_sweep!(
-    f32,
-    as_simd_f32s,
-    as_mut_simd_f32s,
-    splat_f32s,
-    mul_add_e_f32s,
-    reduce_sum_f32s
-);
-pair_sweep!(
-    f64,
-    as_simd_f64s,
-    as_mut_simd_f64s,
-    splat_f64s,
-    mul_add_e_f64s,
-    reduce_sum_f64s
-);
-
 /// The block factors of the reflectors, as faer's own reduction leaves them: for each block of
 /// `householder.nrows()` reflectors the triangular factor of their compact WY form.
 fn upgrade_factors<T: Real>(a: MatRef<'_, T>, mut householder: MatMut<'_, T>, par: Par) {
@@ -519,25 +399,6 @@ mod tests {
             .zip(exact.a.iter().chain(&exact.b))
         {
             assert!((x - y).abs() < 1e-4 * scale, "f32 {x} vs f64 {y}");
-        }
-    }
-
-    #[test]
-    fn symmetric_product_reads_only_the_lower_triangle() {
-        for m in [1, 2, 5, 40, 77] {
-            let q = symmetric(9 + m as u64, m);
-            // Garbage above the diagonal must not matter.
-            let a = Mat::<f64>::from_fn(m, m, |i, j| if i >= j { q[(i, j)] } else { f64::NAN });
-            let x: Vec<f64> = (0..m).map(|i| (i as f64 * 0.37).sin()).collect();
-            let mut y = vec![0.0; m];
-            symv_lower(a.as_ref(), &x, &mut y);
-            for i in 0..m {
-                let want: f64 = (0..m).map(|j| q[(i, j)] * x[j]).sum();
-                assert!(
-                    (y[i] - want).abs() < 1e-12 * (1.0 + want.abs()),
-                    "m {m}, row {i}"
-                );
-            }
         }
     }
 }

@@ -17,7 +17,7 @@ pub trait Real:
     + fmt::Debug
     + fmt::Display
     + sealed::Sealed
-    + crate::reduction::PairSweep
+    + crate::symmetric::Sweep
     + 'static
 {
     /// The dtype name used in files and metadata: `"f32"` or `"f64"`.

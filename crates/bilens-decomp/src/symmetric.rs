@@ -1,0 +1,426 @@
+//! Products with a symmetric matrix of which only one triangle is read.
+//!
+//! Two callers, one kernel. The tridiagonal reduction multiplies its trailing matrix by one
+//! vector per column ([`symv_lower`]); Lanczos multiplies `Q` by a block of a few columns per
+//! step ([`symm_lower`]). Both are bound by the bytes of the matrix they stream, not by
+//! arithmetic (at `d = 1024` in f32, `Q` is 4 MB, more than a core's L2), so both read each
+//! entry below the diagonal once and use it twice: `y[i] += a[i, j] x[j]` and
+//! `y[j] += a[i, j] x[i]`. That halves the bytes a general product (a GEMM) reads.
+//!
+//! The kernel, [`Sweep`], sweeps the rows below `C` columns for a group of `G` right-hand sides
+//! at once, in the widest SIMD registers the CPU has (pulp's run-time dispatch), with fused
+//! multiply-adds. The block product tiles `Q` so that the slices of `X` and `Y` a sweep touches
+//! stay in L1 while `Q`'s tile streams through once; the diagonal tiles go to a GEMM whole.
+
+use faer::linalg::matmul::matmul;
+use faer::reborrow::ReborrowMut;
+use faer::{Accum, MatMut, MatRef, Par};
+use ndarray::ArrayView2;
+
+use crate::scalar::Real;
+
+/// `y = A x` for the symmetric `a` of which only the lower triangle is read, in one sweep over
+/// it, two columns at a time (so that `y` is loaded and stored once per pair): column `c` gives
+/// `y[c] += a[c.., c] · x[c..]` and `y[c+1..] += a[c+1.., c] x[c]`.
+pub(crate) fn symv_lower<T: Real>(a: MatRef<'_, T>, x: &[T], y: &mut [T]) {
+    y.fill(T::zero());
+    pulp::Arch::new().dispatch(SymvLower { a, x, y });
+}
+
+/// [`symv_lower`]'s sweep as a pulp kernel: `with_simd` is inlined into a function compiled for
+/// the widest instruction set the CPU has (run-time dispatch), and the loop over the rows below
+/// each column pair is [`PairSweep`] in that instruction set's registers.
+struct SymvLower<'a, T> {
+    a: MatRef<'a, T>,
+    x: &'a [T],
+    y: &'a mut [T],
+}
+
+impl<T: Real> pulp::WithSimd for SymvLower<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self { a, x, y } = self;
+        let m = a.nrows();
+        let column = |c: usize| {
+            a.col(c)
+                .subrows(c, m - c)
+                .try_as_col_major()
+                .expect("a Mat column is contiguous")
+                .as_slice()
+        };
+        let mut c = 0;
+        while c + 1 < m {
+            let (c0, c1) = (column(c), column(c + 1));
+            let (x0, x1) = (x[c], x[c + 1]);
+            let (head, rest) = y.split_at_mut(c + 2);
+            let [[d0], [d1]] = T::sweep(
+                simd,
+                [&c0[2..], &c1[1..]],
+                [&x[c + 2..]],
+                [rest],
+                [[x0], [x1]],
+            );
+            head[c] = head[c] + c0[0] * x0 + c0[1] * x1 + d0;
+            head[c + 1] = head[c + 1] + c0[1] * x0 + c1[0] * x1 + d1;
+            c += 2;
+        }
+        if c + 1 == m {
+            y[c] += column(c)[0] * x[c];
+        }
+    }
+}
+
+/// Columns per tile of [`symm_lower`]. The diagonal tiles (`TILE x TILE`) are read whole, so
+/// the fraction of `Q` read twice is `1 / (number of tiles)`: an eighth at `d = 1024`.
+const TILE: usize = 256;
+
+/// Rows per tile below the diagonal: a sweep's slices of `X` and `Y` (`2 · ROWS · G` entries,
+/// 16 KB in f32) stay in L1 while the tile of `Q` (`ROWS · TILE` entries, 512 KB in f32) stays in
+/// L2 for the next group of right-hand sides.
+const ROWS: usize = 512;
+
+/// `Y = Q X` for the symmetric `q`, reading each entry below the diagonal tiles once for both
+/// of its products. Off the diagonal tiles (`TILE` rows and columns) only the entries that lie
+/// after the diagonal along `q`'s contiguous axis are read (the lower triangle of a column-major
+/// `q`, the upper of a row-major one: the same numbers); the diagonal tiles are multiplied
+/// whole, by a GEMM, so `q` must hold both triangles there (Lanczos's `Q` holds all of it).
+/// `x` and `y` are column-major `[d, m]` (`m` columns of length `d`, one after the other).
+pub(crate) fn symm_lower<T: Real>(q: ArrayView2<'_, T>, x: &[T], y: &mut [T]) {
+    let d = q.nrows();
+    assert_eq!(q.ncols(), d, "symm_lower: matrix must be square");
+    assert_eq!(x.len(), y.len(), "symm_lower: X and Y differ in size");
+    if d == 0 {
+        return;
+    }
+    let m = x.len() / d;
+    assert_eq!(x.len(), d * m, "symm_lower: X is not [d, m]");
+    // Lines along the contiguous axis as rows: line j is Q's column j (for a column-major q,
+    // its row j for a row-major one; the same numbers).
+    let lines = if q.t().is_standard_layout() {
+        q.reversed_axes().into()
+    } else {
+        q.as_standard_layout()
+    };
+    let ld = lines.strides()[0] as usize;
+    let lines = lines.as_slice().expect("standard layout");
+    // The diagonal tiles, which cover every row once: Y[I] = Q[I, I] X[I] (Q[I, I] is the
+    // transpose of the lines' tile).
+    {
+        let l = MatRef::from_row_major_slice_with_stride(lines, d, d, ld);
+        let xf = MatRef::from_column_major_slice(x, d, m);
+        let mut yf = MatMut::from_column_major_slice_mut(&mut *y, d, m);
+        for it in (0..d).step_by(TILE) {
+            let n = TILE.min(d - it);
+            matmul(
+                yf.rb_mut().subrows_mut(it, n),
+                Accum::Replace,
+                l.submatrix(it, it, n, n).transpose(),
+                xf.subrows(it, n),
+                T::one(),
+                Par::Seq,
+            );
+        }
+    }
+    pulp::Arch::new().dispatch(OffDiagonal { lines, ld, d, x, y });
+}
+
+/// The tiles of [`symm_lower`] below the diagonal, as a pulp kernel.
+struct OffDiagonal<'a, T> {
+    lines: &'a [T],
+    ld: usize,
+    d: usize,
+    x: &'a [T],
+    y: &'a mut [T],
+}
+
+impl<T: Real> pulp::WithSimd for OffDiagonal<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self { lines, ld, d, x, y } = self;
+        // Q's tile (I, J) below the diagonal is read once and gives both
+        // Y[I] += Q[I, J] X[J] and Y[J] += Q[I, J]ᵀ X[I].
+        for jt in (0..d).step_by(TILE) {
+            let jend = (jt + TILE).min(d);
+            for it in (jend..d).step_by(ROWS) {
+                let rows = it..(it + ROWS).min(d);
+                // Four columns of Q by four right-hand sides: 16 accumulators and 16
+                // broadcasts, which AVX-512's 32 registers hold; the fastest of 2-8 columns by
+                // 1-8 sides on a Xeon (benches/README.md). With AVX2's 16 registers (measured
+                // there by forcing pulp's AVX2 path), two columns by four.
+                if S::REGISTER_COUNT >= 32 {
+                    tile::<S, T, 4, 4>(simd, lines, ld, x, y, d, jt..jend, rows);
+                } else {
+                    tile::<S, T, 2, 4>(simd, lines, ld, x, y, d, jt..jend, rows);
+                }
+            }
+        }
+    }
+}
+
+/// The part of the tile `rows x cols` of `Q` below the diagonal: for each group of `G`
+/// right-hand sides, sweeps of `C` columns at a time (a last group narrower than `G` goes one
+/// side at a time).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tile's matrix, blocks and position, each used separately"
+)]
+#[inline(always)]
+fn tile<S: pulp::Simd, T: Real, const C: usize, const G: usize>(
+    simd: S,
+    lines: &[T],
+    ld: usize,
+    x: &[T],
+    y: &mut [T],
+    d: usize,
+    cols: std::ops::Range<usize>,
+    rows: std::ops::Range<usize>,
+) {
+    let m = x.len() / d;
+    let mut c = 0;
+    while c < m {
+        let g = if c + G <= m { G } else { 1 };
+        let mut j = cols.start;
+        while j + C <= cols.end {
+            if g == G {
+                sweep::<S, T, C, G>(simd, lines, ld, x, y, d, c, j, rows.clone());
+            } else {
+                sweep::<S, T, C, 1>(simd, lines, ld, x, y, d, c, j, rows.clone());
+            }
+            j += C;
+        }
+        c += g;
+    }
+}
+
+/// One [`Sweep`] of columns `j..j + C` of `Q` (rows `rows`) for the right-hand sides
+/// `c..c + G`, with the dot products added into `Y`'s rows `j..j + C`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the sweep's matrix columns, blocks and position, each used separately"
+)]
+#[inline(always)]
+fn sweep<S: pulp::Simd, T: Real, const C: usize, const G: usize>(
+    simd: S,
+    lines: &[T],
+    ld: usize,
+    x: &[T],
+    y: &mut [T],
+    d: usize,
+    c: usize,
+    j: usize,
+    rows: std::ops::Range<usize>,
+) {
+    let cols: [&[T]; C] =
+        std::array::from_fn(|k| &lines[(j + k) * ld + rows.start..(j + k) * ld + rows.end]);
+    let xs: [&[T]; G] =
+        std::array::from_fn(|g| &x[(c + g) * d + rows.start..(c + g) * d + rows.end]);
+    let xc: [[T; G]; C] = std::array::from_fn(|k| std::array::from_fn(|g| x[(c + g) * d + j + k]));
+    let mut columns = y[c * d..(c + G) * d].chunks_exact_mut(d);
+    let ys: [&mut [T]; G] =
+        std::array::from_fn(|_| &mut columns.next().expect("G columns")[rows.clone()]);
+    let dots = T::sweep(simd, cols, xs, ys, xc);
+    for k in 0..C {
+        for g in 0..G {
+            y[(c + g) * d + j + k] += dots[k][g];
+        }
+    }
+}
+
+/// The innermost loop of both products in one precision's SIMD registers; a supertrait of
+/// [`Real`], implemented for `f32` and `f64`.
+pub trait Sweep: Sized {
+    /// For the rows below `C` matrix columns `cols` (equal lengths, as every `xs[g]` and
+    /// `ys[g]`), and each of `G` right-hand sides: `ys[g] += Σ_k cols[k] xc[k][g]`, and returns
+    /// the dot products `cols[k] · xs[g]`.
+    fn sweep<S: pulp::Simd, const C: usize, const G: usize>(
+        simd: S,
+        cols: [&[Self]; C],
+        xs: [&[Self]; G],
+        ys: [&mut [Self]; G],
+        xc: [[Self; G]; C],
+    ) -> [[Self; G]; C];
+}
+
+macro_rules! sweep {
+    ($t:ty, $as_simd:ident, $as_mut_simd:ident, $splat:ident, $fma:ident, $sum:ident) => {
+        impl Sweep for $t {
+            #[inline(always)]
+            fn sweep<S: pulp::Simd, const C: usize, const G: usize>(
+                simd: S,
+                cols: [&[$t]; C],
+                xs: [&[$t]; G],
+                ys: [&mut [$t]; G],
+                xc: [[$t; G]; C],
+            ) -> [[$t; G]; C] {
+                // Plain loops, no closures: a closure is not compiled for the instruction set
+                // pulp dispatched to, so SIMD operations inside one become calls.
+                let len = cols[0].len();
+                let n = S::$as_simd(cols[0]).0.len();
+                let zero = simd.$splat(0.0);
+                let (mut s, mut sx) = ([[zero; G]; C], [[zero; G]; C]);
+                for k in 0..C {
+                    assert_eq!(cols[k].len(), len, "sweep: columns differ in length");
+                    for g in 0..G {
+                        sx[k][g] = simd.$splat(xc[k][g]);
+                    }
+                }
+                for g in 0..G {
+                    assert!(
+                        xs[g].len() == len && ys[g].len() == len,
+                        "sweep: sides differ in length"
+                    );
+                }
+                for i in 0..n {
+                    let mut a = [zero; C];
+                    for k in 0..C {
+                        a[k] = S::$as_simd(cols[k]).0[i];
+                    }
+                    for g in 0..G {
+                        let x = S::$as_simd(xs[g]).0[i];
+                        for k in 0..C {
+                            s[k][g] = simd.$fma(a[k], x, s[k][g]);
+                        }
+                        let y = &mut S::$as_mut_simd(&mut *ys[g]).0[i];
+                        for k in 0..C {
+                            *y = simd.$fma(a[k], sx[k][g], *y);
+                        }
+                    }
+                }
+                let mut dots = xc;
+                for g in 0..G {
+                    for k in 0..C {
+                        dots[k][g] = simd.$sum(s[k][g]);
+                    }
+                    let tx = S::$as_simd(xs[g]).1;
+                    let ty = S::$as_mut_simd(&mut *ys[g]).1;
+                    for i in 0..tx.len() {
+                        for k in 0..C {
+                            let t = S::$as_simd(cols[k]).1;
+                            dots[k][g] = t[i].mul_add(tx[i], dots[k][g]);
+                        }
+                        for k in 0..C {
+                            let t = S::$as_simd(cols[k]).1;
+                            ty[i] = t[i].mul_add(xc[k][g], ty[i]);
+                        }
+                    }
+                }
+                dots
+            }
+        }
+    };
+}
+
+sweep!(
+    f32,
+    as_simd_f32s,
+    as_mut_simd_f32s,
+    splat_f32s,
+    mul_add_e_f32s,
+    reduce_sum_f32s
+);
+sweep!(
+    f64,
+    as_simd_f64s,
+    as_mut_simd_f64s,
+    splat_f64s,
+    mul_add_e_f64s,
+    reduce_sum_f64s
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+    use ndarray::{Array2, ShapeBuilder};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    fn symmetric(seed: u64, n: usize) -> Array2<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let g = Array2::from_shape_fn((n, n), |_| StandardNormal.sample(&mut rng));
+        (&g + &g.t()) / 2.0
+    }
+
+    #[test]
+    fn matrix_vector_product_reads_only_the_lower_triangle() {
+        for m in [1, 2, 5, 40, 77] {
+            let q = symmetric(9 + m as u64, m);
+            // Garbage above the diagonal must not matter.
+            let a = Mat::<f64>::from_fn(m, m, |i, j| if i >= j { q[(i, j)] } else { f64::NAN });
+            let x: Vec<f64> = (0..m).map(|i| (i as f64 * 0.37).sin()).collect();
+            let mut y = vec![0.0; m];
+            symv_lower(a.as_ref(), &x, &mut y);
+            for i in 0..m {
+                let want: f64 = (0..m).map(|j| q[(i, j)] * x[j]).sum();
+                assert!(
+                    (y[i] - want).abs() < 1e-12 * (1.0 + want.abs()),
+                    "m {m}, row {i}"
+                );
+            }
+        }
+    }
+
+    /// `symm_lower` against a loop over the whole matrix, in both layouts (garbage in the
+    /// triangle it must not read, outside the diagonal tiles), on sizes within, at and across
+    /// tiles and row chunks, odd and even, and every remainder of the right-hand sides modulo
+    /// the group of four.
+    fn block_product_matches_loops<T: Real>(tol: f64) {
+        let cases = [
+            (1, 1, &[1, 3][..]),
+            (2, 2, &[1, 4, 5]),
+            (3, 3, &[2, 8]),
+            (4, 77, &[1, 3, 4, 5, 8, 9]),
+            (5, 256, &[1, 5]),
+            (6, 300, &[1, 3, 4, 5, 8, 9]),
+            (7, 513, &[2, 8]),
+            (8, 801, &[1, 8]),
+        ];
+        for (seed, d, widths) in cases {
+            let q = symmetric(seed, d);
+            let read = |i: usize, j: usize, lower: bool| {
+                let same_tile = i / TILE == j / TILE;
+                T::of_f64(if same_tile || (i >= j) == lower {
+                    q[(i, j)]
+                } else {
+                    f64::NAN
+                })
+            };
+            let column_major = Array2::from_shape_fn((d, d).f(), |(i, j)| read(i, j, true));
+            let row_major = Array2::from_shape_fn((d, d), |(i, j)| read(i, j, false));
+            for &m in widths {
+                let x: Vec<T> = (0..d * m)
+                    .map(|i| T::of_f64((i as f64 * 0.37).sin()))
+                    .collect();
+                for a in [column_major.view(), row_major.view()] {
+                    let mut y = vec![T::of_f64(7.0); d * m];
+                    symm_lower(a, &x, &mut y);
+                    for c in 0..m {
+                        for i in 0..d {
+                            let want: f64 = (0..d).map(|j| q[(i, j)] * x[c * d + j].as_f64()).sum();
+                            let got = y[c * d + i].as_f64();
+                            assert!(
+                                (got - want).abs() < tol * (1.0 + want.abs()) * d as f64,
+                                "d {d}, m {m}, row {i}, column {c}: {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn block_product_matches_loops_in_f64() {
+        block_product_matches_loops::<f64>(1e-15);
+    }
+
+    #[test]
+    fn block_product_matches_loops_in_f32() {
+        block_product_matches_loops::<f32>(1e-6);
+    }
+}

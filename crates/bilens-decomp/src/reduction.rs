@@ -298,17 +298,9 @@ fn upgrade_factors<T: Real>(a: MatRef<'_, T>, mut householder: MatMut<'_, T>, pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::symmetric::tests::symmetric;
     use faer::linalg::evd::tridiag;
     use ndarray::Array2;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-    use rand_distr::{Distribution, StandardNormal};
-
-    fn symmetric(seed: u64, n: usize) -> Array2<f64> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let g = Array2::from_shape_fn((n, n), |_| StandardNormal.sample(&mut rng));
-        (&g + &g.t()) / 2.0
-    }
 
     /// `T` and the reflectors of faer's unblocked reduction, which takes the same reflectors in
     /// exact arithmetic (an independent implementation of the same algorithm).

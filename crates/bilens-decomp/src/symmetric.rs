@@ -123,15 +123,13 @@ pub(crate) fn symm_lower<T: Real>(q: ArrayView2<'_, T>, x: &[T], y: &mut [T]) {
             );
         }
     }
-    pulp::Arch::new().dispatch(OffDiagonal { lines, ld, d, x, y });
+    let operands = Operands { lines, ld, x, d };
+    pulp::Arch::new().dispatch(OffDiagonal { operands, y });
 }
 
 /// The tiles of [`symm_lower`] below the diagonal, as a pulp kernel.
 struct OffDiagonal<'a, T> {
-    lines: &'a [T],
-    ld: usize,
-    d: usize,
-    x: &'a [T],
+    operands: Operands<'a, T>,
     y: &'a mut [T],
 }
 
@@ -140,7 +138,8 @@ impl<T: Real> pulp::WithSimd for OffDiagonal<'_, T> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let Self { lines, ld, d, x, y } = self;
+        let Self { operands, y } = self;
+        let d = operands.d;
         // Q's tile (I, J) below the diagonal is read once and gives both
         // Y[I] += Q[I, J] X[J] and Y[J] += Q[I, J]ᵀ X[I].
         for jt in (0..d).step_by(TILE) {
@@ -152,80 +151,80 @@ impl<T: Real> pulp::WithSimd for OffDiagonal<'_, T> {
                 // 1-8 sides on a Xeon (benches/README.md). With AVX2's 16 registers (measured
                 // there by forcing pulp's AVX2 path), two columns by four.
                 if S::REGISTER_COUNT >= 32 {
-                    tile::<S, T, 4, 4>(simd, lines, ld, x, y, d, jt..jend, rows);
+                    operands.tile::<S, 4, 4>(simd, y, jt..jend, rows);
                 } else {
-                    tile::<S, T, 2, 4>(simd, lines, ld, x, y, d, jt..jend, rows);
+                    operands.tile::<S, 2, 4>(simd, y, jt..jend, rows);
                 }
             }
         }
     }
 }
 
-/// The part of the tile `rows x cols` of `Q` below the diagonal: for each group of `G`
-/// right-hand sides, sweeps of `C` columns at a time (a last group narrower than `G` goes one
-/// side at a time).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tile's matrix, blocks and position, each used separately"
-)]
-#[inline(always)]
-fn tile<S: pulp::Simd, T: Real, const C: usize, const G: usize>(
-    simd: S,
-    lines: &[T],
+/// What a sweep reads: `Q` as lines of stride `ld` (line `j` is column `j`), and `X`,
+/// column-major `[d, m]`.
+#[derive(Clone, Copy)]
+struct Operands<'a, T> {
+    lines: &'a [T],
     ld: usize,
-    x: &[T],
-    y: &mut [T],
+    x: &'a [T],
     d: usize,
-    cols: std::ops::Range<usize>,
-    rows: std::ops::Range<usize>,
-) {
-    let m = x.len() / d;
-    let mut c = 0;
-    while c < m {
-        let g = if c + G <= m { G } else { 1 };
-        let mut j = cols.start;
-        while j + C <= cols.end {
-            if g == G {
-                sweep::<S, T, C, G>(simd, lines, ld, x, y, d, c, j, rows.clone());
-            } else {
-                sweep::<S, T, C, 1>(simd, lines, ld, x, y, d, c, j, rows.clone());
-            }
-            j += C;
-        }
-        c += g;
-    }
 }
 
-/// One [`Sweep`] of columns `j..j + C` of `Q` (rows `rows`) for the right-hand sides
-/// `c..c + G`, with the dot products added into `Y`'s rows `j..j + C`.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the sweep's matrix columns, blocks and position, each used separately"
-)]
-#[inline(always)]
-fn sweep<S: pulp::Simd, T: Real, const C: usize, const G: usize>(
-    simd: S,
-    lines: &[T],
-    ld: usize,
-    x: &[T],
-    y: &mut [T],
-    d: usize,
-    c: usize,
-    j: usize,
-    rows: std::ops::Range<usize>,
-) {
-    let cols: [&[T]; C] =
-        std::array::from_fn(|k| &lines[(j + k) * ld + rows.start..(j + k) * ld + rows.end]);
-    let xs: [&[T]; G] =
-        std::array::from_fn(|g| &x[(c + g) * d + rows.start..(c + g) * d + rows.end]);
-    let xc: [[T; G]; C] = std::array::from_fn(|k| std::array::from_fn(|g| x[(c + g) * d + j + k]));
-    let mut columns = y[c * d..(c + G) * d].chunks_exact_mut(d);
-    let ys: [&mut [T]; G] =
-        std::array::from_fn(|_| &mut columns.next().expect("G columns")[rows.clone()]);
-    let dots = T::sweep(simd, cols, xs, ys, xc);
-    for k in 0..C {
-        for g in 0..G {
-            y[(c + g) * d + j + k] += dots[k][g];
+impl<T: Real> Operands<'_, T> {
+    /// The part of the tile `rows x cols` of `Q` below the diagonal: for each group of `G`
+    /// right-hand sides, sweeps of `C` columns at a time (a last group narrower than `G` goes
+    /// one side at a time).
+    #[inline(always)]
+    fn tile<S: pulp::Simd, const C: usize, const G: usize>(
+        self,
+        simd: S,
+        y: &mut [T],
+        cols: std::ops::Range<usize>,
+        rows: std::ops::Range<usize>,
+    ) {
+        let m = self.x.len() / self.d;
+        let mut c = 0;
+        while c < m {
+            let g = if c + G <= m { G } else { 1 };
+            let mut j = cols.start;
+            while j + C <= cols.end {
+                if g == G {
+                    self.sweep::<S, C, G>(simd, y, c, j, rows.clone());
+                } else {
+                    self.sweep::<S, C, 1>(simd, y, c, j, rows.clone());
+                }
+                j += C;
+            }
+            c += g;
+        }
+    }
+
+    /// One [`Sweep`] of columns `j..j + C` of `Q` (rows `rows`) for the right-hand sides
+    /// `c..c + G`, with the dot products added into `Y`'s rows `j..j + C`.
+    #[inline(always)]
+    fn sweep<S: pulp::Simd, const C: usize, const G: usize>(
+        self,
+        simd: S,
+        y: &mut [T],
+        c: usize,
+        j: usize,
+        rows: std::ops::Range<usize>,
+    ) {
+        let Self { lines, ld, x, d } = self;
+        let cols: [&[T]; C] =
+            std::array::from_fn(|k| &lines[(j + k) * ld + rows.start..(j + k) * ld + rows.end]);
+        let xs: [&[T]; G] =
+            std::array::from_fn(|g| &x[(c + g) * d + rows.start..(c + g) * d + rows.end]);
+        let xc: [[T; G]; C] =
+            std::array::from_fn(|k| std::array::from_fn(|g| x[(c + g) * d + j + k]));
+        let mut columns = y[c * d..(c + G) * d].chunks_exact_mut(d);
+        let ys: [&mut [T]; G] =
+            std::array::from_fn(|_| &mut columns.next().expect("G columns")[rows.clone()]);
+        let dots = T::sweep(simd, cols, xs, ys, xc);
+        for k in 0..C {
+            for g in 0..G {
+                y[(c + g) * d + j + k] += dots[k][g];
+            }
         }
     }
 }
@@ -332,7 +331,7 @@ sweep!(
 );
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use faer::Mat;
     use ndarray::{Array2, ShapeBuilder};
@@ -340,7 +339,8 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, StandardNormal};
 
-    fn symmetric(seed: u64, n: usize) -> Array2<f64> {
+    /// A seeded random symmetric matrix (standard normal entries, symmetrised).
+    pub(crate) fn symmetric(seed: u64, n: usize) -> Array2<f64> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let g = Array2::from_shape_fn((n, n), |_| StandardNormal.sample(&mut rng));
         (&g + &g.t()) / 2.0

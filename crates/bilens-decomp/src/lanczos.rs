@@ -162,6 +162,7 @@ pub(crate) fn lanczos_top_k<T: Real>(
         return Ok(None);
     };
     let d = q.nrows();
+    let q = symmetric::contiguous(q);
     // Products with Q in Q's own precision, into reused column-major buffers.
     let mut xt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
     let mut yt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
@@ -182,13 +183,28 @@ pub(crate) fn lanczos_top_k<T: Real>(
             *o = T::of_f64(v);
         }
         let mut yb = yt.slice_mut(s![.., ..cols]);
-        symmetric::symm_lower(
-            q,
-            xb.as_slice_memory_order()
-                .expect("column block of a column-major array"),
-            yb.as_slice_memory_order_mut()
-                .expect("column block of a column-major array"),
-        );
+        // One thread on this matrix (the pipeline's case, a thread per output): the symmetric
+        // product, which reads half of Q's bytes. Several: faer's GEMM, which spreads over
+        // them. (Q X)ᵀ = Xᵀ Q for symmetric Q: with the thin block on the left, the GEMM does
+        // not repack all of Q for every block.
+        if par.degree() == 1 {
+            symmetric::symm_lower(
+                q.view(),
+                xb.as_slice_memory_order()
+                    .expect("column block of a column-major array"),
+                yb.as_slice_memory_order_mut()
+                    .expect("column block of a column-major array"),
+            );
+        } else {
+            linalg::gemm(
+                yb.view_mut().reversed_axes(),
+                false,
+                xb.t(),
+                q.view(),
+                T::one(),
+                par,
+            );
+        }
         let ys = yb
             .as_slice_memory_order()
             .expect("column block of a column-major array");

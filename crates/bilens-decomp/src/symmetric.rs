@@ -15,7 +15,7 @@
 use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, CowArray, Ix2};
 
 use crate::scalar::Real;
 
@@ -81,6 +81,16 @@ const TILE: usize = 256;
 /// L2 for the next group of right-hand sides.
 const ROWS: usize = 512;
 
+/// `q` itself when one of its axes is contiguous (row- or column-major, as [`symm_lower`] reads
+/// it), otherwise a row-major copy: a caller that multiplies many times converts once.
+pub(crate) fn contiguous<T: Real>(q: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> {
+    if q.is_standard_layout() || q.t().is_standard_layout() {
+        q.into()
+    } else {
+        q.as_standard_layout().into_owned().into()
+    }
+}
+
 /// `Y = Q X` for the symmetric `q`, reading each entry below the diagonal tiles once for both
 /// of its products. Off the diagonal tiles (`TILE` rows and columns) only the entries that lie
 /// after the diagonal along `q`'s contiguous axis are read (the lower triangle of a column-major
@@ -98,13 +108,14 @@ pub(crate) fn symm_lower<T: Real>(q: ArrayView2<'_, T>, x: &[T], y: &mut [T]) {
     assert_eq!(x.len(), d * m, "symm_lower: X is not [d, m]");
     // Lines along the contiguous axis as rows: line j is Q's column j (for a column-major q,
     // its row j for a row-major one; the same numbers).
+    let q = contiguous(q);
     let lines = if q.t().is_standard_layout() {
-        q.reversed_axes().into()
+        q.view().reversed_axes()
     } else {
-        q.as_standard_layout()
+        q.view()
     };
     let ld = lines.strides()[0] as usize;
-    let lines = lines.as_slice().expect("standard layout");
+    let lines = lines.to_slice().expect("a contiguous matrix");
     // The diagonal tiles, which cover every row once: Y[I] = Q[I, I] X[I] (Q[I, I] is the
     // transpose of the lines' tile).
     {

@@ -85,6 +85,48 @@ fn lanczos_matches_full_on_decaying_flat_degenerate_and_low_rank_spectra() {
 }
 
 #[test]
+fn lanczos_matches_full_beyond_one_tile_on_one_or_several_threads_and_on_a_strided_view() {
+    // d = 600 spans three tiles of the symmetric product (256 columns): the sweeps below the
+    // diagonal tiles run, not only the diagonal GEMMs the smaller matrices above take.
+    let mut rng = ChaCha8Rng::seed_from_u64(63);
+    let d = 600;
+    let decay: Vec<f64> = (0..d)
+        .map(|i| (if i % 2 == 0 { 1.0 } else { -1.0 }) / (1.0 + i as f64).powf(1.1))
+        .collect();
+    let q = with_spectrum(&mut rng, &decay);
+    check(q.view(), 10, Order::AbsDescending, "d = 600");
+    // Several threads take faer's GEMM for the products; a view with neither axis contiguous
+    // is copied once. Both must give the one-thread values.
+    let mut wide = ndarray::Array2::<f64>::zeros((d, d + 3));
+    wide.slice_mut(ndarray::s![.., ..d]).assign(&q);
+    let strided = wide.slice(ndarray::s![.., ..d]);
+    assert!(!strided.is_standard_layout() && !strided.t().is_standard_layout());
+    let params = LanczosParams::default();
+    let solve = |q: ArrayView2<'_, f64>, par| {
+        eigh(
+            q,
+            Some(10),
+            Order::AbsDescending,
+            false,
+            Method::Lanczos,
+            &params,
+            par,
+        )
+        .unwrap()
+    };
+    let one = solve(q.view(), Par::Seq);
+    for (what, other) in [
+        ("two threads", solve(q.view(), Par::rayon(2))),
+        ("strided view", solve(strided, Par::Seq)),
+    ] {
+        assert_eq!(other.solver, Solver::Lanczos, "{what}");
+        for (a, b) in other.values.iter().zip(&one.values) {
+            assert!((a - b).abs() <= 1e-9 * b.abs(), "{what}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
 fn lanczos_falls_back_to_the_full_solver_and_says_so() {
     let mut rng = ChaCha8Rng::seed_from_u64(62);
     let d = 120;

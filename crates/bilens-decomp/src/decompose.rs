@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::basis::{InputBasis, TopInteractions};
 use crate::eigen::{Solver, Spectrum, eigh};
 use crate::error::DecompError;
-use crate::interaction::{interaction_from_coefficients, linear_terms};
+use crate::interaction::{all_finite, interaction_from_coefficients, linear_terms};
 use crate::layer::BilinearLayer;
 use crate::linalg;
 use crate::params::{DecomposeParams, Parallelism};
@@ -287,7 +287,7 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError> + Send>(
                                 if stop() {
                                     return Err(DecompError::Stopped);
                                 }
-                                if !q.iter().all(|x| x.is_finite()) {
+                                if !all_finite(q.view()) {
                                     return Err(DecompError::NonFinite { output: first + i });
                                 }
                                 solve_one(q, basis, params)
@@ -338,7 +338,7 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError> + Send>(
                             q.view_mut(),
                             Par::Seq,
                         );
-                        if !q.iter().all(|x| x.is_finite()) {
+                        if !all_finite(q.view()) {
                             return Err(DecompError::NonFinite { output: o });
                         }
                         solve_one(q.view(), basis, params)

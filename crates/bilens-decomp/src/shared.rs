@@ -20,6 +20,7 @@ use ndarray::{
     Array2, ArrayView1, ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis, ShapeBuilder, s,
 };
 use rayon::prelude::*;
+use std::ops::Range;
 
 use crate::layer::BilinearLayer;
 use crate::linalg;
@@ -42,6 +43,14 @@ pub(crate) const FORM_GROUP: usize = 128;
 /// Outputs per group in the scatter of [`InteractionBasis::form_into`]: a 64-byte cache line
 /// of the column-major GEMM result holds 16 outputs' entries in f32.
 const SCATTER_GROUP: usize = 16;
+
+/// Columns of a row copied per output in the scatter of [`InteractionBasis::form_into`]: the
+/// group's cache lines for that many columns (4 KB) stay in L1 across the group's outputs.
+const SCATTER_COLUMNS: usize = 64;
+
+/// Rows per band of the formation tiles are rounded down to a multiple of this (16 f32 fill a
+/// cache line), so that mirroring a band writes whole lines of the lower triangle.
+const BAND_ALIGN: usize = 16;
 
 /// How each output's interaction matrix is formed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -222,8 +231,8 @@ impl<T: Real> InteractionBasis<T> {
     /// The packed basis is multiplied a tile of columns at a time into a small column-major
     /// scratch (`c d_out d_in²` flops in all, the GEMM shape faer runs fastest: the outputs are
     /// the small left operand packed once, the basis streams through as the right one), and
-    /// each tile is scattered into the upper triangles while it is still in cache; the lower
-    /// triangles are mirrored at the end. With `par` parallel, groups of `FORM_GROUP` (128) outputs
+    /// each tile is scattered into the upper triangles and mirrored onto the lower ones while it
+    /// is still in cache. With `par` parallel, groups of `FORM_GROUP` (128) outputs
     /// are formed on separate threads, each by sequential GEMMs: two independent GEMMs run
     /// faster than one shared between threads, and waiting at no barrier, a thread slowed by a
     /// busy machine does not stall the other.
@@ -266,6 +275,14 @@ impl<T: Real> InteractionBasis<T> {
                 width += d - i1;
                 i1 += 1;
             }
+            // Bands of whole `BAND_ALIGN`s of rows mirror onto whole cache lines of the rows
+            // below (when the tile holds that many rows).
+            if i1 < d && i1 - i0 >= BAND_ALIGN {
+                while i1 % BAND_ALIGN != 0 {
+                    i1 -= 1;
+                    width -= d - i1;
+                }
+            }
             let mut buf = scratch.slice_mut(s![.., ..width]);
             linalg::gemm(
                 buf.view_mut(),
@@ -275,19 +292,33 @@ impl<T: Real> InteractionBasis<T> {
                 T::one(),
                 Par::Seq,
             );
-            let buf = buf.view();
-            // Rows i0..i1 of the upper triangles of a group of outputs: for each packed column,
-            // the group's entries are adjacent in `buf`.
+            let buf = buf
+                .into_slice_memory_order()
+                .expect("the first columns of a column-major scratch are contiguous");
+            // Rows i0..i1 of the upper triangles of a group of outputs: packed column `p` is
+            // `buf[p c..(p + 1) c]`, so a group's entries of a column share a cache line. The
+            // rows are copied `SCATTER_COLUMNS` columns at a time, output by output, so those
+            // lines stay in L1 while the group reads them.
             let scatter = |(g, mut group): (usize, ArrayViewMut3<'_, T>)| {
                 let o0 = g * SCATTER_GROUP;
                 let mut at = 0;
                 for i in i0..i1 {
-                    let n = d - i;
-                    for (r, mut q) in group.outer_iter_mut().enumerate() {
-                        let src = buf.slice(s![o0 + r, at..at + n]);
-                        q.slice_mut(s![i, i..]).assign(&src);
+                    let row = &buf[at * c..(at + d - i) * c];
+                    for (j0, block) in (i..d)
+                        .step_by(SCATTER_COLUMNS)
+                        .zip(row.chunks(SCATTER_COLUMNS * c))
+                    {
+                        for (r, mut q) in group.outer_iter_mut().enumerate() {
+                            let dst = q.row_mut(i).into_slice().expect("rows are contiguous");
+                            for (x, column) in dst[j0..].iter_mut().zip(block.chunks_exact(c)) {
+                                *x = column[o0 + r];
+                            }
+                        }
                     }
-                    at += n;
+                    at += d - i;
+                }
+                for q in group.outer_iter_mut() {
+                    mirror_band(q, i0..i1);
                 }
             };
             out.axis_chunks_iter_mut(Axis(0), SCATTER_GROUP)
@@ -296,7 +327,6 @@ impl<T: Real> InteractionBasis<T> {
             start += width;
             i0 = i1;
         }
-        out.outer_iter_mut().for_each(mirror_upper);
     }
 
     /// Unpacks one packed symmetric matrix into `out` (`[d_in, d_in]`).
@@ -312,34 +342,25 @@ impl<T: Real> InteractionBasis<T> {
         for i in 0..d {
             let row = packed.slice(s![at..at + d - i]);
             out.slice_mut(s![i, i..]).assign(&row);
+            out.slice_mut(s![i.., i]).assign(&row);
             at += d - i;
         }
-        mirror_upper(out);
     }
 }
 
-/// Copies the upper triangle of a square matrix onto its lower triangle, in tiles so that the
-/// transposed reads stay in cache.
-fn mirror_upper<T: Real>(mut a: ArrayViewMut2<'_, T>) {
-    const B: usize = 32;
+/// Copies rows `band` of the upper triangle of a row-major square matrix onto columns `band`
+/// of its lower triangle. Row by row of the lower triangle, so each row's writes are adjacent
+/// (one cache line for a band of 16 aligned f32 rows) and the reads come from the band, which
+/// the scatter has just written and which is still in cache.
+fn mirror_band<T: Real>(mut a: ArrayViewMut2<'_, T>, band: Range<usize>) {
     let n = a.nrows();
-    let Some(x) = a.as_slice_mut() else {
-        // Not row-major contiguous: the plain (slower) loop.
-        for i in 0..n {
-            for j in i + 1..n {
-                a[(j, i)] = a[(i, j)];
-            }
-        }
-        return;
-    };
-    for bi in (0..n).step_by(B) {
-        for bj in (bi..n).step_by(B) {
-            for i in bi..(bi + B).min(n) {
-                let j0 = if bi == bj { i + 1 } else { bj };
-                for j in j0..(bj + B).min(n) {
-                    x[j * n + i] = x[i * n + j];
-                }
-            }
+    let x = a
+        .as_slice_mut()
+        .expect("form_into's matrices are contiguous row-major");
+    for j in band.start + 1..n {
+        let (upper, row) = x.split_at_mut(j * n);
+        for (i, y) in (band.start..band.end.min(j)).zip(&mut row[band.start..]) {
+            *y = upper[i * n + j];
         }
     }
 }
@@ -363,12 +384,15 @@ mod tests {
 
     #[test]
     fn form_into_equals_the_direct_matrices_across_tiles_groups_and_threads() {
-        // d = 200 packs 20100 numbers per matrix: two formation tiles; 19 outputs: a partial
-        // scatter group.
+        // d = 200 packs 20100 numbers per matrix: two formation tiles, the first cut down to
+        // 112 rows (a multiple of BAND_ALIGN); 19 outputs: a partial scatter group. d = 1100:
+        // a tile holds 14 rows, fewer than BAND_ALIGN, so the first bands are not aligned and
+        // the later ones end at a multiple of it; rows longer than SCATTER_COLUMNS.
         for &(d, h, o, c) in &[
             (1usize, 2usize, 1usize, 3usize),
             (37, 9, 4, 5),
             (200, 6, 3, 19),
+            (1100, 2, 2, 3),
         ] {
             let layer = BilinearLayer::new(filled(1, (h, d)), filled(2, (h, d)), filled(3, (o, h)));
             let u = filled(4, (c, o));

@@ -303,7 +303,7 @@ fn krylov_schur(
     let mut rng = SplitMix(0x5EED_0000 ^ d as u64);
     let mut scratch = Array2::<f64>::zeros((d, b).f());
     fill_random(scratch.view_mut(), &mut rng);
-    kb.nv = append_block(&mut kb.v, 0, scratch.view_mut(), &mut rng, par).0;
+    kb.nv = append_block(&mut kb.v, 0, scratch.view(), &mut rng, par).0;
     // Watched (`auto`), a probe comes as soon as the basis holds one block beyond the kept
     // vectors: on a flat spectrum the watch gives up there (see `Watch::gives_up`), after under
     // half the columns the regular first check waits for (that is the hand-over's whole cost,
@@ -340,7 +340,7 @@ fn krylov_schur(
             }
             col.slice_mut(s![lo.., ..])
                 .zip_mut_with(&local, |x, &y| *x += y);
-            let (nv, grown) = append_block(&mut kb.v, e, w, &mut rng, par);
+            let (nv, grown) = append_block(&mut kb.v, e, w.view(), &mut rng, par);
             kb.nv = nv;
             kb.exact &= grown;
             linalg::gemm(
@@ -547,7 +547,7 @@ fn restart(
     let mut w = scratch.view_mut();
     w.assign(&linalg::matmul(residual.view(), top.view(), par));
     kb.nz = keep;
-    kb.nv = append_block(&mut kb.v, keep, w, rng, par).0;
+    kb.nv = append_block(&mut kb.v, keep, w.view(), rng, par).0;
     kb.exact = false;
     Ok(())
 }
@@ -559,7 +559,7 @@ fn restart(
 fn append_block<T: Real>(
     v: &mut Array2<T>,
     n: usize,
-    mut w: ArrayViewMut2<'_, T>,
+    w: ArrayView2<'_, T>,
     rng: &mut SplitMix,
     par: Par,
 ) -> (usize, bool) {
@@ -570,9 +570,15 @@ fn append_block<T: Real>(
     // zero or non-finite column, or a Gram matrix that is not numerically positive definite).
     // (The caller has already orthogonalised `w` against the basis.)
     let alive = norms.iter().all(|&n| n > T::zero() && n.is_finite());
-    if alive && cholesky_qr(w.view_mut(), par) && cholesky_qr(w.view_mut(), par) {
-        v.slice_mut(s![.., n..n + width]).assign(&w);
-        return (n + width, true);
+    if alive {
+        // The first pass into a column-major buffer like `w`, the second straight into `v`'s
+        // columns: no copies between layouts (they cost more than the two GEMMs).
+        let mut once = Array2::<T>::zeros(w.raw_dim().f());
+        if cholesky_qr_into(w.view(), once.view_mut(), par)
+            && cholesky_qr_into(once.view(), v.slice_mut(s![.., n..n + width]), par)
+        {
+            return (n + width, true);
+        }
     }
     for (j, &norm_in) in norms.iter().enumerate() {
         let mut col = w.column(j).to_owned();
@@ -606,14 +612,13 @@ fn append_block<T: Real>(
     (n + width, false)
 }
 
-/// `w <- w L⁻ᵀ` with `wᵀw = L Lᵀ` (Cholesky QR): orthonormalises the columns of a
-/// well-conditioned block with two small GEMMs. Returns false, leaving `w` untouched, when the
+/// `out = w L⁻ᵀ` with `wᵀw = L Lᵀ` (Cholesky QR): orthonormalises the columns of a
+/// well-conditioned block with two small GEMMs. Returns false, leaving `out` untouched, when the
 /// Gram matrix is not numerically positive definite.
-fn cholesky_qr<T: Real>(mut w: ArrayViewMut2<'_, T>, par: Par) -> bool {
-    match cholesky_inverse_factor(w.view(), par) {
+fn cholesky_qr_into<T: Real>(w: ArrayView2<'_, T>, out: ArrayViewMut2<'_, T>, par: Par) -> bool {
+    match cholesky_inverse_factor(w, par) {
         Some(r_inv) => {
-            let q = linalg::matmul(w.view(), r_inv.view(), par);
-            w.assign(&q);
+            linalg::gemm(out, false, w, r_inv.view(), T::one(), par);
             true
         }
         None => false,

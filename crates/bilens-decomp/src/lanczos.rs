@@ -185,7 +185,7 @@ pub(crate) fn lanczos_top_k<T: Real>(
         }
         let mut yb = yt.slice_mut(s![.., ..cols]);
         // One thread on this matrix (the pipeline's case, a thread per output): the symmetric
-        // product, which reads half of Q's bytes. Several: faer's GEMM, which spreads over
+        // product, which reads 5/8 of a GEMM's bytes at d = 1024. Several: faer's GEMM, which spreads over
         // them. (Q X)ᵀ = Xᵀ Q for symmetric Q: with the thin block on the left, the GEMM does
         // not repack all of Q for every block.
         if par.degree() == 1 {

@@ -24,8 +24,8 @@ use crate::tridiagonal::tridiagonal_top_k;
 pub enum Method {
     /// Choose by cost: Lanczos when only a small fraction of the spectrum is wanted of a
     /// large enough matrix ([`Method::resolve`]), watched as it runs and handed over to the
-    /// tridiagonal path once its residuals say it would cost more than that path; the full
-    /// solver otherwise.
+    /// tridiagonal path once its first Ritz values and `‖Q‖_F`, or its residuals, say it would
+    /// cost more than that path; the full solver otherwise.
     #[default]
     #[cfg_attr(
         feature = "clap",
@@ -159,7 +159,8 @@ pub fn eigh<T: Real>(
         Method::Lanczos => {
             // `auto` watches Lanczos and hands over to the tridiagonal path once Lanczos would
             // cost more than it; an explicit `lanczos` runs to its own limits.
-            let watch = (method == Method::Auto).then(|| Watch::new(auto_budget(d)));
+            let norm_sq = frobenius_sq(q);
+            let watch = (method == Method::Auto).then(|| Watch::new(auto_budget(d), norm_sq));
             match lanczos_top_k(q, k_eff, order, lanczos, watch, par)? {
                 Some(ritz) => {
                     let mut vectors = ritz.vectors;
@@ -169,7 +170,7 @@ pub fn eigh<T: Real>(
                     Ok(Spectrum {
                         values: Array1::from(ritz.values),
                         vectors: want_vectors.then_some(vectors),
-                        norm_sq: frobenius_sq(q),
+                        norm_sq,
                         abs_sum: None,
                         solver: Solver::Lanczos,
                     })

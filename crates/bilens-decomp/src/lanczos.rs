@@ -304,10 +304,11 @@ fn krylov_schur(
     let mut scratch = Array2::<f64>::zeros((d, b).f());
     fill_random(scratch.view_mut(), &mut rng);
     kb.nv = append_block(&mut kb.v, 0, scratch.view(), &mut rng, par).0;
-    // Watched (`auto`), a probe comes as soon as the basis holds one block beyond the kept
-    // vectors: on a flat spectrum the watch gives up there (see `Watch::gives_up`), after under
-    // half the columns the regular first check waits for (that is the hand-over's whole cost,
-    // measured in benches/README.md); on a decaying one the regular schedule follows.
+    // Watched (`auto`), a flat spectrum is usually recognised after two blocks from its mass
+    // (`Watch::flat_by_mass`, below); failing that, a probe comes as soon as the basis holds
+    // one block beyond the kept vectors: on a flat spectrum the watch gives up there (see
+    // `Watch::gives_up`), after under half the columns the regular first check waits for
+    // (measured in benches/README.md); on a decaying one the regular schedule follows.
     let mut next_check = if watch.is_some() {
         plan.keep + plan.block
     } else {
@@ -358,6 +359,17 @@ fn krylov_schur(
         }
         for f in &mut kb.filled[a..e] {
             *f = e;
+        }
+        // Watched, a first look after two blocks: the largest Ritz value of the 2b-column
+        // basis against ‖Q‖_F (see `Watch::flat_by_mass`). A 2b x 2b eigenproblem, microseconds.
+        if restarts == 0
+            && kb.nz == 2 * b
+            && let Some(w) = watch.as_ref()
+        {
+            let theta = largest_abs_eigenvalue(kb.projected());
+            if w.flat_by_mass(d, k, theta) {
+                return Ok(None);
+            }
         }
         if kb.nz < next_check && kb.nz < cap {
             continue;
@@ -440,6 +452,55 @@ fn krylov_schur(
     }
 }
 
+/// The largest `|λ|` of a small symmetric matrix (lower triangle read), by cyclic Jacobi
+/// rotations in place: a few sweeps of `O(n³)` for the `2b x 2b` matrices of the watch's first
+/// look. Not faer's solver: its workspace allocations at that point of every solve moved the
+/// Krylov buffers of later solves and slowed their products by half (measured in
+/// benches/README.md).
+fn largest_abs_eigenvalue(mut a: Array2<f64>) -> f64 {
+    let n = a.nrows();
+    for j in 0..n {
+        for i in j + 1..n {
+            a[(j, i)] = a[(i, j)];
+        }
+    }
+    for _sweep in 0..30 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[(i, j)] * a[(i, j)])
+            .sum();
+        let diag: f64 = (0..n).map(|i| a[(i, i)] * a[(i, i)]).sum();
+        if off <= f64::EPSILON * f64::EPSILON * diag || off == 0.0 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[(p, q)];
+                if apq == 0.0 {
+                    continue;
+                }
+                // The rotation that zeroes a[p, q] (Golub & Van Loan, section 8.5.2).
+                let tau = (a[(q, q)] - a[(p, p)]) / (2.0 * apq);
+                let t = tau.signum() / (tau.abs() + (1.0 + tau * tau).sqrt());
+                let t = if tau == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = t * c;
+                for r in 0..n {
+                    let (arp, arq) = (a[(r, p)], a[(r, q)]);
+                    a[(r, p)] = c * arp - s * arq;
+                    a[(r, q)] = s * arp + c * arq;
+                }
+                for r in 0..n {
+                    let (apr, aqr) = (a[(p, r)], a[(q, r)]);
+                    a[(p, r)] = c * apr - s * aqr;
+                    a[(q, r)] = s * apr + c * aqr;
+                }
+            }
+        }
+    }
+    (0..n).fold(0.0f64, |m, i| m.max(a[(i, i)].abs()))
+}
+
 /// The [`Watch`]'s threshold on [`flatness`] for an immediate hand-over.
 const FLAT: f64 = 0.2;
 
@@ -458,17 +519,40 @@ pub(crate) struct Watch {
     budget: usize,
     /// The last check: columns spent and the worst relative residual then.
     last: (usize, f64),
+    /// `‖Q‖_F² = Σ λ²`, for [`Watch::flat_by_mass`].
+    norm_sq: f64,
 }
 
 impl Watch {
     /// A watch that gives up at `budget` multiplied columns, or as soon as the residuals'
-    /// geometric trend says the tolerance would be reached only after that.
-    pub(crate) fn new(budget: usize) -> Self {
+    /// geometric trend says the tolerance would be reached only after that; `norm_sq` is
+    /// `‖Q‖_F²` of the matrix watched.
+    pub(crate) fn new(budget: usize, norm_sq: f64) -> Self {
         // Before any product, the residual is of the order of ‖Q‖.
         Self {
             budget,
             last: (0, 1.0),
+            norm_sq,
         }
+    }
+
+    /// Whether the spectrum's mass alone says that the wanted end is flat, from `theta`, the
+    /// largest `|θ|` of a small Krylov basis (an estimate of `U = max |λ|` from below). If `n`
+    /// eigenvalues of a `d x d` matrix have `|λ| ≥ t U`, then `Σ λ² ≤ n U² + (d − n) t² U²`,
+    /// so `n ≥ d (ρ − t²) / (1 − t²)` with `ρ = Σ λ² / (d U²)`; with `t` = [`FLAT`] and `θ`
+    /// for `U`, more than `2k` such eigenvalues mean a flat wanted end, which the probe would
+    /// find 10 blocks later at the cost of those blocks. Measured `ρ` at `d = 1024`
+    /// (benches/README.md): ~0.19 on a layer at initialisation, where this says at least ~160
+    /// eigenvalues lie within `FLAT` of the largest, and 0.003-0.008 on the decaying families,
+    /// where it says nothing. `θ` below `U` makes `ρ` larger than it is; that errs towards a
+    /// hand-over, which costs time (the tridiagonal path), never accuracy.
+    fn flat_by_mass(&self, d: usize, k: usize, theta: f64) -> bool {
+        if theta.is_nan() || theta <= 0.0 || !self.norm_sq.is_finite() {
+            return false;
+        }
+        let rho = self.norm_sq / (d as f64 * theta * theta);
+        let within = d as f64 * (rho - FLAT * FLAT) / (1.0 - FLAT * FLAT);
+        within >= 2.0 * k as f64
     }
 
     /// Whether to give up, at `spent` columns with worst relative residual `worst`.
@@ -711,5 +795,97 @@ impl SplitMix {
         x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         x ^= x >> 31;
         (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mass bound on spectra whose answer is known: every |λ| equal (flat), a geometric
+    /// decay (not flat), a spectrum just either side of the bound, and the cases it must leave
+    /// to the probe (a zero matrix, a non-finite norm).
+    #[test]
+    fn flat_by_mass_reads_the_spectrum_mass() {
+        let (d, k) = (1000, 10);
+        assert!(Watch::new(500, d as f64).flat_by_mass(d, k, 1.0));
+        let decaying: f64 = (0..d).map(|i| 0.81f64.powi(i as i32)).sum();
+        assert!(!Watch::new(500, decaying).flat_by_mass(d, k, 1.0));
+        // At least 2k = 20 of the 1000 within FLAT of the largest: ρ = 0.04 + 0.96 · 0.02.
+        let edge = d as f64 * (FLAT * FLAT + (1.0 - FLAT * FLAT) * 0.02);
+        assert!(Watch::new(500, edge * 1.001).flat_by_mass(d, k, 1.0));
+        assert!(!Watch::new(500, edge * 0.999).flat_by_mass(d, k, 1.0));
+        assert!(!Watch::new(500, 0.0).flat_by_mass(d, k, 0.0));
+        assert!(!Watch::new(500, f64::NAN).flat_by_mass(d, k, 1.0));
+        assert!(!Watch::new(500, d as f64).flat_by_mass(d, k, f64::NAN));
+    }
+
+    /// The Jacobi estimate of the largest `|λ|` against faer's dense solver on random symmetric
+    /// matrices of the sizes the watch gives it (2b for b = 4..8) and on edge cases.
+    #[test]
+    fn largest_abs_eigenvalue_matches_the_dense_solver() {
+        let mut rng = SplitMix(11);
+        for n in [1, 2, 8, 12, 16] {
+            for _ in 0..5 {
+                let g = Array2::from_shape_simple_fn((n, n), || rng.next_f64() - 0.5);
+                let a = &g + &g.t();
+                let dense = linalg::eigh_dense(a.view(), false, Par::Seq).expect("solves");
+                let want = dense.values.iter().fold(0.0f64, |m, &l| m.max(l.abs()));
+                let got = largest_abs_eigenvalue(a.clone());
+                assert!((got - want).abs() <= 1e-12 * want, "n {n}: {got} vs {want}");
+            }
+        }
+        assert_eq!(largest_abs_eigenvalue(Array2::zeros((16, 16))), 0.0);
+        // Only the lower triangle is read.
+        let mut lower = Array2::from_diag(&ndarray::arr1(&[1.0, -3.0]));
+        lower[(1, 0)] = 4.0;
+        lower[(0, 1)] = f64::NAN;
+        let want = 1.0 + (4.0f64 + 16.0).sqrt(); // eigenvalues -1 ± √20
+        assert!((largest_abs_eigenvalue(lower) - want).abs() < 1e-12);
+    }
+
+    /// Watched, Lanczos hands a flat spectrum (a symmetric matrix of independent entries) over
+    /// after its first two blocks, and runs a decaying one (`λ_i = 0.8^i`) to convergence.
+    #[test]
+    fn the_watch_hands_a_flat_spectrum_over_after_two_blocks() {
+        let (d, k) = (300, 12);
+        let mut rng = SplitMix(7);
+        let g = Array2::from_shape_simple_fn((d, d), || rng.next_f64() - 0.5);
+        let flat = &g + &g.t();
+        let decaying = Array2::from_diag(&ndarray::Array1::from_shape_fn(d, |i| {
+            0.8f64.powi(i as i32)
+        }));
+        let plan = LanczosParams::default()
+            .plan::<f64>(d, k)
+            .expect("Lanczos applies at this size");
+        for (q, is_flat) in [(flat, true), (decaying, false)] {
+            let mut columns = 0;
+            let mut matvec = |x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>| {
+                columns += x.ncols();
+                out.assign(&q.dot(&x));
+            };
+            let norm_sq = q.iter().map(|x| x * x).sum();
+            let got = krylov_schur(
+                d,
+                &mut matvec,
+                k,
+                Order::AbsDescending,
+                &plan,
+                60,
+                Some(Watch::new(d / 2, norm_sq)),
+                Par::Seq,
+            )
+            .expect("no error");
+            if is_flat {
+                assert!(got.is_none(), "a flat spectrum is handed over");
+                assert_eq!(columns, 2 * plan.block, "after two blocks");
+            } else {
+                let got = got.expect("a decaying spectrum converges");
+                for (i, v) in got.values.iter().enumerate() {
+                    assert!((v - 0.8f64.powi(i as i32)).abs() < 1e-9, "λ_{i} = {v}");
+                }
+                assert!(columns > 2 * plan.block);
+            }
+        }
     }
 }

@@ -18,6 +18,7 @@ use crate::interaction::{all_finite, interaction_from_coefficients, linear_terms
 use crate::layer::BilinearLayer;
 use crate::linalg;
 use crate::params::{DecomposeParams, Parallelism};
+use crate::placement::PlacedBuffer;
 use crate::scalar::Real;
 use crate::shared::{FORM_GROUP, InteractionBasis, Route};
 
@@ -262,7 +263,12 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError> + Send>(
             .min(n.max(1)),
         None => BATCH,
     };
-    let mut formed = shared.as_ref().map(|_| Array3::<T>::zeros((batch, d, d)));
+    // On a page boundary, so that every matrix of the batch starts on a cache line whenever
+    // d² numbers are whole lines (d = 1024: each on a page), as Lanczos's products want it
+    // (otherwise it copies the matrix there; see `placement`).
+    let mut formed = shared
+        .as_ref()
+        .map(|_| PlacedBuffer::<T>::zeros(batch * d * d, 0));
     let params = &params;
     let mut compute = |start: usize, end: usize| -> Result<Computed<T>, DecompError> {
         let chunk = outputs.slice(s![start..end, ..]);
@@ -304,9 +310,12 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError> + Send>(
                                 }
                             }
                         };
-                    let qs = formed
-                        .slice_mut(s![..b1 - b0, .., ..])
-                        .into_axis_chunks_iter_mut(Axis(0), FORM_GROUP);
+                    let qs = ArrayViewMut3::from_shape(
+                        (b1 - b0, d, d),
+                        &mut formed.as_mut_slice()[..(b1 - b0) * d * d],
+                    )
+                    .expect("the batch buffer holds a batch")
+                    .into_axis_chunks_iter_mut(Axis(0), FORM_GROUP);
                     let us = outputs
                         .slice(s![b0..b1, ..])
                         .into_axis_chunks_iter(Axis(0), FORM_GROUP);

@@ -43,6 +43,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
 use crate::error::DecompError;
 use crate::linalg;
 use crate::order::{Order, pick};
+use crate::placement::{self, PlacedBuffer};
 use crate::scalar::Real;
 use crate::symmetric;
 
@@ -163,57 +164,67 @@ pub(crate) fn lanczos_top_k<T: Real>(
         return Ok(None);
     };
     let d = q.nrows();
-    let q = symmetric::contiguous(q);
-    // Products with Q in Q's own precision, into reused column-major buffers.
-    let mut xt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
-    let mut yt = Array2::<T>::zeros((d, plan.block.max(plan.keep)).f());
+    // Where Q, X and Y start decides how fast their products run (see `placement`): Q on a
+    // cache line (copied there if need be), X and Y a quarter and half a page after it, each
+    // column followed by a cache line of padding on one thread. The products are in Q's own precision, into
+    // these reused column-major buffers.
+    let mut copy = None;
+    let q = placement::aligned_matrix(q, &mut copy);
+    let size = std::mem::size_of::<T>();
+    // (The padding is for the symmetric product; faer's GEMM, on several threads, wants its
+    // destination contiguous.)
+    let stride = if par.degree() == 1 {
+        d + placement::LINE / size
+    } else {
+        d
+    };
+    let cols = plan.block.max(plan.keep);
+    let at = placement::page_offset(q.as_ptr());
+    let mut xt = PlacedBuffer::<T>::zeros(stride * cols, at + placement::PAGE / 4);
+    let mut yt = PlacedBuffer::<T>::zeros(stride * cols, at + placement::PAGE / 2);
     let mut matvec = |x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>| {
         // Column blocks of column-major arrays: contiguous, so the conversions are plain
-        // (vectorised) slice loops.
+        // (vectorised) slice loops, column by column.
         let cols = x.ncols();
         let xs = x
             .as_slice_memory_order()
             .expect("Krylov blocks are contiguous");
-        let mut xb = xt.slice_mut(s![.., ..cols]);
-        for (o, &v) in xb
-            .as_slice_memory_order_mut()
-            .expect("column block of a column-major array")
-            .iter_mut()
-            .zip(xs)
-        {
-            *o = T::of_f64(v);
+        let xb = &mut xt.as_mut_slice()[..stride * cols];
+        for (dst, src) in xb.chunks_exact_mut(stride).zip(xs.chunks_exact(d)) {
+            for (o, &v) in dst.iter_mut().zip(src) {
+                *o = T::of_f64(v);
+            }
         }
-        let mut yb = yt.slice_mut(s![.., ..cols]);
+        let xb = &xt.as_slice()[..stride * cols];
+        let yb = &mut yt.as_mut_slice()[..stride * cols];
         // One thread on this matrix (the pipeline's case, a thread per output): the symmetric
-        // product, which reads 5/8 of a GEMM's bytes at d = 1024. Several: faer's GEMM, which spreads over
-        // them. (Q X)ᵀ = Xᵀ Q for symmetric Q: with the thin block on the left, the GEMM does
-        // not repack all of Q for every block.
+        // product, which reads 5/8 of a GEMM's bytes at d = 1024. Several: faer's GEMM, which
+        // spreads over them. (Q X)ᵀ = Xᵀ Q for symmetric Q: with the thin block on the left,
+        // the GEMM does not repack all of Q for every block.
         if par.degree() == 1 {
-            symmetric::symm_lower(
-                q.view(),
-                xb.as_slice_memory_order()
-                    .expect("column block of a column-major array"),
-                yb.as_slice_memory_order_mut()
-                    .expect("column block of a column-major array"),
-            );
+            symmetric::symm_lower(q, xb, yb, stride);
         } else {
+            let strided = (d, cols).strides((1, stride));
             linalg::gemm(
-                yb.view_mut().reversed_axes(),
+                ArrayViewMut2::from_shape(strided, &mut *yb)
+                    .expect("the buffer holds the block")
+                    .reversed_axes(),
                 false,
-                xb.t(),
-                q.view(),
+                ArrayView2::from_shape(strided, xb)
+                    .expect("the buffer holds the block")
+                    .t(),
+                q,
                 T::one(),
                 par,
             );
         }
-        let ys = yb
-            .as_slice_memory_order()
-            .expect("column block of a column-major array");
         let os = out
             .as_slice_memory_order_mut()
             .expect("Krylov blocks are contiguous");
-        for (o, &y) in os.iter_mut().zip(ys) {
-            *o = y.as_f64();
+        for (dst, src) in os.chunks_exact_mut(d).zip(yb.chunks_exact(stride)) {
+            for (o, &y) in dst.iter_mut().zip(src) {
+                *o = y.as_f64();
+            }
         }
     };
     Ok(krylov_schur(

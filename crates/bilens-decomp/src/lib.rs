@@ -77,6 +77,7 @@ mod names;
 mod order;
 mod outputs;
 mod params;
+mod placement;
 mod projection;
 mod reduction;
 mod scalar;

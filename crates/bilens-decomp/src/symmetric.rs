@@ -30,7 +30,7 @@ pub(crate) fn symv_lower<T: Real>(a: MatRef<'_, T>, x: &[T], y: &mut [T]) {
 
 /// [`symv_lower`]'s sweep as a pulp kernel: `with_simd` is inlined into a function compiled for
 /// the widest instruction set the CPU has (run-time dispatch), and the loop over the rows below
-/// each column pair is [`PairSweep`] in that instruction set's registers.
+/// each column pair is [`Sweep`] (two columns, one right-hand side) in that instruction set's registers.
 struct SymvLower<'a, T> {
     a: MatRef<'a, T>,
     x: &'a [T],
@@ -83,7 +83,8 @@ const TILE: usize = 256;
 const ROWS: usize = 512;
 
 /// `q` itself when one of its axes is contiguous (row- or column-major, as [`symm_lower`] reads
-/// it), otherwise a row-major copy: a caller that multiplies many times converts once.
+/// it), otherwise a row-major copy. (Lanczos, which multiplies many times, hands over a matrix
+/// it has already made contiguous and aligned: [`placement::aligned_matrix`](crate::placement::aligned_matrix).)
 pub(crate) fn contiguous<T: Real>(q: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> {
     if q.is_standard_layout() || q.t().is_standard_layout() {
         q.into()
@@ -97,16 +98,23 @@ pub(crate) fn contiguous<T: Real>(q: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> 
 /// after the diagonal along `q`'s contiguous axis are read (the lower triangle of a column-major
 /// `q`, the upper of a row-major one: the same numbers); the diagonal tiles are multiplied
 /// whole, by a GEMM, so `q` must hold both triangles there (Lanczos's `Q` holds all of it).
-/// `x` and `y` are column-major `[d, m]` (`m` columns of length `d`, one after the other).
-pub(crate) fn symm_lower<T: Real>(q: ArrayView2<'_, T>, x: &[T], y: &mut [T]) {
+/// `x` and `y` are column-major `[d, m]` with columns `stride >= d` apart (`m` columns of length
+/// `d`, each followed by `stride - d` entries that are neither read nor written): a little
+/// padding keeps the columns of `X` and `Y` off each other's page offsets (see
+/// [`placement`](crate::placement)).
+pub(crate) fn symm_lower<T: Real>(q: ArrayView2<'_, T>, x: &[T], y: &mut [T], stride: usize) {
     let d = q.nrows();
     assert_eq!(q.ncols(), d, "symm_lower: matrix must be square");
     assert_eq!(x.len(), y.len(), "symm_lower: X and Y differ in size");
+    assert!(
+        stride >= d,
+        "symm_lower: columns {stride} apart, shorter than {d}"
+    );
     if d == 0 {
         return;
     }
-    let m = x.len() / d;
-    assert_eq!(x.len(), d * m, "symm_lower: X is not [d, m]");
+    let m = x.len() / stride;
+    assert_eq!(x.len(), stride * m, "symm_lower: X is not [stride, m]");
     // Lines along the contiguous axis as rows: line j is Q's column j (for a column-major q,
     // its row j for a row-major one; the same numbers).
     let q = contiguous(q);
@@ -121,8 +129,8 @@ pub(crate) fn symm_lower<T: Real>(q: ArrayView2<'_, T>, x: &[T], y: &mut [T]) {
     // transpose of the lines' tile).
     {
         let l = MatRef::from_row_major_slice_with_stride(lines, d, d, ld);
-        let xf = MatRef::from_column_major_slice(x, d, m);
-        let mut yf = MatMut::from_column_major_slice_mut(&mut *y, d, m);
+        let xf = MatRef::from_column_major_slice_with_stride(x, d, m, stride);
+        let mut yf = MatMut::from_column_major_slice_with_stride_mut(&mut *y, d, m, stride);
         for it in (0..d).step_by(TILE) {
             let n = TILE.min(d - it);
             matmul(
@@ -135,7 +143,13 @@ pub(crate) fn symm_lower<T: Real>(q: ArrayView2<'_, T>, x: &[T], y: &mut [T]) {
             );
         }
     }
-    let operands = Operands { lines, ld, x, d };
+    let operands = Operands {
+        lines,
+        ld,
+        x,
+        d,
+        stride,
+    };
     pulp::Arch::new().dispatch(OffDiagonal { operands, y });
 }
 
@@ -173,13 +187,14 @@ impl<T: Real> pulp::WithSimd for OffDiagonal<'_, T> {
 }
 
 /// What a sweep reads: `Q` as lines of stride `ld` (line `j` is column `j`), and `X`,
-/// column-major `[d, m]`.
+/// column-major `[d, m]` with columns `stride` apart (as `Y`).
 #[derive(Clone, Copy)]
 struct Operands<'a, T> {
     lines: &'a [T],
     ld: usize,
     x: &'a [T],
     d: usize,
+    stride: usize,
 }
 
 impl<T: Real> Operands<'_, T> {
@@ -194,7 +209,7 @@ impl<T: Real> Operands<'_, T> {
         cols: std::ops::Range<usize>,
         rows: std::ops::Range<usize>,
     ) {
-        let m = self.x.len() / self.d;
+        let m = self.x.len() / self.stride;
         let mut c = 0;
         while c < m {
             let g = if c + G <= m { G } else { 1 };
@@ -222,20 +237,26 @@ impl<T: Real> Operands<'_, T> {
         j: usize,
         rows: std::ops::Range<usize>,
     ) {
-        let Self { lines, ld, x, d } = self;
+        let Self {
+            lines,
+            ld,
+            x,
+            stride,
+            ..
+        } = self;
         let cols: [&[T]; C] =
             std::array::from_fn(|k| &lines[(j + k) * ld + rows.start..(j + k) * ld + rows.end]);
         let xs: [&[T]; G] =
-            std::array::from_fn(|g| &x[(c + g) * d + rows.start..(c + g) * d + rows.end]);
+            std::array::from_fn(|g| &x[(c + g) * stride + rows.start..(c + g) * stride + rows.end]);
         let xc: [[T; G]; C] =
-            std::array::from_fn(|k| std::array::from_fn(|g| x[(c + g) * d + j + k]));
-        let mut columns = y[c * d..(c + G) * d].chunks_exact_mut(d);
+            std::array::from_fn(|k| std::array::from_fn(|g| x[(c + g) * stride + j + k]));
+        let mut columns = y[c * stride..(c + G) * stride].chunks_exact_mut(stride);
         let ys: [&mut [T]; G] =
             std::array::from_fn(|_| &mut columns.next().expect("G columns")[rows.clone()]);
         let dots = T::sweep(simd, cols, xs, ys, xc);
         for k in 0..C {
             for g in 0..G {
-                y[(c + g) * d + j + k] += dots[k][g];
+                y[(c + g) * stride + j + k] += dots[k][g];
             }
         }
     }
@@ -404,21 +425,34 @@ pub(crate) mod tests {
             };
             let column_major = Array2::from_shape_fn((d, d).f(), |(i, j)| read(i, j, true));
             let row_major = Array2::from_shape_fn((d, d), |(i, j)| read(i, j, false));
-            for &m in widths {
-                let x: Vec<T> = (0..d * m)
-                    .map(|i| T::of_f64((i as f64 * 0.37).sin()))
+            // Columns packed (`stride = d`) and padded: the padding of `X` holds NaN, which
+            // must not be read, and that of `Y` a sentinel, which must not be written.
+            for (&m, pad) in widths.iter().zip([0, 3, 16].into_iter().cycle()) {
+                let stride = d + pad;
+                let x: Vec<T> = (0..stride * m)
+                    .map(|i| {
+                        T::of_f64(if i % stride < d {
+                            (i as f64 * 0.37).sin()
+                        } else {
+                            f64::NAN
+                        })
+                    })
                     .collect();
                 for a in [column_major.view(), row_major.view()] {
-                    let mut y = vec![T::of_f64(7.0); d * m];
-                    symm_lower(a, &x, &mut y);
+                    let mut y = vec![T::of_f64(7.0); stride * m];
+                    symm_lower(a, &x, &mut y, stride);
                     for c in 0..m {
                         for i in 0..d {
-                            let want: f64 = (0..d).map(|j| q[(i, j)] * x[c * d + j].as_f64()).sum();
-                            let got = y[c * d + i].as_f64();
+                            let want: f64 =
+                                (0..d).map(|j| q[(i, j)] * x[c * stride + j].as_f64()).sum();
+                            let got = y[c * stride + i].as_f64();
                             assert!(
                                 (got - want).abs() < tol * (1.0 + want.abs()) * d as f64,
-                                "d {d}, m {m}, row {i}, column {c}: {got} vs {want}"
+                                "d {d}, m {m}, pad {pad}, row {i}, column {c}: {got} vs {want}"
                             );
+                        }
+                        for i in d..stride {
+                            assert_eq!(y[c * stride + i].as_f64(), 7.0, "padding written");
                         }
                     }
                 }

@@ -46,22 +46,40 @@ fn cpu_ns() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// What `main` prints, to stderr, for missing or malformed arguments.
+const USAGE: &str = "usage: phases route D_IN D_HIDDEN D_OUT N K
+       phases lanczos D K REPS [BLOCK MAX_BASIS]
+       phases form D_IN D_OUT N REPS
+       phases methods D K REPS
+       phases one METHOD D K [FAMILY [REPS]]   (METHOD: full, lanczos, tridiagonal or auto)";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let a: Vec<usize> = args[1..].iter().map(|s| s.parse().unwrap_or(0)).collect();
-    match args[0].as_str() {
-        "route" => route(a[0], a[1], a[2], a[3], a[4]),
-        "form" => form(a[0], a[1], a[2], a[3]),
-        "methods" => methods(a[0], a[1], a[2]),
-        "one" => one(
-            &args[1],
-            a[1],
-            a[2],
-            args.get(4).map_or("gaussian", String::as_str),
-            a.get(4).copied().unwrap_or(1).max(1),
-        ),
-        "lanczos" => lanczos(a[0], a[1], a[2], a.get(3).copied(), a.get(4).copied()),
-        m => panic!("unknown mode {m}"),
+    // Argument `i` as a number; `None` when it is absent or not one.
+    let num = |i: usize| args.get(i).and_then(|s| s.parse::<usize>().ok());
+    let all = |range: std::ops::Range<usize>| range.map(num).collect::<Option<Vec<usize>>>();
+    let mode = args.first().map(String::as_str);
+    let done = match mode {
+        Some("route") => all(1..6).map(|a| route(a[0], a[1], a[2], a[3], a[4])),
+        Some("form") => all(1..5).map(|a| form(a[0], a[1], a[2], a[3])),
+        Some("methods") => all(1..4).map(|a| methods(a[0], a[1], a[2])),
+        Some("one") => all(2..4)
+            .zip(args[1].parse::<Method>().ok())
+            .map(|(a, method)| {
+                one(
+                    method,
+                    a[0],
+                    a[1],
+                    args.get(4).map_or("gaussian", String::as_str),
+                    num(5).unwrap_or(1).max(1),
+                )
+            }),
+        Some("lanczos") => all(1..4).map(|a| lanczos(a[0], a[1], a[2], num(4), num(5))),
+        _ => None,
+    };
+    if done.is_none() {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
     }
 }
 
@@ -273,8 +291,7 @@ fn family_layer(name: &str, d: usize) -> BilinearLayer<f32> {
     }
 }
 
-fn one(method: &str, d: usize, k: usize, family: &str, reps: usize) {
-    let method: Method = method.parse().expect("a method name");
+fn one(method: Method, d: usize, k: usize, family: &str, reps: usize) {
     let q = interaction_matrix(&family_layer(family, d), unit_directions(40, 1, d).row(0));
     let c = cpu_ns();
     let mut solver = None;

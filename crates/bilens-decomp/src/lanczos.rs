@@ -164,10 +164,10 @@ pub(crate) fn lanczos_top_k<T: Real>(
         return Ok(None);
     };
     let d = q.nrows();
-    // Where Q, X and Y start decides how fast their products run (see `placement`): Q on a
-    // cache line (copied there if need be), X and Y a quarter and half a page after it, each
-    // column followed by a cache line of padding on one thread. The products are in Q's own precision, into
-    // these reused column-major buffers.
+    // Products with Q in Q's own precision, into reused column-major buffers. Where Q, X and
+    // Y start decides how fast those run (see `placement`): Q on a cache line (copied there if
+    // need be), X and Y a quarter and half a page after it, and on one thread each of their
+    // columns followed by a cache line of padding.
     let mut copy = None;
     let q = placement::aligned_matrix(q, &mut copy);
     let size = std::mem::size_of::<T>();

@@ -176,7 +176,7 @@ pub fn eigh<T: Real>(
                     })
                 }
                 None if method == Method::Auto => {
-                    tridiagonal_or_full(q, k_eff, order, want_vectors, par)
+                    tridiagonal_or_full(q, k_eff, order, want_vectors, norm_sq, par)
                 }
                 None => {
                     let mut sp = eigh_full(q, Some(k_eff), order, want_vectors, par)?;
@@ -185,7 +185,9 @@ pub fn eigh<T: Real>(
                 }
             }
         }
-        Method::Tridiagonal => tridiagonal_or_full(q, k_eff, order, want_vectors, par),
+        Method::Tridiagonal => {
+            tridiagonal_or_full(q, k_eff, order, want_vectors, frobenius_sq(q), par)
+        }
         _ => eigh_full(q, Some(k_eff), order, want_vectors, par),
     }
 }
@@ -199,19 +201,20 @@ fn auto_budget(d: usize) -> usize {
 }
 
 /// The tridiagonal top-k path, or the full solver (reported as a fallback) when one of its
-/// self-checks fails.
+/// self-checks fails; `norm_sq` is `‖q‖_F²`, which `auto`'s hand-over has already computed.
 fn tridiagonal_or_full<T: Real>(
     q: ArrayView2<'_, T>,
     k: usize,
     order: Order,
     want_vectors: bool,
+    norm_sq: f64,
     par: Par,
 ) -> Result<Spectrum<T>, DecompError> {
     match tridiagonal_top_k(q, k, order, want_vectors, par) {
         Some(top) => Ok(Spectrum {
             values: Array1::from(top.values),
             vectors: top.vectors,
-            norm_sq: frobenius_sq(q),
+            norm_sq,
             abs_sum: None,
             solver: Solver::Tridiagonal,
         }),

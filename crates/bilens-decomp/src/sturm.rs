@@ -294,7 +294,13 @@ impl Tridiagonal {
                     if passed[g] > EXTRA_ITERATIONS {
                         continue;
                     }
-                    for prev in &out[clusters[j0 + g].min(out.len())..] {
+                    // Only the group's first vector can have cluster members before it.
+                    let earlier = if g == 0 {
+                        &out[clusters[j0]..]
+                    } else {
+                        &[][..]
+                    };
+                    for prev in earlier {
                         let dot: f64 = prev.iter().zip(y.iter()).map(|(p, x)| p * x).sum();
                         y.iter_mut().zip(prev).for_each(|(x, p)| *x -= dot * p);
                     }

@@ -30,7 +30,8 @@ pub(crate) fn symv_lower<T: Real>(a: MatRef<'_, T>, x: &[T], y: &mut [T]) {
 
 /// [`symv_lower`]'s sweep as a pulp kernel: `with_simd` is inlined into a function compiled for
 /// the widest instruction set the CPU has (run-time dispatch), and the loop over the rows below
-/// each column pair is [`Sweep`] (two columns, one right-hand side) in that instruction set's registers.
+/// each column pair is [`Sweep`] (two columns, one right-hand side) in that instruction set's
+/// registers.
 struct SymvLower<'a, T> {
     a: MatRef<'a, T>,
     x: &'a [T],
@@ -84,7 +85,8 @@ const ROWS: usize = 512;
 
 /// `q` itself when one of its axes is contiguous (row- or column-major, as [`symm_lower`] reads
 /// it), otherwise a row-major copy. (Lanczos, which multiplies many times, hands over a matrix
-/// it has already made contiguous and aligned: [`placement::aligned_matrix`](crate::placement::aligned_matrix).)
+/// it has already made contiguous and aligned:
+/// [`placement::aligned_matrix`](crate::placement::aligned_matrix).)
 pub(crate) fn contiguous<T: Real>(q: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> {
     if q.is_standard_layout() || q.t().is_standard_layout() {
         q.into()

@@ -17,7 +17,7 @@
 //! Hence this module: a buffer placed at a given page offset, and [`PAGE`] arithmetic on where
 //! an existing array starts.
 
-use ndarray::{ArrayView2, ShapeBuilder};
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::scalar::Real;
 
@@ -71,19 +71,11 @@ pub(crate) fn aligned_matrix<'a, T: Real>(
     if contiguous && page_offset(q.as_ptr()) % LINE == 0 {
         return q;
     }
-    let (rows, cols) = q.dim();
-    let mut buffer = PlacedBuffer::zeros(rows * cols, 0);
-    for (dst, row) in buffer
-        .as_mut_slice()
-        .chunks_exact_mut(cols.max(1))
-        .zip(q.rows())
-    {
-        for (d, &v) in dst.iter_mut().zip(row) {
-            *d = v;
-        }
-    }
-    let buffer = copy.insert(buffer);
-    ArrayView2::from_shape((rows, cols).strides((cols, 1)), buffer.as_slice())
+    let mut buffer = PlacedBuffer::zeros(q.len(), 0);
+    ArrayViewMut2::from_shape(q.dim(), buffer.as_mut_slice())
+        .expect("the buffer holds rows x cols numbers")
+        .assign(&q);
+    ArrayView2::from_shape(q.dim(), copy.insert(buffer).as_slice())
         .expect("the buffer holds rows x cols numbers")
 }
 

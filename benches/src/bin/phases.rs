@@ -64,7 +64,7 @@ fn main() {
         Some("form") => all(1..5).map(|a| form(a[0], a[1], a[2], a[3])),
         Some("methods") => all(1..4).map(|a| methods(a[0], a[1], a[2])),
         Some("one") => all(2..4)
-            .zip(args[1].parse::<Method>().ok())
+            .zip(args.get(1).and_then(|m| m.parse::<Method>().ok()))
             .map(|(a, method)| {
                 one(
                     method,

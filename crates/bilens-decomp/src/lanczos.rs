@@ -27,11 +27,14 @@
 //!    converging: thick restart, keeping the best `k + b` Ritz vectors, recomputing their
 //!    products with Q, and growing again from the dominant directions of their residuals.
 //!
-//! Precision: the iteration runs in f64 whatever the matrix's precision. For f32 matrices the
-//! products with Q are in f32 (twice as fast; their rounding, `~ε √d ‖Q‖`, was measured as a
-//! residual floor of `4e-8 ‖Q‖` at d = 1024) and everything else is f64. The small
-//! eigenproblem of `H` must be f64 too: solved in f32 it left residuals stuck near
-//! `1.5e-4 ‖Q‖`, above the f32 tolerance (measured).
+//! Precision: the basis, the products and the Gram–Schmidt coefficients are in the matrix's
+//! precision; the small eigenproblem of `H` and the residual estimates are in f64. In f32 the
+//! products' rounding, `~ε √d ‖Q‖`, was measured as a residual floor of `4e-8 ‖Q‖` at
+//! d = 1024, and the basis's rounding adds as much again (its orthogonality is kept by the
+//! full reorthogonalisation), both far below the f32 tolerance of `1e-4 ‖Q‖`; the f32 GEMMs
+//! against the basis run twice as fast as f64 ones and read half the bytes (benches/README.md
+//! has the measurement). The eigenproblem of `H` must be f64: solved in f32 it left residuals
+//! stuck near `1.5e-4 ‖Q‖`, above the f32 tolerance (measured).
 //!
 //! It never hangs: after `max_restarts` restarts without convergence it returns `None` and the
 //! caller falls back to the full solver (and reports it). The start block is pseudo-random from
@@ -44,8 +47,20 @@ use crate::error::DecompError;
 use crate::linalg;
 use crate::order::{Order, pick};
 use crate::placement::{self, PlacedBuffer};
-use crate::scalar::Real;
+use crate::scalar::{Precision, Real};
 use crate::symmetric;
+
+/// When a direction counts as lost to rounding, in the basis's precision: `(gram, norm)`, a
+/// Cholesky pivot below `gram` times its column's squared norm (the block is numerically rank
+/// deficient), and a column left with less than `norm` of its norm after orthogonalisation
+/// (it lay in the basis). What survives is orthogonal to the basis to about `ε / norm`: 2e-8 in
+/// f64, 1e-4 in f32, both below the residual tolerance (see [`LanczosParams::tol`]).
+fn negligible<T: Real>() -> (T, T) {
+    match T::PRECISION {
+        Precision::F64 => (T::of_f64(1e-10), T::of_f64(1e-8)),
+        Precision::F32 => (T::of_f64(1e-5), T::of_f64(1e-3)),
+    }
+}
 
 /// Tuning of the Lanczos solver.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,9 +125,10 @@ impl LanczosParams {
             .next_multiple_of(block)
             .clamp(keep + block, max_basis);
         let step = 16usize.next_multiple_of(block);
-        // The solver always works in f64 (see the module docs); the default tolerance follows
-        // the precision of the results. For f32 results 1e-4 ‖Q‖ is enough: eigenvalue errors
-        // go as ‖r‖²/gap and were measured at 1e-7..1e-9 relative, below f32's own resolution.
+        // The tolerance follows the precision. For f32 1e-4 ‖Q‖ is enough: eigenvalue errors
+        // go as ‖r‖²/gap plus the rounding of the f32 coefficients of `H`, measured at
+        // 6e-8 ‖Q‖ on decaying spectra and 1e-6 ‖Q‖ on a flat one after restarts (`phases
+        // methods`), against 1.5e-5 ‖Q‖ for the full f32 solver.
         let tol = if self.tol > 0.0 {
             self.tol
         } else if T::DTYPE == "f64" {
@@ -150,8 +166,7 @@ pub(crate) struct RitzPairs<T> {
 /// The `k` eigenpairs of the symmetric `q` first in `order`, or `None` when the solver did not
 /// converge within `params.max_restarts` (or the problem is too small for it; see
 /// [`lanczos_applies`]), or when `watch` judged that it would not converge within its budget.
-/// Computed in f64 whatever `T` is, except for the products with an f32 `q` (see the module
-/// docs).
+/// Computed in `T`, except for the small eigenproblem (see the module docs).
 pub(crate) fn lanczos_top_k<T: Real>(
     q: ArrayView2<'_, T>,
     k: usize,
@@ -182,18 +197,16 @@ pub(crate) fn lanczos_top_k<T: Real>(
     let at = placement::page_offset(q.as_ptr());
     let mut xt = PlacedBuffer::<T>::zeros(stride * cols, at + placement::PAGE / 4);
     let mut yt = PlacedBuffer::<T>::zeros(stride * cols, at + placement::PAGE / 2);
-    let mut matvec = |x: ArrayView2<'_, f64>, mut out: ArrayViewMut2<'_, f64>| {
-        // Column blocks of column-major arrays: contiguous, so the conversions are plain
-        // (vectorised) slice loops, column by column.
+    let mut matvec = |x: ArrayView2<'_, T>, mut out: ArrayViewMut2<'_, T>| {
+        // Column blocks of column-major arrays: contiguous, so the copies into and out of the
+        // placed buffers are plain slice copies, column by column.
         let cols = x.ncols();
         let xs = x
             .as_slice_memory_order()
             .expect("Krylov blocks are contiguous");
         let xb = &mut xt.as_mut_slice()[..stride * cols];
         for (dst, src) in xb.chunks_exact_mut(stride).zip(xs.chunks_exact(d)) {
-            for (o, &v) in dst.iter_mut().zip(src) {
-                *o = T::of_f64(v);
-            }
+            dst[..d].copy_from_slice(src);
         }
         let xb = &xt.as_slice()[..stride * cols];
         let yb = &mut yt.as_mut_slice()[..stride * cols];
@@ -222,12 +235,10 @@ pub(crate) fn lanczos_top_k<T: Real>(
             .as_slice_memory_order_mut()
             .expect("Krylov blocks are contiguous");
         for (dst, src) in os.chunks_exact_mut(d).zip(yb.chunks_exact(stride)) {
-            for (o, &y) in dst.iter_mut().zip(src) {
-                *o = y.as_f64();
-            }
+            dst.copy_from_slice(&src[..d]);
         }
     };
-    Ok(krylov_schur(
+    krylov_schur(
         d,
         &mut matvec,
         k,
@@ -236,26 +247,22 @@ pub(crate) fn lanczos_top_k<T: Real>(
         params.max_restarts,
         watch,
         par,
-    )?
-    .map(|r| RitzPairs {
-        values: r.values.into_iter().map(T::of_f64).collect(),
-        vectors: r.vectors.mapv(T::of_f64),
-    }))
+    )
 }
 
 /// The Krylov basis and what the iteration knows about it.
-struct Basis {
+struct Basis<T> {
     /// Orthonormal columns `[d, max_basis + b]` (column-major: column blocks are contiguous).
-    v: Array2<f64>,
+    v: Array2<T>,
     /// Products `Z = Q V` of the first `nz` columns `[d, max_basis]`.
-    z: Array2<f64>,
+    z: Array2<T>,
     /// `H = Vᵀ Z` (column-major `[max_basis, max_basis]`): column `j` holds valid rows
     /// `..filled[j]` (the Gram–Schmidt coefficients of its block); the rest is mirrored.
-    h: Array2<f64>,
+    h: Array2<T>,
     filled: Vec<usize>,
     /// `R = V_nextᵀ Z_last` (`[b, b]`): how the last multiplied block's product enters the next
     /// block, for the residual estimates.
-    r_last: Array2<f64>,
+    r_last: Array2<T>,
     /// Multiplied columns, and columns in the basis (`nz <= nv`).
     nz: usize,
     nv: usize,
@@ -265,8 +272,9 @@ struct Basis {
     exact: bool,
 }
 
-impl Basis {
-    /// The symmetric projected matrix of the multiplied part, lower triangle valid.
+impl<T: Real> Basis<T> {
+    /// The symmetric projected matrix of the multiplied part, lower triangle valid, in f64
+    /// (the precision its eigenproblem needs, see the module docs).
     fn projected(&self) -> Array2<f64> {
         let m = self.nz;
         let mut out = Array2::<f64>::zeros((m, m).f());
@@ -274,9 +282,9 @@ impl Basis {
             for i in j..m {
                 out[(i, j)] = if i < self.filled[j] {
                     // Both coefficients were computed (same block): average them.
-                    0.5 * (self.h[(i, j)] + self.h[(j, i)])
+                    0.5 * (self.h[(i, j)].as_f64() + self.h[(j, i)].as_f64())
                 } else {
-                    self.h[(j, i)]
+                    self.h[(j, i)].as_f64()
                 };
             }
         }
@@ -284,21 +292,21 @@ impl Basis {
     }
 }
 
-/// The thick-restart block Lanczos iteration itself, in f64.
+/// The thick-restart block Lanczos iteration itself, in `T` (the small eigenproblem in f64).
 #[allow(
     clippy::too_many_arguments,
     reason = "the iteration's state and workspaces, each used separately"
 )]
-fn krylov_schur(
+fn krylov_schur<T: Real>(
     d: usize,
-    matvec: &mut dyn FnMut(ArrayView2<'_, f64>, ArrayViewMut2<'_, f64>),
+    matvec: &mut dyn FnMut(ArrayView2<'_, T>, ArrayViewMut2<'_, T>),
     k: usize,
     order: Order,
     plan: &Plan,
     max_restarts: usize,
     mut watch: Option<Watch>,
     par: Par,
-) -> Result<Option<RitzPairs<f64>>, DecompError> {
+) -> Result<Option<RitzPairs<T>>, DecompError> {
     let b = plan.block;
     let cap = plan.max_basis;
     let mut kb = Basis {
@@ -312,7 +320,7 @@ fn krylov_schur(
         exact: true,
     };
     let mut rng = SplitMix(0x5EED_0000 ^ d as u64);
-    let mut scratch = Array2::<f64>::zeros((d, b).f());
+    let mut scratch = Array2::<T>::zeros((d, b).f());
     fill_random(scratch.view_mut(), &mut rng);
     kb.nv = append_block(&mut kb.v, 0, scratch.view(), &mut rng, par).0;
     // Watched (`auto`), a flat spectrum is usually recognised after two blocks from its mass
@@ -343,12 +351,12 @@ fn krylov_schur(
             let lo = a.saturating_sub(b);
             let recent = kb.v.slice(s![.., lo..e]);
             let local = linalg::matmul(recent.t(), w.view(), par);
-            linalg::gemm(w.view_mut(), true, recent, local.view(), -1.0, par);
+            linalg::gemm(w.view_mut(), true, recent, local.view(), -T::one(), par);
             let full = orthogonalise_against(kb.v.slice(s![.., ..e]), w.view_mut(), par);
             let mut col = kb.h.slice_mut(s![..e, a..e]);
             match full {
                 Some(c) => col.assign(&c),
-                None => col.fill(0.0),
+                None => col.fill(T::zero()),
             }
             col.slice_mut(s![lo.., ..])
                 .zip_mut_with(&local, |x, &y| *x += y);
@@ -360,7 +368,7 @@ fn krylov_schur(
                 false,
                 kb.v.slice(s![.., e..e + b]).t(),
                 kb.z.slice(s![.., a..e]),
-                1.0,
+                T::one(),
                 par,
             );
         } else {
@@ -398,6 +406,8 @@ fn krylov_schur(
         )?;
         let values = ritz.values;
         let y = Array2::from_shape_fn((nz, keep).f(), |(i, j)| ritz.vectors[(i, j)]);
+        // The Ritz vectors' coefficients in the basis's precision, for the products with it.
+        let y_t = y.mapv(T::of_f64);
         let theta: Vec<f64> = ritz.chosen[..k].iter().map(|&i| values[i]).collect();
         let norm_est = values.iter().fold(0.0f64, |m, &l| m.max(l.abs()));
         let limit = plan.tol * norm_est.max(f64::MIN_POSITIVE);
@@ -407,10 +417,11 @@ fn krylov_schur(
         // confirmed explicitly (two GEMMs).
         let estimated = (nz < cap).then(|| {
             let last = y.slice(s![a..e, ..k]);
+            let r_last = kb.r_last.mapv(T::as_f64);
             last.columns()
                 .into_iter()
                 .map(|c| {
-                    let r = kb.r_last.dot(&c);
+                    let r = r_last.dot(&c);
                     r.dot(&r).sqrt()
                 })
                 .fold(0.0, f64::max)
@@ -418,22 +429,26 @@ fn krylov_schur(
         let worst = match estimated {
             Some(worst) if worst > limit || kb.exact => worst,
             _ => {
-                let yw = y.slice(s![.., ..k]);
+                let yw = y_t.slice(s![.., ..k]);
                 let x = linalg::matmul(kb.v.slice(s![.., ..nz]), yw, par);
-                let mut r = linalg::matmul(kb.z.slice(s![.., ..nz]), yw, par);
-                for (j, &th) in theta.iter().enumerate() {
-                    r.column_mut(j).scaled_add(-th, &x.column(j));
-                }
+                let r = linalg::matmul(kb.z.slice(s![.., ..nz]), yw, par);
                 (0..k)
-                    .map(|j| r.column(j).dot(&r.column(j)).sqrt())
+                    .map(|j| {
+                        let (rj, xj) = (r.column(j), x.column(j));
+                        rj.iter()
+                            .zip(xj)
+                            .map(|(&r, &x)| (r.as_f64() - theta[j] * x.as_f64()).powi(2))
+                            .sum::<f64>()
+                            .sqrt()
+                    })
                     .fold(0.0, f64::max)
             }
         };
         let converged = worst <= limit;
         if converged || nz >= d {
-            let x = linalg::matmul(kb.v.slice(s![.., ..nz]), y.slice(s![.., ..k]), par);
+            let x = linalg::matmul(kb.v.slice(s![.., ..nz]), y_t.slice(s![.., ..k]), par);
             return Ok(Some(RitzPairs {
-                values: theta,
+                values: theta.into_iter().map(T::of_f64).collect(),
                 vectors: x.t().to_owned(),
             }));
         }
@@ -457,7 +472,15 @@ fn krylov_schur(
             return Ok(None);
         }
         restarts += 1;
-        restart(&mut kb, matvec, y.view(), plan, &mut scratch, &mut rng, par)?;
+        restart(
+            &mut kb,
+            matvec,
+            y_t.view(),
+            plan,
+            &mut scratch,
+            &mut rng,
+            par,
+        )?;
         spent += kb.nz;
         next_check = cap;
     }
@@ -607,12 +630,12 @@ impl Watch {
     clippy::too_many_arguments,
     reason = "the kept vectors, their products and the workspaces of one restart"
 )]
-fn restart(
-    kb: &mut Basis,
-    matvec: &mut dyn FnMut(ArrayView2<'_, f64>, ArrayViewMut2<'_, f64>),
-    y: ArrayView2<'_, f64>,
+fn restart<T: Real>(
+    kb: &mut Basis<T>,
+    matvec: &mut dyn FnMut(ArrayView2<'_, T>, ArrayViewMut2<'_, T>),
+    y: ArrayView2<'_, T>,
     plan: &Plan,
-    scratch: &mut Array2<f64>,
+    scratch: &mut Array2<T>,
     rng: &mut SplitMix,
     par: Par,
 ) -> Result<(), DecompError> {
@@ -633,13 +656,13 @@ fn restart(
         *f = keep;
     }
     let mut residual = zk.to_owned();
-    linalg::gemm(residual.view_mut(), true, vk, tk.view(), -1.0, par);
+    linalg::gemm(residual.view_mut(), true, vk, tk.view(), -T::one(), par);
     orthogonalise_against(vk, residual.view_mut(), par);
-    let gram = linalg::matmul(residual.t(), residual.view(), par);
+    let gram = linalg::matmul(residual.t(), residual.view(), par).mapv(T::as_f64);
     let dominant = linalg::eigh_dense(gram.view(), true, Par::Seq)?;
     let u = dominant.vectors.expect("vectors requested");
     // eigh_dense is ascending: the last b columns are the dominant directions.
-    let top = Array2::from_shape_fn((keep, b), |(i, j)| u[(i, keep - 1 - j)]);
+    let top = Array2::from_shape_fn((keep, b), |(i, j)| T::of_f64(u[(i, keep - 1 - j)]));
     let mut w = scratch.view_mut();
     w.assign(&linalg::matmul(residual.view(), top.view(), par));
     kb.nz = keep;
@@ -695,7 +718,7 @@ fn append_block<T: Real>(
                 }
             }
             let norm = col.dot(&col).sqrt();
-            if norm > T::of_f64(1e-8) * reference && norm > T::zero() {
+            if norm > negligible::<T>().1 * reference && norm > T::zero() {
                 v.column_mut(n + j).assign(&col.mapv(|x| x / norm));
                 break;
             }
@@ -733,7 +756,7 @@ fn cholesky_inverse_factor<T: Real>(w: ArrayView2<'_, T>, par: Par) -> Option<Ar
             diag -= l[(j, p)] * l[(j, p)];
         }
         // Not positive (or NaN): the block is numerically rank deficient.
-        if diag.is_nan() || diag <= T::of_f64(1e-10) * g[(j, j)] {
+        if diag.is_nan() || diag <= negligible::<T>().0 * g[(j, j)] {
             return None;
         }
         let ljj = diag.sqrt();

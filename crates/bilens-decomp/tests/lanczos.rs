@@ -183,3 +183,77 @@ fn auto_picks_lanczos_only_for_a_small_fraction_of_a_large_matrix() {
     assert_eq!(Method::Auto.resolve::<f32>(64, Some(4), &p), Method::Full);
     assert_eq!(Method::Full.resolve::<f32>(1024, Some(8), &p), Method::Full);
 }
+
+/// In f32 the Krylov basis and its coefficients are f32 (only the small eigenproblem is f64):
+/// on every spectrum above, including those that need restarts (flat) or exhaust the Krylov
+/// space (low rank), the f32 pairs must still meet the f32 tolerance (`1e-4 ‖Q‖`) as pairs of
+/// the f64 matrix, be orthonormal, and carry the f64 full solver's values.
+#[test]
+fn lanczos_in_f32_meets_its_tolerance_with_an_f32_basis() {
+    let mut rng = ChaCha8Rng::seed_from_u64(64);
+    let layer = BilinearLayer::new(
+        randn(&mut rng, (300, 200)),
+        randn(&mut rng, (300, 200)),
+        randn(&mut rng, (3, 300)),
+    );
+    let d = 160;
+    let decay: Vec<f64> = (0..d)
+        .map(|i| (if i % 3 == 0 { -1.0 } else { 1.0 }) / (1.0 + i as f64).powf(1.2))
+        .collect();
+    let flat: Vec<f64> = (0..d)
+        .map(|i| 1.0 + 0.01 * (i as f64 / d as f64) * if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    let mut degen: Vec<f64> = vec![5.0, 5.0, 5.0, -5.0, 3.0, 3.0, -2.0, -2.0];
+    degen.extend((0..d - 8).map(|i| 0.5 / (1.0 + i as f64)));
+    let mut low = vec![0.0; d];
+    low[..4].copy_from_slice(&[4.0, -3.0, 2.0, -1.0]);
+    let long: Vec<f64> = (0..600)
+        .map(|i| (if i % 2 == 0 { 1.0 } else { -1.0 }) / (1.0 + i as f64).powf(1.1))
+        .collect();
+    let cases = [
+        (
+            "layer Q",
+            interaction_matrix(&layer, ndarray::array![1.0, -0.3, 0.2].view()),
+            12,
+        ),
+        ("decaying", with_spectrum(&mut rng, &decay), 10),
+        ("flat", with_spectrum(&mut rng, &flat), 6),
+        ("degenerate", with_spectrum(&mut rng, &degen), 8),
+        ("low rank", with_spectrum(&mut rng, &low), 8),
+        ("d = 600", with_spectrum(&mut rng, &long), 10),
+    ];
+    for (what, q, k) in cases {
+        let full =
+            bilens_decomp::eigh_full(q.view(), Some(k), Order::AbsDescending, false, Par::Seq)
+                .unwrap();
+        let scale = full.values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let got = eigh(
+            q.mapv(|x| x as f32).view(),
+            Some(k),
+            Order::AbsDescending,
+            true,
+            Method::Lanczos,
+            &LanczosParams::default(),
+            Par::Seq,
+        )
+        .unwrap();
+        assert_eq!(got.solver, Solver::Lanczos, "{what}: converges in f32");
+        for (i, (a, b)) in got.values.iter().zip(&full.values).enumerate() {
+            let a = f64::from(*a);
+            assert!(
+                (a.abs() - b.abs()).abs() <= 1e-5 * scale,
+                "{what}: λ_{i} {a} vs {b}"
+            );
+        }
+        let v = got.vectors.unwrap().mapv(f64::from);
+        for (i, row) in v.rows().into_iter().enumerate() {
+            let r = q.dot(&row) - &row * f64::from(got.values[i]);
+            let r = r.dot(&r).sqrt();
+            let r = r / scale;
+            assert!(r <= 2e-4, "{what}: residual of pair {i} is {r:.1e} ‖Q‖");
+        }
+        let gram = v.dot(&v.t()) - ndarray::Array2::<f64>::eye(k);
+        let worst = gram.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert!(worst <= 1e-5, "{what}: vectors orthonormal to {worst:.1e}");
+    }
+}

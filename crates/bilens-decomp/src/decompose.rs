@@ -14,13 +14,14 @@ use rayon::prelude::*;
 use crate::basis::{InputBasis, TopInteractions};
 use crate::eigen::{Solver, Spectrum, eigh};
 use crate::error::DecompError;
-use crate::interaction::{all_finite, interaction_from_coefficients, linear_terms};
+use crate::interaction::{interaction_from_coefficients, linear_terms, upper_triangle_finite};
 use crate::layer::BilinearLayer;
 use crate::linalg;
 use crate::params::{DecomposeParams, Parallelism};
 use crate::placement::PlacedBuffer;
 use crate::scalar::Real;
 use crate::shared::{FORM_GROUP, InteractionBasis, Route};
+use crate::symmetric;
 
 /// Outputs handed to the threads together inside a chunk on the direct route.
 const BATCH: usize = 128;
@@ -287,13 +288,18 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError> + Send>(
                     // threads stay busy while one of them forms.
                     let group =
                         |(g, (mut qs, us)): (usize, (ArrayViewMut3<'_, T>, ArrayView2<'_, T>))| {
+                            // Formation writes what the solvers read on one thread (`eigh`);
+                            // the input-basis projection reads whole matrices.
                             interaction.form_into(us, qs.view_mut(), Par::Seq);
+                            if basis.is_some() {
+                                qs.outer_iter_mut().for_each(symmetric::mirror_upper);
+                            }
                             let first = b0 + g * FORM_GROUP;
                             let one = |(i, q): (usize, ArrayView2<'_, T>)| {
                                 if stop() {
                                     return Err(DecompError::Stopped);
                                 }
-                                if !all_finite(q.view()) {
+                                if !upper_triangle_finite(q.view()) {
                                     return Err(DecompError::NonFinite { output: first + i });
                                 }
                                 solve_one(q, basis, params)
@@ -347,7 +353,7 @@ pub fn decompose_chunked_until<T: Real, E: From<DecompError> + Send>(
                             q.view_mut(),
                             Par::Seq,
                         );
-                        if !all_finite(q.view()) {
+                        if !upper_triangle_finite(q.view()) {
                             return Err(DecompError::NonFinite { output: o });
                         }
                         solve_one(q.view(), basis, params)

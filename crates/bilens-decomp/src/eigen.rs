@@ -10,7 +10,7 @@ use faer::Par;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1};
 
 use crate::error::DecompError;
-use crate::interaction::frobenius_sq;
+use crate::interaction::frobenius_sq_upper;
 use crate::lanczos::{LanczosParams, Watch, lanczos_applies, lanczos_top_k};
 use crate::linalg;
 pub use crate::order::Order;
@@ -143,7 +143,10 @@ pub struct Spectrum<T> {
 
 /// The top `k` components of the symmetric matrix `q` (all when `k` is `None`) in `order`, by
 /// `method` (see [`Method::resolve`]). The contract is that of [`eigh_full`]; with Lanczos or
-/// the tridiagonal path, `abs_sum` is `None` (the rest of the spectrum is not computed).
+/// the tridiagonal path, `abs_sum` is `None` (the rest of the spectrum is not computed). On one
+/// thread (`par` sequential, as the pipeline calls it) every method reads only the upper
+/// triangle of `q` and, for Lanczos, the diagonal tiles of its block product whole (what the
+/// shared route forms); on several, Lanczos's products read all of it.
 pub fn eigh<T: Real>(
     q: ArrayView2<'_, T>,
     k: Option<usize>,
@@ -159,7 +162,7 @@ pub fn eigh<T: Real>(
         Method::Lanczos => {
             // `auto` watches Lanczos and hands over to the tridiagonal path once Lanczos would
             // cost more than it; an explicit `lanczos` runs to its own limits.
-            let norm_sq = frobenius_sq(q);
+            let norm_sq = frobenius_sq_upper(q);
             let watch = (method == Method::Auto).then(|| Watch::new(auto_budget(d), norm_sq));
             match lanczos_top_k(q, k_eff, order, lanczos, watch, par)? {
                 Some(ritz) => {
@@ -186,7 +189,7 @@ pub fn eigh<T: Real>(
             }
         }
         Method::Tridiagonal => {
-            tridiagonal_or_full(q, k_eff, order, want_vectors, frobenius_sq(q), par)
+            tridiagonal_or_full(q, k_eff, order, want_vectors, frobenius_sq_upper(q), par)
         }
         _ => eigh_full(q, Some(k_eff), order, want_vectors, par),
     }
@@ -231,7 +234,7 @@ fn tridiagonal_or_full<T: Real>(
 ///
 /// Cost: `~(4/3 + 4) d³` flops with eigenvectors (`4/3 d³` without): bilens's blocked
 /// reduction to tridiagonal form, then faer's divide-and-conquer solver and back-transformation.
-/// Only the lower triangle of `q` is read, so `q` must already be symmetric.
+/// Only the upper triangle of `q` is read, so `q` must already be symmetric.
 pub fn eigh_full<T: Real>(
     q: ArrayView2<'_, T>,
     k: Option<usize>,
@@ -260,7 +263,7 @@ pub fn eigh_full<T: Real>(
     Ok(Spectrum {
         values,
         vectors,
-        norm_sq: frobenius_sq(q),
+        norm_sq: frobenius_sq_upper(q),
         abs_sum: Some(abs_sum),
         solver: Solver::Full,
     })
@@ -287,6 +290,84 @@ pub fn fix_sign<T: Real>(mut v: ArrayViewMut1<'_, T>) -> bool {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// The shared route forms the upper triangle and the diagonal tiles of Lanczos's block
+    /// product only (the other entries below the diagonal are whatever the batch buffer held),
+    /// so on one thread, as the pipeline calls them, every solver must read nothing else: with
+    /// those entries NaN each method gives, bit for bit, what it gives on the whole symmetric
+    /// matrix, in f32 and f64, on a spectrum Lanczos converges on and on a flat one `auto`
+    /// hands over. d = 300 spans a whole diagonal tile and part of a second.
+    #[test]
+    fn every_solver_reads_only_what_the_shared_route_forms() {
+        use crate::interaction::interaction_matrix;
+        use crate::layer::BilinearLayer;
+        use crate::symmetric::TILE;
+        let d = 300;
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let g = Array2::from_shape_simple_fn((d, d), &mut next);
+        let flat = (&g + &g.t()) / 2.0;
+        let w = Array2::from_shape_simple_fn((40, d), &mut next);
+        let v = Array2::from_shape_simple_fn((40, d), &mut next);
+        let p = Array2::from_shape_simple_fn((2, 40), &mut next);
+        let decaying = interaction_matrix(&BilinearLayer::new(w, v, p), array![1.0, 0.5].view());
+        for q in [flat, decaying] {
+            let mut holed = q.clone();
+            for i in 0..d {
+                for j in 0..i {
+                    if i / TILE != j / TILE {
+                        holed[(i, j)] = f64::NAN;
+                    }
+                }
+            }
+            for method in [
+                Method::Full,
+                Method::Lanczos,
+                Method::Tridiagonal,
+                Method::Auto,
+            ] {
+                let params = LanczosParams::default();
+                let solve = |q: ArrayView2<'_, f64>| {
+                    eigh(
+                        q,
+                        Some(10),
+                        Order::AbsDescending,
+                        true,
+                        method,
+                        &params,
+                        Par::Seq,
+                    )
+                    .expect("solves")
+                };
+                let (want, got) = (solve(q.view()), solve(holed.view()));
+                assert_eq!(got.solver, want.solver, "{method:?}");
+                assert_eq!(got.values, want.values, "{method:?}");
+                assert_eq!(got.vectors, want.vectors, "{method:?}");
+                assert_eq!(got.norm_sq.to_bits(), want.norm_sq.to_bits(), "{method:?}");
+                let single = |q: &Array2<f64>| {
+                    let q = q.mapv(|x| x as f32);
+                    eigh(
+                        q.view(),
+                        Some(10),
+                        Order::AbsDescending,
+                        true,
+                        method,
+                        &params,
+                        Par::Seq,
+                    )
+                    .expect("solves")
+                };
+                let (want, got) = (single(&q), single(&holed));
+                assert_eq!(got.values, want.values, "{method:?} in f32");
+                assert_eq!(got.vectors, want.vectors, "{method:?} in f32");
+            }
+        }
+    }
 
     #[test]
     fn fix_sign_makes_largest_entry_positive() {

@@ -135,45 +135,66 @@ pub fn symmetrized<T: Real>(a: ArrayView2<'_, T>) -> Array2<T> {
     s
 }
 
-/// Whether every entry of `a` is finite. Checked a block at a time without stopping early
-/// inside a block, which lets the compiler vectorise the test: 0.29 ms against 0.67 for `all`
-/// over the elements, on a 1024² f32 matrix read from L3 (the Xeon of benches/README.md). The
-/// pipeline makes this pass over every matrix it solves.
-pub(crate) fn all_finite<T: Real>(a: ArrayView2<'_, T>) -> bool {
-    let block_finite = |xs: &[T]| xs.iter().fold(true, |ok, x| ok & x.is_finite());
-    match a.as_slice_memory_order() {
-        Some(all) => all.chunks(4096).all(block_finite),
-        None => a.rows().into_iter().all(|row| match row.as_slice() {
-            Some(xs) => block_finite(xs),
-            None => row.iter().all(|x| x.is_finite()),
-        }),
+/// Whether every entry of the upper triangle of the square `a` (diagonal included) is finite:
+/// the entries of a symmetric matrix the pipeline's solvers read (with the diagonal tiles of
+/// the symmetric block product, which the shared route forms from the same numbers). Checked a
+/// row at a time without stopping early inside a row, which lets the compiler vectorise the
+/// test: 0.29 ms against 0.67 for `all` over the elements, on a whole 1024² f32 matrix read
+/// from L3 (the Xeon of benches/README.md). The pipeline makes this pass over every matrix it
+/// solves.
+pub(crate) fn upper_triangle_finite<T: Real>(a: ArrayView2<'_, T>) -> bool {
+    let finite = |xs: &[T]| xs.iter().fold(true, |ok, x| ok & x.is_finite());
+    a.rows()
+        .into_iter()
+        .enumerate()
+        .all(|(i, row)| match row.as_slice() {
+            Some(xs) => finite(&xs[i..]),
+            None => row.iter().skip(i).all(|x| x.is_finite()),
+        })
+}
+
+/// `Σ x²` in f64, in eight independent partial sums, which let the compiler vectorise the loop
+/// where a single running sum (a dependency chain) does not: ~8x faster on a 1024² matrix.
+fn sum_sq<T: Real>(xs: &[T]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x.as_f64() * x.as_f64();
+        }
     }
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|x| x.as_f64() * x.as_f64())
+        .sum();
+    acc.iter().sum::<f64>() + tail
 }
 
 /// The squared Frobenius norm `Σ_ij A_ij²`, accumulated in f64 so that f32 matrices keep
 /// their accuracy.
 pub fn frobenius_sq<T: Real>(a: ArrayView2<'_, T>) -> f64 {
-    // Eight independent partial sums let the compiler vectorise the loop, which a single
-    // running f64 sum (a dependency chain) does not: ~8x faster on a 1024² matrix.
-    let sum_sq = |xs: &[T]| {
-        let mut acc = [0.0f64; 8];
-        let mut chunks = xs.chunks_exact(8);
-        for c in &mut chunks {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += x.as_f64() * x.as_f64();
-            }
-        }
-        let tail: f64 = chunks
-            .remainder()
-            .iter()
-            .map(|x| x.as_f64() * x.as_f64())
-            .sum();
-        acc.iter().sum::<f64>() + tail
-    };
     match a.as_slice_memory_order() {
         Some(all) => sum_sq(all),
         None => a.rows().into_iter().map(|row| sum_sq(&row.to_vec())).sum(),
     }
+}
+
+/// `‖A‖_F²` of the symmetric `a` from its upper triangle alone, `Σ_i (A_ii² + 2 Σ_{j>i} A_ij²)`
+/// in f64: what the eigensolvers report, since on one thread they read nothing below the
+/// diagonal beyond the diagonal tiles.
+pub(crate) fn frobenius_sq_upper<T: Real>(a: ArrayView2<'_, T>) -> f64 {
+    a.rows()
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let right = match row.as_slice() {
+                Some(xs) => sum_sq(&xs[i + 1..]),
+                None => sum_sq(&row.iter().skip(i + 1).copied().collect::<Vec<_>>()),
+            };
+            row[i].as_f64() * row[i].as_f64() + 2.0 * right
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -182,28 +203,60 @@ mod tests {
     use ndarray::{Array2, s};
 
     #[test]
-    fn all_finite_finds_one_non_finite_entry_anywhere_in_any_layout() {
-        // 70 x 130 f32: several blocks of 4096 and a ragged last one.
-        let clean = Array2::from_shape_fn((70, 130), |(i, j)| (i as f32 - j as f32) * 1e30);
-        assert!(all_finite(clean.view()));
-        assert!(all_finite(clean.t()));
-        assert!(all_finite(clean.slice(s![..;3, 1..;2])));
+    fn upper_triangle_finite_finds_one_non_finite_entry_on_or_above_the_diagonal() {
+        // 70 x 70 f32 (rows of the upper triangle from 70 entries to 1), contiguous, transposed
+        // (rows not contiguous) and a square view of a wider array.
+        let clean = Array2::from_shape_fn((70, 70), |(i, j)| (i as f32 - j as f32) * 1e30);
+        let mut wide = Array2::<f32>::zeros((70, 75));
+        wide.slice_mut(s![.., ..70]).assign(&clean);
+        assert!(upper_triangle_finite(clean.view()));
+        assert!(upper_triangle_finite(clean.t()));
+        assert!(upper_triangle_finite(wide.slice(s![.., ..70])));
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-            for at in [(0, 0), (31, 65), (69, 129), (40, 1)] {
+            for (i, j) in [
+                (0, 0),
+                (31, 5),
+                (69, 69),
+                (69, 0),
+                (40, 39),
+                (5, 31),
+                (0, 69),
+            ] {
+                let above = j >= i;
                 let mut a = clean.clone();
-                a[at] = bad;
-                assert!(!all_finite(a.view()), "{bad} at {at:?}");
-                assert!(!all_finite(a.t()), "{bad} at {at:?}, transposed");
-                // A strided view sees the entry only if it selects it.
-                let (i, j) = at;
-                let strided = a.slice(s![..;3, 1..;2]);
-                assert_eq!(all_finite(strided), i % 3 != 0 || j % 2 != 1);
+                a[(i, j)] = bad;
+                assert_eq!(upper_triangle_finite(a.view()), !above, "{bad} at {i},{j}");
+                // Transposed, the entry moves to the other triangle.
+                assert_eq!(upper_triangle_finite(a.t()), i < j, "{bad} at {i},{j}ᵀ");
+                let mut w = wide.clone();
+                w[(i, j)] = bad;
+                w[(i, 72)] = bad; // outside the view: never read
+                assert_eq!(upper_triangle_finite(w.slice(s![.., ..70])), !above);
             }
         }
-        let mut wide = Array2::<f64>::zeros((3, 5000));
-        assert!(all_finite(wide.view()));
-        wide[(2, 4999)] = f64::NAN;
-        assert!(!all_finite(wide.view()));
-        assert_eq!(all_finite(wide.slice(s![.., ..;7])), 4999 % 7 != 0);
+    }
+
+    /// The upper-triangle norm against the whole matrix's and against a sum written out by
+    /// hand, with rows contiguous and strided.
+    #[test]
+    fn frobenius_sq_upper_is_the_whole_norm_of_a_symmetric_matrix() {
+        let n = 37;
+        let a = Array2::from_shape_fn((n, n), |(i, j)| {
+            ((i * j) as f64 + 1.0).sin() + (i + j) as f64
+        });
+        let want: f64 = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .map(|(i, j)| a[(i, j)] * a[(i, j)])
+            .sum();
+        assert!((frobenius_sq(a.view()) - want).abs() <= 1e-12 * want);
+        let mut lower_nan = a.clone();
+        for i in 0..n {
+            for j in 0..i {
+                lower_nan[(i, j)] = f64::NAN;
+            }
+        }
+        assert!((frobenius_sq_upper(lower_nan.view()) - want).abs() <= 1e-12 * want);
+        let upper_nan = lower_nan.t().to_owned();
+        assert!((frobenius_sq_upper(upper_nan.t()) - want).abs() <= 1e-12 * want);
     }
 }

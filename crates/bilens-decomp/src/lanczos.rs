@@ -273,19 +273,21 @@ struct Basis<T> {
 }
 
 impl<T: Real> Basis<T> {
-    /// The symmetric projected matrix of the multiplied part, lower triangle valid, in f64
-    /// (the precision its eigenproblem needs, see the module docs).
+    /// The symmetric projected matrix of the multiplied part, both triangles, in f64 (the
+    /// precision its eigenproblem needs, see the module docs).
     fn projected(&self) -> Array2<f64> {
         let m = self.nz;
         let mut out = Array2::<f64>::zeros((m, m).f());
         for j in 0..m {
             for i in j..m {
-                out[(i, j)] = if i < self.filled[j] {
+                let x = if i < self.filled[j] {
                     // Both coefficients were computed (same block): average them.
                     0.5 * (self.h[(i, j)].as_f64() + self.h[(j, i)].as_f64())
                 } else {
                     self.h[(j, i)].as_f64()
                 };
+                out[(i, j)] = x;
+                out[(j, i)] = x;
             }
         }
         out

@@ -109,7 +109,7 @@ pub(crate) struct DenseEigen<T> {
     pub vectors: Option<Mat<T>>,
 }
 
-/// Dense symmetric eigendecomposition of `q` (only its lower triangle is read): bilens's
+/// Dense symmetric eigendecomposition of `q` (only its upper triangle is read): bilens's
 /// blocked reduction to tridiagonal form ([`crate::reduction`], faster than faer's own, see
 /// there), faer's tridiagonal divide-and-conquer solver, and faer's back-transformation of the
 /// eigenvectors.
@@ -168,7 +168,7 @@ pub(crate) struct SelectedEigen<T> {
     pub vectors: Mat<T>,
 }
 
-/// Every eigenvalue of the symmetric `q` (lower triangle read) and the eigenvectors of those
+/// Every eigenvalue of the symmetric `q` (upper triangle read) and the eigenvectors of those
 /// `choose` picks (given the nondecreasing values, it returns indices into them): the
 /// reduction to tridiagonal form, the eigenvalues by QL iteration without vectors (`O(n²)`,
 /// [`Tridiagonal::all_eigenvalues`](crate::sturm::Tridiagonal::all_eigenvalues)), and inverse

@@ -43,12 +43,13 @@ pub(crate) struct Reduced<T> {
 }
 
 impl<T: Real> Reduced<T> {
-    /// Reduces the symmetric `q` (lower triangle read).
+    /// Reduces the symmetric `q` (upper triangle read: the reduction works on the lower
+    /// triangle of its own copy, which for a symmetric matrix holds the same numbers).
     pub fn new(q: ArrayView2<'_, T>, par: Par) -> Self {
         let n = q.nrows();
         assert_eq!(q.ncols(), n, "Reduced::new: matrix must be square");
         let mut a = Mat::<T>::zeros(n, n);
-        with_faer(q, |q| a.copy_from_triangular_lower(q));
+        with_faer(q, |q| a.copy_from_triangular_lower(q.transpose()));
         let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<T>(n, n);
         let mut householder = Mat::<T>::zeros(bs, n.saturating_sub(1));
         tridiagonalize(a.as_mut(), householder.as_mut(), par);

@@ -25,6 +25,7 @@ use std::ops::Range;
 use crate::layer::BilinearLayer;
 use crate::linalg;
 use crate::scalar::Real;
+use crate::symmetric;
 
 /// Packed columns built per step of the basis precomputation: bounds its scratch to
 /// `d_hidden x TILE` numbers.
@@ -49,7 +50,7 @@ const SCATTER_GROUP: usize = 16;
 const SCATTER_COLUMNS: usize = 64;
 
 /// Rows per band of the formation tiles are rounded down to a multiple of this (16 f32 fill a
-/// cache line), so that mirroring a band writes whole lines of the lower triangle.
+/// cache line), so that mirroring a band writes whole lines below the diagonal.
 const BAND_ALIGN: usize = 16;
 
 /// How each output's interaction matrix is formed.
@@ -238,14 +239,21 @@ impl<T: Real> InteractionBasis<T> {
     }
 
     /// `Q(u)` of each row of `outputs` (`[c, d_out]`) written into `out` (`[c, d_in, d_in]`,
-    /// each a row-major symmetric matrix): the result of [`form_packed`](Self::form_packed)
-    /// followed by [`unpack_into`](Self::unpack_into), without the packed intermediate.
+    /// row-major) as far as the solvers read it on one thread ([`eigh`](crate::eigh) with a
+    /// sequential `par`): the upper triangle, and below the diagonal only within the diagonal
+    /// tiles of Lanczos's symmetric block product (256 x 256), which it multiplies whole. The
+    /// rest is left as it was; a consumer that reads whole matrices mirrors the upper triangle
+    /// first (the pipeline does for the input-basis projection).
+    /// Mirroring the whole upper triangle cost ~1.5 ms of CPU per 1024-wide output, 10% of
+    /// formation (benches/README.md); the diagonal tiles are a quarter of it at that size.
+    /// Where written, the entries are those of [`form_packed`](Self::form_packed) followed by
+    /// [`unpack_into`](Self::unpack_into), without the packed intermediate.
     ///
     /// The packed basis is multiplied a tile of columns at a time into a small column-major
     /// scratch (`c d_out d_in²` flops in all, the GEMM shape faer runs fastest: the outputs are
     /// the small left operand packed once, the basis streams through as the right one), and
-    /// each tile is scattered into the upper triangles and mirrored onto the lower ones while it
-    /// is still in cache. With `par` parallel, groups of `FORM_GROUP` (128) outputs
+    /// each tile is scattered into the upper triangles (and mirrored within the diagonal tiles)
+    /// while it is still in cache. With `par` parallel, groups of `FORM_GROUP` (128) outputs
     /// are formed on separate threads, each by sequential GEMMs: two independent GEMMs run
     /// faster than one shared between threads, and waiting at no barrier, a thread slowed by a
     /// busy machine does not stall the other.
@@ -361,18 +369,23 @@ impl<T: Real> InteractionBasis<T> {
     }
 }
 
-/// Copies rows `band` of the upper triangle of a row-major square matrix onto columns `band`
-/// of its lower triangle. Row by row of the lower triangle, so each row's writes are adjacent
-/// (one cache line for a band of 16 aligned f32 rows) and the reads come from the band, which
-/// the scatter has just written and which is still in cache.
+/// Copies the entries of rows `band` of the upper triangle of a row-major square matrix that
+/// lie within a diagonal tile ([`symmetric::TILE`] square) onto their mirror images
+/// below the diagonal. Row by row below the diagonal, so each row's writes are adjacent (one
+/// cache line for a band of 16 aligned f32 rows) and the reads come from the band, which the
+/// scatter has just written and which is still in cache.
 fn mirror_band<T: Real>(mut a: ArrayViewMut2<'_, T>, band: Range<usize>) {
     let n = a.nrows();
+    let tile = symmetric::TILE;
     let x = a
         .as_slice_mut()
         .expect("form_into's matrices are contiguous row-major");
-    for j in band.start + 1..n {
+    // Row j below the diagonal takes the band's entries of column j that share its tile.
+    let last = ((band.end - 1) / tile + 1) * tile;
+    for j in band.start + 1..n.min(last) {
+        let first = band.start.max(j / tile * tile);
         let (upper, row) = x.split_at_mut(j * n);
-        for (i, y) in (band.start..band.end.min(j)).zip(&mut row[band.start..]) {
+        for (i, y) in (first..band.end.min(j)).zip(&mut row[first..]) {
             *y = upper[i * n + j];
         }
     }
@@ -400,7 +413,8 @@ mod tests {
         // d = 200 packs 20100 numbers per matrix: two formation tiles, the first cut down to
         // 112 rows (a multiple of BAND_ALIGN); 19 outputs: a partial scatter group. d = 1100:
         // a tile holds 14 rows, fewer than BAND_ALIGN, so the first bands are not aligned and
-        // the later ones end at a multiple of it; rows longer than SCATTER_COLUMNS.
+        // the later ones end at a multiple of it; rows longer than SCATTER_COLUMNS; bands that
+        // straddle two diagonal tiles of the symmetric product.
         for &(d, h, o, c) in &[
             (1usize, 2usize, 1usize, 3usize),
             (37, 9, 4, 5),
@@ -414,10 +428,18 @@ mod tests {
                 let mut out = Array3::from_elem((c, d, d), f64::NAN);
                 basis.form_into(u.view(), out.view_mut(), par);
                 for r in 0..c {
+                    // Written: the upper triangle and the diagonal tiles of the symmetric
+                    // product; the rest is left untouched (NaN).
                     let want = interaction_matrix(&layer, u.row(r));
-                    let err = (&out.index_axis(Axis(0), r) - &want)
-                        .iter()
-                        .fold(0.0f64, |m, x| m.max(x.abs()));
+                    let got = out.index_axis(Axis(0), r);
+                    let mut err = 0.0f64;
+                    for ((i, j), &x) in got.indexed_iter() {
+                        if j >= i || i / symmetric::TILE == j / symmetric::TILE {
+                            err = err.max((x - want[(i, j)]).abs());
+                        } else {
+                            assert!(x.is_nan(), "d {d}, output {r}: ({i}, {j}) written");
+                        }
+                    }
                     assert!(err < 1e-13 * h as f64, "d {d}, output {r}: {err}");
                 }
             }

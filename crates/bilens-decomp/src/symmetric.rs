@@ -20,6 +20,26 @@ use ndarray::{ArrayView2, CowArray, Ix2};
 
 use crate::scalar::Real;
 
+/// Copies the upper triangle of the square `a` onto its lower one, making it symmetric: for a
+/// consumer that reads whole matrices (the input-basis projection) of the shared route's formed
+/// matrices, which hold their upper triangles only (see
+/// [`InteractionBasis::form_into`](crate::InteractionBasis::form_into)). In tiles of 32 x 32,
+/// so that the transposed reads stay within a few pages.
+pub(crate) fn mirror_upper<T: Real>(mut a: ndarray::ArrayViewMut2<'_, T>) {
+    const BLOCK: usize = 32;
+    let n = a.nrows();
+    assert_eq!(a.ncols(), n, "mirror_upper: matrix must be square");
+    for i0 in (0..n).step_by(BLOCK) {
+        for j0 in (0..=i0).step_by(BLOCK) {
+            for i in i0..(i0 + BLOCK).min(n) {
+                for j in j0..(j0 + BLOCK).min(i) {
+                    a[(i, j)] = a[(j, i)];
+                }
+            }
+        }
+    }
+}
+
 /// `y = A x` for the symmetric `a` of which only the lower triangle is read, in one sweep over
 /// it, two columns at a time (so that `y` is loaded and stored once per pair): column `c` gives
 /// `y[c] += a[c.., c] · x[c..]` and `y[c+1..] += a[c+1.., c] x[c]`.
@@ -75,8 +95,10 @@ impl<T: Real> pulp::WithSimd for SymvLower<'_, T> {
 }
 
 /// Columns per tile of [`symm_lower`]. The diagonal tiles (`TILE x TILE`) are read whole, so
-/// the fraction of `Q` read twice is `1 / (number of tiles)`: an eighth at `d = 1024`.
-const TILE: usize = 256;
+/// the fraction of `Q` read twice is `1 / (number of tiles)`: an eighth at `d = 1024`. The
+/// shared route's formation writes both triangles only there
+/// ([`InteractionBasis::form_into`](crate::InteractionBasis::form_into)).
+pub(crate) const TILE: usize = 256;
 
 /// Rows per tile below the diagonal: a sweep's slices of `X` and `Y` (`2 · ROWS · G` entries,
 /// 16 KB in f32) stay in L1 while the tile of `Q` (`ROWS · TILE` entries, 512 KB in f32) stays in
@@ -373,6 +395,25 @@ pub(crate) mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, StandardNormal};
+
+    /// The mirror restores a symmetric matrix whose lower triangle was overwritten, at sizes
+    /// around its block (one block, ragged blocks), contiguous or a view of a wider array.
+    #[test]
+    fn mirror_upper_restores_the_lower_triangle() {
+        for n in [1, 5, 32, 33, 70] {
+            let want = symmetric(n as u64, n);
+            let mut wide = Array2::<f64>::from_elem((n, n + 3), f64::NAN);
+            wide.slice_mut(ndarray::s![.., ..n]).assign(&want);
+            for i in 0..n {
+                for j in 0..i {
+                    wide[(i, j)] = f64::NAN;
+                }
+            }
+            mirror_upper(wide.slice_mut(ndarray::s![.., ..n]));
+            assert_eq!(wide.slice(ndarray::s![.., ..n]), want, "n {n}");
+            assert!(wide.slice(ndarray::s![.., n..]).iter().all(|x| x.is_nan()));
+        }
+    }
 
     /// A seeded random symmetric matrix (standard normal entries, symmetrised).
     pub(crate) fn symmetric(seed: u64, n: usize) -> Array2<f64> {

@@ -53,7 +53,7 @@ pub(crate) struct TopK<T> {
     pub vectors: Option<Array2<T>>,
 }
 
-/// The `k` eigenpairs of the symmetric `q` (lower triangle read) first in `order`, or `None`
+/// The `k` eigenpairs of the symmetric `q` (upper triangle read) first in `order`, or `None`
 /// when a self-check failed (see the module docs).
 pub(crate) fn tridiagonal_top_k<T: Real>(
     q: ArrayView2<'_, T>,

@@ -291,6 +291,21 @@ mod tests {
     use super::*;
     use ndarray::array;
 
+    /// The top ten by |λ| with vectors, on one thread.
+    fn top_ten<T: Real>(q: ArrayView2<'_, T>, method: Method) -> Spectrum<T> {
+        let params = LanczosParams::default();
+        eigh(
+            q,
+            Some(10),
+            Order::AbsDescending,
+            true,
+            method,
+            &params,
+            Par::Seq,
+        )
+        .expect("solves")
+    }
+
     /// The shared route forms the upper triangle and the diagonal tiles of Lanczos's block
     /// product only (the other entries below the diagonal are whatever the batch buffer held),
     /// so on one thread, as the pipeline calls them, every solver must read nothing else: with
@@ -331,37 +346,12 @@ mod tests {
                 Method::Tridiagonal,
                 Method::Auto,
             ] {
-                let params = LanczosParams::default();
-                let solve = |q: ArrayView2<'_, f64>| {
-                    eigh(
-                        q,
-                        Some(10),
-                        Order::AbsDescending,
-                        true,
-                        method,
-                        &params,
-                        Par::Seq,
-                    )
-                    .expect("solves")
-                };
-                let (want, got) = (solve(q.view()), solve(holed.view()));
+                let (want, got) = (top_ten(q.view(), method), top_ten(holed.view(), method));
                 assert_eq!(got.solver, want.solver, "{method:?}");
                 assert_eq!(got.values, want.values, "{method:?}");
                 assert_eq!(got.vectors, want.vectors, "{method:?}");
                 assert_eq!(got.norm_sq.to_bits(), want.norm_sq.to_bits(), "{method:?}");
-                let single = |q: &Array2<f64>| {
-                    let q = q.mapv(|x| x as f32);
-                    eigh(
-                        q.view(),
-                        Some(10),
-                        Order::AbsDescending,
-                        true,
-                        method,
-                        &params,
-                        Par::Seq,
-                    )
-                    .expect("solves")
-                };
+                let single = |q: &Array2<f64>| top_ten(q.mapv(|x| x as f32).view(), method);
                 let (want, got) = (single(&q), single(&holed));
                 assert_eq!(got.values, want.values, "{method:?} in f32");
                 assert_eq!(got.vectors, want.vectors, "{method:?} in f32");

@@ -26,14 +26,15 @@ if [[ ! -x $REF_BIN ]]; then
     rm -rf "$WORK/src"
     mkdir -p "$WORK/src"
     git archive "$REF" | tar -x -C "$WORK/src"
-    # The main target directory: the dependencies compiled for the reference are reused by
-    # this checkout's build (and the other way round).
+    # A target directory of its own. Sharing this checkout's made the check vacuous: cargo
+    # hashes a workspace member by its path relative to the workspace root, so the reference's
+    # crates and this checkout's are the same build units there, and the reference's build
+    # left fingerprints (listing the reference's source files) under which this checkout's
+    # build was "fresh": the reference binary was compared with itself.
     echo "building the reference binary of $REF"
     cargo build --quiet --release --locked --manifest-path "$WORK/src/Cargo.toml" \
-        --target-dir target -p bilens-cli --bin bilens
-    cp target/release/bilens "$REF_BIN"
-    # Leave no reference binary where this checkout's belongs.
-    rm -f target/release/bilens
+        --target-dir "$WORK/target" -p bilens-cli --bin bilens
+    cp "$WORK/target/release/bilens" "$REF_BIN"
 fi
 if [[ -z $NEW_BIN ]]; then
     cargo build --quiet --release --locked

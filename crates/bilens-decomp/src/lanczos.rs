@@ -131,10 +131,11 @@ impl LanczosParams {
         // methods`), against 1.5e-5 ‖Q‖ for the full f32 solver.
         let tol = if self.tol > 0.0 {
             self.tol
-        } else if T::DTYPE == "f64" {
-            1e-10
         } else {
-            1e-4
+            match T::PRECISION {
+                Precision::F64 => 1e-10,
+                Precision::F32 => 1e-4,
+            }
         };
         // A Krylov basis as large as the space is just a slow full decomposition.
         (max_basis + block <= d).then_some(Plan {

@@ -502,23 +502,26 @@ impl pulp::WithSimd for CountsBelow<'_> {
             q,
             pivmin,
         } = self;
-        // A pivot that would be zero is replaced by `-pivmin`, as in `dstebz`. (No closure:
-        // a closure is not compiled for the instruction set pulp dispatched to.)
         for ((q, c), &x) in q.iter_mut().zip(counts.iter_mut()).zip(xs) {
-            let v = t.a[0] - x;
-            *q = if v.abs() < pivmin { -pivmin } else { v };
+            *q = guarded(t.a[0] - x, pivmin);
             *c = usize::from(*q < 0.0);
         }
         for i in 1..t.a.len() {
             let (a, b2) = (t.a[i], t.b[i - 1] * t.b[i - 1]);
             for ((q, c), &x) in q.iter_mut().zip(counts.iter_mut()).zip(xs) {
-                let v = a - x - b2 / *q;
-                let v = if v.abs() < pivmin { -pivmin } else { v };
+                let v = guarded(a - x - b2 / *q, pivmin);
                 *q = v;
                 *c += usize::from(v < 0.0);
             }
         }
     }
+}
+
+/// A Sturm pivot that would be zero replaced by `-pivmin`, as in `dstebz`. A function, not a
+/// closure: a closure is not compiled for the instruction set pulp dispatched to.
+#[inline(always)]
+fn guarded(v: f64, pivmin: f64) -> f64 {
+    if v.abs() < pivmin { -pivmin } else { v }
 }
 
 /// A uniform number in `[-1, 1)` from a SplitMix64 stream (a fixed seed keeps results identical

@@ -77,12 +77,14 @@ impl<T: Real> pulp::WithSimd for SymvLower<'_, T> {
             let (c0, c1) = (column(c), column(c + 1));
             let (x0, x1) = (x[c], x[c + 1]);
             let (head, rest) = y.split_at_mut(c + 2);
+            let below = [&c0[2..], &c1[1..]];
             let [[d0], [d1]] = T::sweep(
                 simd,
-                [&c0[2..], &c1[1..]],
+                below,
                 [&x[c + 2..]],
                 [rest],
                 [[x0], [x1]],
+                misaligned_head::<S, T>(below[0]),
             );
             head[c] = head[c] + c0[0] * x0 + c0[1] * x1 + d0;
             head[c + 1] = head[c + 1] + c0[1] * x0 + c1[0] * x1 + d1;
@@ -277,12 +279,29 @@ impl<T: Real> Operands<'_, T> {
         let mut columns = y[c * stride..(c + G) * stride].chunks_exact_mut(stride);
         let ys: [&mut [T]; G] =
             std::array::from_fn(|_| &mut columns.next().expect("G columns")[rows.clone()]);
-        let dots = T::sweep(simd, cols, xs, ys, xc);
+        // Q's tiles start on cache lines (a multiple of `TILE` rows into a line that does).
+        let dots = T::sweep(simd, cols, xs, ys, xc, 0);
         for k in 0..C {
             for g in 0..G {
                 y[(c + g) * stride + j + k] += dots[k][g];
             }
         }
+    }
+}
+
+/// The entries of `s` before the first one on a register boundary (`S`'s register width), at
+/// most `s.len()`: a sweep that starts there loads whole registers that never straddle a cache
+/// line. (Every column of a faer `Mat` starts on 64 bytes, a multiple of every register width
+/// pulp dispatches to, so for [`symv_lower`]'s sweeps this depends on the row only, and the
+/// results do not depend on where the allocator put the matrix.)
+#[inline(always)]
+fn misaligned_head<S: pulp::Simd, T>(s: &[T]) -> usize {
+    let width = std::mem::size_of::<S::f32s>();
+    let past = s.as_ptr() as usize % width;
+    if past == 0 {
+        0
+    } else {
+        ((width - past) / std::mem::size_of::<T>()).min(s.len())
     }
 }
 
@@ -292,17 +311,32 @@ pub trait Sweep: Sized {
     /// For the rows below `C` matrix columns `cols` (equal lengths, as every `xs[g]` and
     /// `ys[g]`), and each of `G` right-hand sides: `ys[g] += Σ_k cols[k] xc[k][g]`, and returns
     /// the dot products `cols[k] · xs[g]`.
+    ///
+    /// The first `head` rows (fewer than a register's lanes) and the rows after the last whole
+    /// register go through masked loads and stores into the same accumulators, so a caller that
+    /// passes the rows before a register boundary as `head` has every other load aligned.
     fn sweep<S: pulp::Simd, const C: usize, const G: usize>(
         simd: S,
         cols: [&[Self]; C],
         xs: [&[Self]; G],
         ys: [&mut [Self]; G],
         xc: [[Self; G]; C],
+        head: usize,
     ) -> [[Self; G]; C];
 }
 
 macro_rules! sweep {
-    ($t:ty, $as_simd:ident, $as_mut_simd:ident, $splat:ident, $fma:ident, $sum:ident) => {
+    (
+        $t:ty,
+        $v:ident,
+        $as_simd:ident,
+        $as_mut_simd:ident,
+        $load:ident,
+        $store:ident,
+        $splat:ident,
+        $fma:ident,
+        $sum:ident
+    ) => {
         impl Sweep for $t {
             #[inline(always)]
             fn sweep<S: pulp::Simd, const C: usize, const G: usize>(
@@ -311,11 +345,46 @@ macro_rules! sweep {
                 xs: [&[$t]; G],
                 ys: [&mut [$t]; G],
                 xc: [[$t; G]; C],
+                head: usize,
             ) -> [[$t; G]; C] {
-                // Plain loops, no closures: a closure is not compiled for the instruction set
-                // pulp dispatched to, so SIMD operations inside one become calls.
+                // Plain loops and inlined functions, no closures: a closure is not compiled for
+                // the instruction set pulp dispatched to, so SIMD operations inside one become
+                // calls.
+
+                /// Rows `rows` (fewer than a register's lanes) in one masked register: the
+                /// lanes past the slice's end load as zeros, add nothing to `s` and are not
+                /// stored.
+                #[inline(always)]
+                fn partial<S: pulp::Simd, const C: usize, const G: usize>(
+                    simd: S,
+                    cols: &[&[$t]; C],
+                    xs: &[&[$t]; G],
+                    ys: &mut [&mut [$t]; G],
+                    sx: &[[S::$v; G]; C],
+                    s: &mut [[S::$v; G]; C],
+                    rows: std::ops::Range<usize>,
+                ) {
+                    if rows.is_empty() {
+                        return;
+                    }
+                    let a: [S::$v; C] = std::array::from_fn(|k| simd.$load(&cols[k][rows.clone()]));
+                    for g in 0..G {
+                        let x = simd.$load(&xs[g][rows.clone()]);
+                        let mut y = simd.$load(&ys[g][rows.clone()]);
+                        for k in 0..C {
+                            s[k][g] = simd.$fma(a[k], x, s[k][g]);
+                            y = simd.$fma(a[k], sx[k][g], y);
+                        }
+                        simd.$store(&mut ys[g][rows.clone()], y);
+                    }
+                }
+
+                debug_assert!(
+                    head * std::mem::size_of::<$t>() < std::mem::size_of::<S::$v>(),
+                    "sweep: a head of {head} rows fills a register"
+                );
                 let len = cols[0].len();
-                let n = S::$as_simd(cols[0]).0.len();
+                let head = head.min(len);
                 let zero = simd.$splat(0.0);
                 let (mut s, mut sx) = ([[zero; G]; C], [[zero; G]; C]);
                 for k in 0..C {
@@ -330,41 +399,29 @@ macro_rules! sweep {
                         "sweep: sides differ in length"
                     );
                 }
+                let mut ys = ys;
+                partial(simd, &cols, &xs, &mut ys, &sx, &mut s, 0..head);
+                let body: [&[$t]; C] = std::array::from_fn(|k| &cols[k][head..]);
+                let n = S::$as_simd(body[0]).0.len();
                 for i in 0..n {
                     let mut a = [zero; C];
                     for k in 0..C {
-                        a[k] = S::$as_simd(cols[k]).0[i];
+                        a[k] = S::$as_simd(body[k]).0[i];
                     }
                     for g in 0..G {
-                        let x = S::$as_simd(xs[g]).0[i];
+                        let x = S::$as_simd(&xs[g][head..]).0[i];
                         for k in 0..C {
                             s[k][g] = simd.$fma(a[k], x, s[k][g]);
                         }
-                        let y = &mut S::$as_mut_simd(&mut *ys[g]).0[i];
+                        let y = &mut S::$as_mut_simd(&mut ys[g][head..]).0[i];
                         for k in 0..C {
                             *y = simd.$fma(a[k], sx[k][g], *y);
                         }
                     }
                 }
-                let mut dots = xc;
-                for g in 0..G {
-                    for k in 0..C {
-                        dots[k][g] = simd.$sum(s[k][g]);
-                    }
-                    let tx = S::$as_simd(xs[g]).1;
-                    let ty = S::$as_mut_simd(&mut *ys[g]).1;
-                    for i in 0..tx.len() {
-                        for k in 0..C {
-                            let t = S::$as_simd(cols[k]).1;
-                            dots[k][g] = t[i].mul_add(tx[i], dots[k][g]);
-                        }
-                        for k in 0..C {
-                            let t = S::$as_simd(cols[k]).1;
-                            ty[i] = t[i].mul_add(xc[k][g], ty[i]);
-                        }
-                    }
-                }
-                dots
+                let done = head + (len - head - S::$as_simd(body[0]).1.len());
+                partial(simd, &cols, &xs, &mut ys, &sx, &mut s, done..len);
+                std::array::from_fn(|k| std::array::from_fn(|g| simd.$sum(s[k][g])))
             }
         }
     };
@@ -372,16 +429,22 @@ macro_rules! sweep {
 
 sweep!(
     f32,
+    f32s,
     as_simd_f32s,
     as_mut_simd_f32s,
+    partial_load_f32s,
+    partial_store_f32s,
     splat_f32s,
     mul_add_e_f32s,
     reduce_sum_f32s
 );
 sweep!(
     f64,
+    f64s,
     as_simd_f64s,
     as_mut_simd_f64s,
+    partial_load_f64s,
+    partial_store_f64s,
     splat_f64s,
     mul_add_e_f64s,
     reduce_sum_f64s
@@ -424,19 +487,38 @@ pub(crate) mod tests {
 
     #[test]
     fn matrix_vector_product_reads_only_the_lower_triangle() {
+        vector_product_matches_loops::<f64>(1e-12);
+        vector_product_matches_loops::<f32>(1e-5);
+    }
+
+    /// `symv_lower` on trailing submatrices, as the reduction calls it: starting `s` rows and
+    /// columns into a faer `Mat` puts the first row below each column pair at every offset from
+    /// a register boundary, so every length of the masked head (and of the tail) is exercised.
+    fn vector_product_matches_loops<T: Real>(tol: f64) {
         for m in [1, 2, 5, 40, 77] {
-            let q = symmetric(9 + m as u64, m);
-            // Garbage above the diagonal must not matter.
-            let a = Mat::<f64>::from_fn(m, m, |i, j| if i >= j { q[(i, j)] } else { f64::NAN });
-            let x: Vec<f64> = (0..m).map(|i| (i as f64 * 0.37).sin()).collect();
-            let mut y = vec![0.0; m];
-            symv_lower(a.as_ref(), &x, &mut y);
-            for i in 0..m {
-                let want: f64 = (0..m).map(|j| q[(i, j)] * x[j]).sum();
-                assert!(
-                    (y[i] - want).abs() < 1e-12 * (1.0 + want.abs()),
-                    "m {m}, row {i}"
-                );
+            for s in 0..=17 {
+                let q = symmetric(9 + m as u64 + 100 * s as u64, m);
+                // Garbage above the diagonal (and in the rows and columns before the view)
+                // must not matter.
+                let a = Mat::<T>::from_fn(m + s, m + s, |i, j| {
+                    T::of_f64(if i >= j && j >= s {
+                        q[(i - s, j - s)]
+                    } else {
+                        f64::NAN
+                    })
+                });
+                let x: Vec<T> = (0..m).map(|i| T::of_f64((i as f64 * 0.37).sin())).collect();
+                let mut y = vec![T::of_f64(f64::NAN); m];
+                symv_lower(a.as_ref().submatrix(s, s, m, m), &x, &mut y);
+                for i in 0..m {
+                    let want: f64 = (0..m).map(|j| q[(i, j)] * x[j].as_f64()).sum();
+                    let scale: f64 = (0..m).map(|j| (q[(i, j)] * x[j].as_f64()).abs()).sum();
+                    assert!(
+                        (y[i].as_f64() - want).abs() <= tol * (1.0 + scale),
+                        "m {m}, offset {s}, row {i}: {} against {want}",
+                        y[i].as_f64()
+                    );
+                }
             }
         }
     }

@@ -279,7 +279,8 @@ impl<T: Real> Operands<'_, T> {
         let mut columns = y[c * stride..(c + G) * stride].chunks_exact_mut(stride);
         let ys: [&mut [T]; G] =
             std::array::from_fn(|_| &mut columns.next().expect("G columns")[rows.clone()]);
-        // Q's tiles start on cache lines (a multiple of `TILE` rows into a line that does).
+        // No head: a tile's rows start a multiple of `TILE` rows into a line, which Lanczos puts
+        // on a cache line, and a fixed split keeps the results independent of where `q` lies.
         let dots = T::sweep(simd, cols, xs, ys, xc, 0);
         for k in 0..C {
             for g in 0..G {
@@ -314,7 +315,7 @@ pub trait Sweep: Sized {
     ///
     /// The first `head` rows (fewer than a register's lanes) and the rows after the last whole
     /// register go through masked loads and stores into the same accumulators, so a caller that
-    /// passes the rows before a register boundary as `head` has every other load aligned.
+    /// passes the rows before a register boundary as `head` has all its other loads aligned.
     fn sweep<S: pulp::Simd, const C: usize, const G: usize>(
         simd: S,
         cols: [&[Self]; C],
@@ -419,7 +420,7 @@ macro_rules! sweep {
                         }
                     }
                 }
-                let done = head + (len - head - S::$as_simd(body[0]).1.len());
+                let done = len - S::$as_simd(body[0]).1.len();
                 partial(simd, &cols, &xs, &mut ys, &sx, &mut s, done..len);
                 std::array::from_fn(|k| std::array::from_fn(|g| simd.$sum(s[k][g])))
             }
